@@ -1,0 +1,245 @@
+//! Attaching IPs to resources: custom resources known by MAC address (the public attach, detach
+//! and move calls, idempotent as the API describes them), and product resources of any type for
+//! the embedding service.
+
+use crate::engine::book::check_service_resource;
+use crate::engine::release::resource_ref;
+use crate::engine::{validate, Ipam};
+use crate::error::{Error, ResourceRef};
+use crate::model::enums::{Region, ResourceType};
+use crate::model::ids::{IpId, ResourceId};
+use crate::model::ip::{CustomResource, Ip};
+use crate::model::request::{MoveIpRequest, ServiceResource};
+use crate::store::{Attachment, Handle};
+
+/// What a custom-resource call finds on the IP.
+enum Current {
+    None,
+    Custom(crate::model::mac::MacAddress),
+    Product(ResourceRef),
+}
+
+impl Ipam {
+    /// Attaches an unattached IP to a custom resource and bumps `updated_at`. Attaching it again
+    /// to the same MAC address changes nothing and succeeds. O(1).
+    ///
+    /// # Errors
+    /// [`Error::IpNotFound`]; [`Error::IpAttached`] when it is attached to another resource
+    /// (custom or product); [`Error::InvalidArgument`] for a name over the limits.
+    pub fn attach_ip(
+        &mut self,
+        region: Region,
+        id: IpId,
+        resource: CustomResource,
+    ) -> Result<Ip, Error> {
+        let handle = self.handle(region, id)?;
+        validate::name(&self.limits, "resource.name", resource.name.as_deref())?;
+        match self.current(region, handle) {
+            Current::None => {
+                let now = self.now();
+                let a = custom(id, resource, now);
+                Ok(self.set_attachment(region, handle, Some(a), now))
+            }
+            Current::Custom(mac) if mac == resource.mac_address => {
+                Ok(self.region(region).view(handle))
+            }
+            Current::Custom(mac) => Err(Error::IpAttached {
+                ip_id: id,
+                attached: ResourceRef::Custom(mac),
+            }),
+            Current::Product(attached) => Err(Error::IpAttached {
+                ip_id: id,
+                attached,
+            }),
+        }
+    }
+
+    /// Detaches an IP from the custom resource it is attached to (MAC addresses compare in any
+    /// case) and bumps `updated_at`. Detaching an unattached IP changes nothing and succeeds.
+    /// O(1).
+    ///
+    /// # Errors
+    /// [`Error::IpNotFound`]; [`Error::ResourceMismatch`] when it is attached to another MAC;
+    /// [`Error::ProductAttachment`] when it is attached to a product resource.
+    pub fn detach_ip(
+        &mut self,
+        region: Region,
+        id: IpId,
+        resource: CustomResource,
+    ) -> Result<Ip, Error> {
+        let handle = self.handle(region, id)?;
+        match self.current(region, handle) {
+            Current::None => Ok(self.region(region).view(handle)),
+            Current::Custom(mac) if mac == resource.mac_address => {
+                let now = self.now();
+                Ok(self.set_attachment(region, handle, None, now))
+            }
+            Current::Custom(mac) => Err(Error::ResourceMismatch {
+                ip_id: id,
+                requested: ResourceRef::Custom(resource.mac_address),
+                attached: Some(ResourceRef::Custom(mac)),
+            }),
+            Current::Product(attached) => Err(Error::ProductAttachment {
+                ip_id: id,
+                attached,
+            }),
+        }
+    }
+
+    /// Moves an IP from the custom resource `from_resource` to `to_resource`, or detaches it when
+    /// `to_resource` is absent; bumps `updated_at`. Idempotent: an IP already on `to_resource`,
+    /// or already detached when `to_resource` is absent, is returned unchanged. O(1).
+    ///
+    /// # Errors
+    /// [`Error::IpNotFound`]; [`Error::ResourceMismatch`] when `from_resource` is not the
+    /// attached resource; [`Error::ProductAttachment`] when it is attached to a product resource;
+    /// [`Error::InvalidArgument`] for a name over the limits.
+    pub fn move_ip(
+        &mut self,
+        region: Region,
+        id: IpId,
+        request: MoveIpRequest,
+    ) -> Result<Ip, Error> {
+        let handle = self.handle(region, id)?;
+        let to = request.to_resource;
+        validate::name(
+            &self.limits,
+            "to_resource.name",
+            to.as_ref().and_then(|t| t.name.as_deref()),
+        )?;
+        let from = request.from_resource.mac_address;
+        match (self.current(region, handle), to) {
+            (Current::Product(attached), _) => Err(Error::ProductAttachment {
+                ip_id: id,
+                attached,
+            }),
+            (Current::Custom(mac), Some(to)) if mac == to.mac_address => {
+                Ok(self.region(region).view(handle))
+            }
+            (Current::None, None) => Ok(self.region(region).view(handle)),
+            (Current::Custom(mac), to) if mac == from => {
+                let now = self.now();
+                let new = to.map(|t| custom(id, t, now));
+                Ok(self.set_attachment(region, handle, new, now))
+            }
+            (current, _) => Err(Error::ResourceMismatch {
+                ip_id: id,
+                requested: ResourceRef::Custom(from),
+                attached: match current {
+                    Current::Custom(mac) => Some(ResourceRef::Custom(mac)),
+                    _ => None,
+                },
+            }),
+        }
+    }
+
+    /// Attaches an IP to a product resource, for the embedding service. Attaching it again to
+    /// the same resource (same type and id) updates the MAC address and name in place. O(1).
+    ///
+    /// # Errors
+    /// [`Error::IpNotFound`]; [`Error::IpAttached`] when it is attached to another resource;
+    /// [`Error::InvalidArgument`] for a `custom` or `unknown_type` resource or a name over the
+    /// limits.
+    pub fn attach_resource(
+        &mut self,
+        region: Region,
+        id: IpId,
+        resource: ServiceResource,
+    ) -> Result<Ip, Error> {
+        let handle = self.handle(region, id)?;
+        check_service_resource(&resource)?;
+        validate::name(&self.limits, "resource.name", resource.name.as_deref())?;
+        let attached_at = match &self.region(region).store.get(handle).attachment {
+            None => None,
+            Some(a) if a.resource_type == resource.resource_type && a.id == resource.id => {
+                if a.mac == resource.mac_address && a.name.as_deref() == resource.name.as_deref() {
+                    return Ok(self.region(region).view(handle));
+                }
+                Some(a.attached_at)
+            }
+            Some(a) => {
+                return Err(Error::IpAttached {
+                    ip_id: id,
+                    attached: resource_ref(a),
+                })
+            }
+        };
+        let now = self.now();
+        let a = Box::new(Attachment {
+            resource_type: resource.resource_type,
+            id: resource.id,
+            mac: resource.mac_address,
+            name: resource.name.map(String::into_boxed_str),
+            attached_at: attached_at.unwrap_or(now),
+        });
+        Ok(self.set_attachment(region, handle, Some(a), now))
+    }
+
+    /// Detaches an IP from the resource `resource_id` (of any type), for the embedding service.
+    /// Detaching an unattached IP changes nothing and succeeds. O(1).
+    ///
+    /// # Errors
+    /// [`Error::IpNotFound`]; [`Error::ResourceMismatch`] when it is attached to another
+    /// resource.
+    pub fn detach_resource(
+        &mut self,
+        region: Region,
+        id: IpId,
+        resource_id: ResourceId,
+    ) -> Result<Ip, Error> {
+        let handle = self.handle(region, id)?;
+        match &self.region(region).store.get(handle).attachment {
+            None => Ok(self.region(region).view(handle)),
+            Some(a) if a.id == resource_id => {
+                let now = self.now();
+                Ok(self.set_attachment(region, handle, None, now))
+            }
+            Some(a) => Err(Error::ResourceMismatch {
+                ip_id: id,
+                requested: ResourceRef::Product(ResourceType::UnknownType, resource_id),
+                attached: Some(resource_ref(a)),
+            }),
+        }
+    }
+
+    fn current(&self, region: Region, handle: Handle) -> Current {
+        match &self.region(region).store.get(handle).attachment {
+            None => Current::None,
+            Some(a) => match (a.resource_type, a.mac) {
+                (ResourceType::Custom, Some(mac)) => Current::Custom(mac),
+                _ => Current::Product(resource_ref(a)),
+            },
+        }
+    }
+
+    /// Replaces the attachment of a live record, keeping the indexes in step.
+    fn set_attachment(
+        &mut self,
+        region: Region,
+        handle: Handle,
+        new: Option<Box<Attachment>>,
+        now: i64,
+    ) -> Ip {
+        let rs = self.region_mut(region);
+        let record = rs.store.get_mut(handle);
+        let old = std::mem::replace(&mut record.attachment, new);
+        record.updated = now;
+        if let Some(a) = &old {
+            rs.index.remove_attachment(handle, a);
+        }
+        if let Some(a) = &rs.store.get(handle).attachment {
+            rs.index.add_attachment(handle, a);
+        }
+        rs.view(handle)
+    }
+}
+
+fn custom(id: IpId, resource: CustomResource, now: i64) -> Box<Attachment> {
+    Box::new(Attachment {
+        resource_type: ResourceType::Custom,
+        id: ResourceId::from(id),
+        mac: Some(resource.mac_address),
+        name: resource.name.map(String::into_boxed_str),
+        attached_at: now,
+    })
+}

@@ -1,0 +1,259 @@
+//! Booking: resolve the source to a subnet, take an address, store the record, index it.
+
+use smallvec::SmallVec;
+
+use crate::engine::{validate, Ipam};
+use crate::error::{ArgumentReason, Error};
+use crate::model::enums::{Region, ResourceType};
+use crate::model::ids::ResourceId;
+use crate::model::ip::{Ip, Source};
+use crate::model::request::{BookIpRequest, ServiceResource};
+use crate::pool::AddressProblem;
+use crate::store::{Attachment, Record};
+
+/// What the new IP is attached to, validated.
+enum NewAttachment {
+    Custom(crate::model::ip::CustomResource),
+    Service(ServiceResource),
+}
+
+impl Ipam {
+    /// Books an IP: a specific address, or the lowest free IPv4 address / a random IPv6
+    /// interface id, in the Private Network's first subnet of the family that has room (or in
+    /// the given subnet). With `resource`, the IP is attached to that custom resource at once.
+    ///
+    /// O(1) amortized: the IPv4 allocator never scans the pool.
+    ///
+    /// # Errors
+    /// - [`Error::SourceNotBookable`] for a source other than a Private Network or subnet;
+    /// - [`Error::PrivateNetworkNotFound`], [`Error::SubnetNotFound`];
+    /// - [`Error::ProjectMismatch`] when `project_id` is not the Private Network's Project;
+    /// - [`Error::SubnetFamilyMismatch`], [`Error::AddressFamilyMismatch`],
+    ///   [`Error::AddressOutsideSubnet`], [`Error::AddressUnavailable`] for a bad address;
+    /// - [`Error::AddressInUse`] when the address is booked (with the holder's id);
+    /// - [`Error::AddressesExhausted`] when no address is free;
+    /// - [`Error::InvalidArgument`] for tags or a name over the [`Limits`](crate::Limits).
+    pub fn book_ip(&mut self, region: Region, request: BookIpRequest) -> Result<Ip, Error> {
+        let mut request = request;
+        let attachment = request.resource.take().map(NewAttachment::Custom);
+        self.book(region, request, attachment)
+    }
+
+    /// Books an IP attached to a product resource (any type but `custom` and `unknown_type`),
+    /// for the service that embeds the engine. Otherwise like [`Ipam::book_ip`].
+    ///
+    /// # Errors
+    /// Those of [`Ipam::book_ip`]; [`Error::InvalidArgument`] when `request.resource` is also
+    /// set or the resource type is `custom` or `unknown_type`.
+    pub fn book_ip_for_resource(
+        &mut self,
+        region: Region,
+        request: BookIpRequest,
+        resource: ServiceResource,
+    ) -> Result<Ip, Error> {
+        if request.resource.is_some() {
+            return Err(Error::constraint(
+                "resource",
+                "an ip is attached to one resource: give either a custom resource or a product resource".into(),
+            ));
+        }
+        check_service_resource(&resource)?;
+        self.book(region, request, Some(NewAttachment::Service(resource)))
+    }
+
+    fn book(
+        &mut self,
+        region: Region,
+        request: BookIpRequest,
+        attachment: Option<NewAttachment>,
+    ) -> Result<Ip, Error> {
+        validate::tags(&self.limits, &request.tags)?;
+        let name = match &attachment {
+            Some(NewAttachment::Custom(c)) => c.name.as_deref(),
+            Some(NewAttachment::Service(s)) => s.name.as_deref(),
+            None => None,
+        };
+        validate::name(&self.limits, "resource.name", name)?;
+        let is_ipv6 = request.is_ipv6;
+        let rs = self.region(region);
+        let registry = &rs.registry;
+
+        let (candidates, source_id): (SmallVec<[u32; 2]>, uuid::Uuid) = match &request.source {
+            Source::PrivateNetworkId(id) => {
+                let pn = registry
+                    .pns
+                    .get(id)
+                    .ok_or(Error::PrivateNetworkNotFound { id: *id })?;
+                if pn.project != request.project_id {
+                    return Err(Error::ProjectMismatch {
+                        expected: pn.project,
+                        found: request.project_id,
+                    });
+                }
+                let slots = pn
+                    .subnets
+                    .iter()
+                    .copied()
+                    .filter(|&s| registry.subnet(s).is_ipv6() == is_ipv6)
+                    .collect();
+                (slots, id.uuid())
+            }
+            Source::SubnetId(id) => {
+                let slot = registry
+                    .subnet_slot(*id)
+                    .ok_or(Error::SubnetNotFound { id: *id })?;
+                let s = registry.subnet(slot);
+                if s.project != request.project_id {
+                    return Err(Error::ProjectMismatch {
+                        expected: s.project,
+                        found: request.project_id,
+                    });
+                }
+                if s.is_ipv6() != is_ipv6 {
+                    return Err(Error::SubnetFamilyMismatch {
+                        subnet: s.net(),
+                        is_ipv6,
+                    });
+                }
+                (SmallVec::from_slice(&[slot]), id.uuid())
+            }
+            Source::Zonal(_) => {
+                return Err(Error::SourceNotBookable {
+                    source_kind: "zonal",
+                })
+            }
+            Source::VpcId(_) => {
+                return Err(Error::SourceNotBookable {
+                    source_kind: "vpc_id",
+                })
+            }
+            Source::Regional(_) => {
+                return Err(Error::SourceNotBookable {
+                    source_kind: "regional",
+                })
+            }
+        };
+        let exhausted = Error::AddressesExhausted { source_id, is_ipv6 };
+
+        // Pick the subnet, and the offset when the address is given.
+        let (slot, offset) = match request.address {
+            Some(address) => {
+                if address.is_ipv6() != is_ipv6 {
+                    return Err(Error::AddressFamilyMismatch { address, is_ipv6 });
+                }
+                let Some(&first) = candidates.first() else {
+                    return Err(exhausted);
+                };
+                let slot = candidates
+                    .iter()
+                    .copied()
+                    .find(|&s| registry.subnet(s).net().contains(&address))
+                    .unwrap_or(first);
+                let s = registry.subnet(slot);
+                match s.pool.free_offset(address) {
+                    Ok(offset) => (slot, Some(offset)),
+                    Err(AddressProblem::Outside | AddressProblem::WrongFamily) => {
+                        return Err(Error::AddressOutsideSubnet {
+                            address,
+                            subnet: s.net(),
+                        })
+                    }
+                    Err(AddressProblem::Unavailable) => {
+                        return Err(Error::AddressUnavailable {
+                            address,
+                            subnet: s.net(),
+                        })
+                    }
+                    Err(AddressProblem::Taken(owner)) => {
+                        return Err(Error::AddressInUse {
+                            address,
+                            ip_id: rs.store.get(owner).id,
+                        })
+                    }
+                }
+            }
+            None => {
+                let slot = candidates
+                    .iter()
+                    .copied()
+                    .find(|&s| registry.subnet(s).pool.has_room())
+                    .ok_or(exhausted.clone())?;
+                (slot, None)
+            }
+        };
+        if rs.store.next_handle().is_none() {
+            self.compact(region);
+        }
+        let Some(handle) = self.region(region).store.next_handle() else {
+            return Err(exhausted);
+        };
+
+        // Take the address: the last step that can fail (an IPv6 draw that keeps colliding).
+        let rng = &mut *self.rng;
+        let pool = &mut self.regions[region.index()].registry.subnet_mut(slot).pool;
+        let offset = match offset {
+            Some(offset) => {
+                pool.take(offset, handle);
+                offset
+            }
+            None => pool.take_auto(handle, rng).ok_or(exhausted)?,
+        };
+
+        let id = self.fresh_ip_id(region);
+        let now = self.now();
+        let attachment = attachment.map(|a| {
+            Box::new(match a {
+                NewAttachment::Custom(c) => Attachment {
+                    resource_type: ResourceType::Custom,
+                    id: ResourceId::from(id),
+                    mac: Some(c.mac_address),
+                    name: c.name.map(String::into_boxed_str),
+                    attached_at: now,
+                },
+                NewAttachment::Service(s) => Attachment {
+                    resource_type: s.resource_type,
+                    id: s.id,
+                    mac: s.mac_address,
+                    name: s.name.map(String::into_boxed_str),
+                    attached_at: now,
+                },
+            })
+        });
+        let rs = self.region_mut(region);
+        let tags = rs.index.add_tags(handle, &request.tags);
+        if let Some(a) = &attachment {
+            rs.index.add_attachment(handle, a);
+        }
+        rs.registry.subnet_mut(slot).handles.insert(handle);
+        let inserted = rs.store.insert(Record {
+            id,
+            subnet: slot,
+            offset,
+            created: now,
+            updated: now,
+            tags,
+            attachment,
+            reverses: Box::new([]),
+        });
+        debug_assert_eq!(inserted, handle);
+        Ok(rs.view(handle))
+    }
+}
+
+/// Checks a product resource given by the embedding service.
+pub(crate) fn check_service_resource(resource: &ServiceResource) -> Result<(), Error> {
+    if matches!(
+        resource.resource_type,
+        ResourceType::Custom | ResourceType::UnknownType
+    ) {
+        return Err(Error::InvalidArgument {
+            argument: "resource.type".into(),
+            reason: ArgumentReason::Constraint,
+            help: format!(
+                "product resources cannot be of type {}: custom resources go through attach, detach and move",
+                resource.resource_type
+            ),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,48 @@
+//! Reading IPs: one by id, or a filtered, ordered page.
+
+use crate::engine::{validate, Ipam};
+use crate::error::Error;
+use crate::model::enums::Region;
+use crate::model::ids::IpId;
+use crate::model::ip::{Ip, ListIpsResponse};
+use crate::model::request::ListIpsRequest;
+use crate::query;
+
+impl Ipam {
+    /// The IP `id`. O(1).
+    ///
+    /// # Errors
+    /// [`Error::IpNotFound`].
+    pub fn get_ip(&self, region: Region, id: IpId) -> Result<Ip, Error> {
+        let handle = self.handle(region, id)?;
+        Ok(self.region(region).view(handle))
+    }
+
+    /// Lists the IPs matching every filter of `request`, in its order, one page at a time;
+    /// `total_count` counts every match. A page past the end is empty.
+    ///
+    /// Cost is proportional to the matches, not to the region's IPs: O(m) bitmap work for the
+    /// filters, plus O(page) for `created_at` orders or O(m + w log w) for the others (w: the
+    /// page's end).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a page or page size out of range, or a list filter with
+    /// more items than [`Limits::max_list_items`](crate::Limits).
+    pub fn list_ips(
+        &self,
+        region: Region,
+        request: &ListIpsRequest,
+    ) -> Result<ListIpsResponse, Error> {
+        let (start, size) = validate::page(&self.limits, request.page, request.page_size)?;
+        validate::items(&self.limits, "ip_ids", request.ip_ids.len())?;
+        validate::items(&self.limits, "resource_ids", request.resource_ids.len())?;
+        validate::items(&self.limits, "resource_types", request.resource_types.len())?;
+        validate::items(&self.limits, "tags", request.tags.len())?;
+        let rs = self.region(region);
+        let page = query::run(rs, |p| self.organization_of(p), request, start, size);
+        Ok(ListIpsResponse {
+            total_count: page.total,
+            ips: page.handles.into_iter().map(|h| rs.view(h)).collect(),
+        })
+    }
+}

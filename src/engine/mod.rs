@@ -1,0 +1,298 @@
+//! [`Ipam`], the one place that changes state. Every method validates its whole input before it
+//! changes anything, then applies changes that cannot fail, so a failed call leaves the engine
+//! exactly as it was. The methods are spread over files by concern.
+
+mod attach;
+mod book;
+mod invariants;
+mod list;
+mod network;
+mod release;
+mod update;
+mod validate;
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use ipnet::IpNet;
+
+use crate::env::{Clock, OsRandom, RandomSource, SystemClock};
+use crate::error::Error;
+use crate::hash::{FastMap, KeyedState};
+use crate::index::Index;
+use crate::model::enums::Region;
+use crate::model::ids::{IpId, OrganizationId, ProjectId};
+use crate::model::ip::{Ip, Resource, Source};
+use crate::model::time::from_micros;
+use crate::registry::Registry;
+use crate::store::{Attachment, Handle, Store};
+
+/// Bounds on what one request may ask, so that no input can make the engine allocate or loop
+/// without bound. Every bound breached is an `invalid_arguments` error naming the argument.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Largest `page_size` of a list (default 1000).
+    pub max_page_size: u32,
+    /// Most tags on one IP, VPC or Private Network (default 64).
+    pub max_tags: usize,
+    /// Longest tag, in bytes (default 128).
+    pub max_tag_len: usize,
+    /// Longest resource, VPC or Private Network name, in bytes (default 255).
+    pub max_name_len: usize,
+    /// Most reverse entries on one IP (default 16).
+    pub max_reverses: usize,
+    /// Longest reverse host name, in bytes, without the trailing dot (default 253).
+    pub max_hostname_len: usize,
+    /// Most ids or types in one list filter (`ip_ids`, `resource_ids`, `tags`, ...) and most ids
+    /// in one `release_ip_set` (default 1000).
+    pub max_list_items: usize,
+    /// Shortest IPv4 prefix length a Private Network subnet may have (default 20).
+    pub min_ipv4_prefix: u8,
+    /// Longest IPv4 prefix length a Private Network subnet may have (default 28).
+    pub max_ipv4_prefix: u8,
+    /// Most subnets given when creating a Private Network (default 8).
+    pub max_subnets: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_page_size: 1000,
+            max_tags: 64,
+            max_tag_len: 128,
+            max_name_len: 255,
+            max_reverses: 16,
+            max_hostname_len: 253,
+            max_list_items: 1000,
+            min_ipv4_prefix: 20,
+            max_ipv4_prefix: 28,
+            max_subnets: 8,
+        }
+    }
+}
+
+/// The state of one region: its networks, its IP records and their indexes.
+#[derive(Clone, Debug)]
+pub(crate) struct RegionState {
+    pub(crate) region: Region,
+    pub(crate) registry: Registry,
+    pub(crate) store: Store,
+    pub(crate) index: Index,
+}
+
+/// The IPAM engine: VPCs, Private Networks, and the IPs booked in them, for every region.
+///
+/// All state is in memory. The engine does no I/O: time and randomness come from the injected
+/// [`Clock`] and [`RandomSource`] (see [`IpamBuilder`]). It is `Send` but not `Sync`: wrap it in a
+/// lock to share it between threads.
+pub struct Ipam {
+    regions: Vec<RegionState>,
+    organizations: FastMap<ProjectId, OrganizationId>,
+    clock: Box<dyn Clock>,
+    rng: Box<dyn RandomSource>,
+    limits: Limits,
+    last_micros: i64,
+}
+
+impl fmt::Debug for Ipam {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ipam")
+            .field(
+                "ips",
+                &self.regions.iter().map(|r| r.store.len()).sum::<usize>(),
+            )
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Ipam {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Configures an [`Ipam`]: its clock, its randomness and its limits.
+///
+/// ```
+/// use chrono::{DateTime, TimeDelta};
+/// use ipam_engine::{Ipam, ManualClock, SeededRandom};
+///
+/// let start = DateTime::from_timestamp(1_750_000_000, 0).unwrap();
+/// let ipam = Ipam::builder()
+///     .clock(ManualClock::new(start, TimeDelta::microseconds(1)))
+///     .random(SeededRandom::new(42))
+///     .build();
+/// ```
+#[derive(Debug, Default)]
+pub struct IpamBuilder {
+    clock: Option<Box<dyn Clock>>,
+    rng: Option<Box<dyn RandomSource>>,
+    limits: Limits,
+}
+
+impl IpamBuilder {
+    /// Uses `clock` for every timestamp (default: [`SystemClock`]).
+    #[must_use]
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Some(Box::new(clock));
+        self
+    }
+
+    /// Uses `rng` for ids, IPv6 interface ids, generated subnets and hash keys
+    /// (default: [`OsRandom`]).
+    #[must_use]
+    pub fn random(mut self, rng: impl RandomSource + 'static) -> Self {
+        self.rng = Some(Box::new(rng));
+        self
+    }
+
+    /// Sets the request limits.
+    #[must_use]
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Builds an empty engine.
+    #[must_use]
+    pub fn build(self) -> Ipam {
+        let mut rng = self.rng.unwrap_or_else(|| Box::new(OsRandom));
+        let hasher = KeyedState::new(rng.next_u64());
+        let regions = Region::ALL
+            .iter()
+            .map(|&region| RegionState {
+                region,
+                registry: Registry::new(hasher),
+                store: Store::new(hasher),
+                index: Index::new(hasher),
+            })
+            .collect();
+        Ipam {
+            regions,
+            organizations: FastMap::with_hasher(hasher),
+            clock: self.clock.unwrap_or_else(|| Box::new(SystemClock)),
+            rng,
+            limits: self.limits,
+            last_micros: i64::MIN,
+        }
+    }
+}
+
+impl Ipam {
+    /// An empty engine with the system clock, OS randomness and default limits.
+    #[must_use]
+    pub fn new() -> Self {
+        IpamBuilder::default().build()
+    }
+
+    /// A builder to set the clock, randomness and limits.
+    #[must_use]
+    pub fn builder() -> IpamBuilder {
+        IpamBuilder::default()
+    }
+
+    /// The limits in force.
+    #[must_use]
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Number of booked IPs in `region`. O(1).
+    #[must_use]
+    pub fn ip_count(&self, region: Region) -> usize {
+        self.region(region).store.len()
+    }
+
+    /// Records that `project` belongs to `organization`. A Project never registered belongs to
+    /// the Organization with the same id (as an Organization's default Project does).
+    /// O(1).
+    pub fn register_project(&mut self, project: ProjectId, organization: OrganizationId) {
+        self.organizations.insert(project, organization);
+    }
+
+    /// The Organization of `project`. O(1).
+    #[must_use]
+    pub fn organization_of(&self, project: ProjectId) -> OrganizationId {
+        self.organizations
+            .get(&project)
+            .copied()
+            .unwrap_or_else(|| OrganizationId::from_uuid(project.uuid()))
+    }
+
+    pub(crate) fn region(&self, region: Region) -> &RegionState {
+        &self.regions[region.index()]
+    }
+
+    pub(crate) fn region_mut(&mut self, region: Region) -> &mut RegionState {
+        &mut self.regions[region.index()]
+    }
+
+    /// The current time in microseconds, never earlier than the previous reading.
+    pub(crate) fn now(&mut self) -> i64 {
+        let micros = self.clock.now().timestamp_micros();
+        self.last_micros = self.last_micros.max(micros);
+        self.last_micros
+    }
+
+    /// A fresh IP id, distinct from every live one in the region.
+    pub(crate) fn fresh_ip_id(&mut self, region: Region) -> IpId {
+        loop {
+            let id = IpId::from_uuid(self.rng.next_uuid());
+            if !self.region(region).store.contains_id(id) {
+                return id;
+            }
+        }
+    }
+
+    /// The handle of `id` in `region`.
+    pub(crate) fn handle(&self, region: Region, id: IpId) -> Result<Handle, Error> {
+        self.region(region)
+            .store
+            .handle(id)
+            .ok_or(Error::IpNotFound { id })
+    }
+}
+
+impl RegionState {
+    /// The API view of a live record.
+    pub(crate) fn view(&self, handle: Handle) -> Ip {
+        let r = self.store.get(handle);
+        let s = self.registry.subnet(r.subnet);
+        let net = s.net();
+        Ip {
+            id: r.id,
+            address: IpNet::new(s.pool.address(r.offset), net.prefix_len())
+                .expect("prefix of a valid block"),
+            project_id: s.project,
+            is_ipv6: s.is_ipv6(),
+            created_at: from_micros(r.created),
+            updated_at: from_micros(r.updated),
+            source: Source::SubnetId(s.id),
+            resource: r.attachment.as_deref().map(resource_view),
+            tags: r
+                .tags
+                .iter()
+                .map(|&t| self.index.tags.name(t).to_owned())
+                .collect(),
+            reverses: r.reverses.to_vec(),
+            region: self.region,
+            zone: None,
+        }
+    }
+}
+
+pub(crate) fn resource_view(a: &Attachment) -> Resource {
+    Resource {
+        resource_type: a.resource_type,
+        id: a.id,
+        mac_address: a.mac,
+        name: a.name.as_deref().map(str::to_owned),
+    }
+}
+
+/// Microseconds to a timestamp, for views of registry records.
+pub(crate) fn time(micros: i64) -> DateTime<Utc> {
+    from_micros(micros)
+}

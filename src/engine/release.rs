@@ -1,0 +1,96 @@
+//! Releasing IPs, one or a set (all or nothing), and reclaiming the slots they leave.
+
+use roaring::RoaringBitmap;
+
+use crate::engine::{validate, Ipam};
+use crate::error::{Error, ResourceRef};
+use crate::model::enums::{Region, ResourceType};
+use crate::model::ids::IpId;
+use crate::store::{Attachment, Handle};
+
+/// Compaction waits for at least this many dead slots, so small stores never pay for it.
+const MIN_DEAD_TO_COMPACT: usize = 4096;
+
+pub(crate) fn resource_ref(a: &Attachment) -> ResourceRef {
+    match (a.resource_type, a.mac) {
+        (ResourceType::Custom, Some(mac)) => ResourceRef::Custom(mac),
+        (t, _) => ResourceRef::Product(t, a.id),
+    }
+}
+
+impl Ipam {
+    /// Releases an unattached IP, giving its address back to the pool. O(1) amortized.
+    ///
+    /// # Errors
+    /// [`Error::IpNotFound`]; [`Error::IpAttached`] while it is attached to a resource.
+    pub fn release_ip(&mut self, region: Region, id: IpId) -> Result<(), Error> {
+        let handle = self.releasable(region, id)?;
+        self.remove(region, handle);
+        self.maybe_compact(region);
+        Ok(())
+    }
+
+    /// Releases every IP of `ids`, or none: one unknown or attached id fails the whole call and
+    /// changes nothing. Repeated ids count once. O(k) amortized in the number of ids.
+    ///
+    /// # Errors
+    /// [`Error::IpNotFound`] or [`Error::IpAttached`] for the first offending id;
+    /// [`Error::InvalidArgument`] for more ids than [`Limits::max_list_items`](crate::Limits).
+    pub fn release_ip_set(&mut self, region: Region, ids: &[IpId]) -> Result<(), Error> {
+        validate::items(&self.limits, "ip_ids", ids.len())?;
+        let mut handles = RoaringBitmap::new();
+        for &id in ids {
+            handles.insert(self.releasable(region, id)?);
+        }
+        for handle in &handles {
+            self.remove(region, handle);
+        }
+        self.maybe_compact(region);
+        Ok(())
+    }
+
+    fn releasable(&self, region: Region, id: IpId) -> Result<Handle, Error> {
+        let handle = self.handle(region, id)?;
+        if let Some(a) = &self.region(region).store.get(handle).attachment {
+            return Err(Error::IpAttached {
+                ip_id: id,
+                attached: resource_ref(a),
+            });
+        }
+        Ok(handle)
+    }
+
+    fn remove(&mut self, region: Region, handle: Handle) {
+        let rs = self.region_mut(region);
+        let record = rs.store.remove(handle);
+        rs.index.remove_tags(handle, &record.tags);
+        if let Some(a) = &record.attachment {
+            rs.index.remove_attachment(handle, a);
+        }
+        let subnet = rs.registry.subnet_mut(record.subnet);
+        subnet.handles.remove(handle);
+        let owner = subnet.pool.release(record.offset);
+        debug_assert_eq!(owner, Some(handle));
+    }
+
+    fn maybe_compact(&mut self, region: Region) {
+        let store = &self.region(region).store;
+        if store.dead() >= MIN_DEAD_TO_COMPACT && store.dead() > store.len() {
+            self.compact(region);
+        }
+    }
+
+    /// Drops the slots of released IPs and renumbers live handles, in order, everywhere.
+    /// O(n) in the region's live IPs; amortized O(1) per release by [`Ipam::maybe_compact`].
+    pub(crate) fn compact(&mut self, region: Region) {
+        let rs = self.region_mut(region);
+        let map = rs.store.compact();
+        rs.index.remap(&map);
+        for subnet in rs.registry.subnets_mut() {
+            subnet.handles =
+                RoaringBitmap::from_sorted_iter(subnet.handles.iter().map(|h| map[h as usize]))
+                    .expect("order-preserving map");
+            subnet.pool.remap_owners(|h| map[h as usize]);
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! Updating an IP's tags and reverse DNS entries.
+
+use crate::engine::{validate, Ipam};
+use crate::error::Error;
+use crate::model::enums::Region;
+use crate::model::ids::IpId;
+use crate::model::ip::Ip;
+use crate::model::request::UpdateIpRequest;
+
+impl Ipam {
+    /// Replaces the tags and/or reverses given in `request` (`None` leaves a field as it is) and
+    /// bumps `updated_at`. Reverse host names are stored with a trailing dot. O(t) in the tags.
+    ///
+    /// # Errors
+    /// [`Error::IpNotFound`]; [`Error::InvalidArgument`] for tags over the limits, a malformed
+    /// host name, or a reverse address outside the IP's subnet.
+    pub fn update_ip(
+        &mut self,
+        region: Region,
+        id: IpId,
+        request: UpdateIpRequest,
+    ) -> Result<Ip, Error> {
+        let handle = self.handle(region, id)?;
+        if let Some(tags) = &request.tags {
+            validate::tags(&self.limits, tags)?;
+        }
+        let reverses = match &request.reverses {
+            Some(r) => {
+                let rs = self.region(region);
+                let subnet = rs.registry.subnet(rs.store.get(handle).subnet).net();
+                Some(validate::reverses(&self.limits, subnet, r)?)
+            }
+            None => None,
+        };
+        let now = self.now();
+        let rs = self.region_mut(region);
+        if let Some(tags) = &request.tags {
+            let old = std::mem::take(&mut rs.store.get_mut(handle).tags);
+            rs.index.remove_tags(handle, &old);
+            let new = rs.index.add_tags(handle, tags);
+            rs.store.get_mut(handle).tags = new;
+        }
+        let record = rs.store.get_mut(handle);
+        if let Some(reverses) = reverses {
+            record.reverses = reverses;
+        }
+        record.updated = now;
+        Ok(rs.view(handle))
+    }
+}

@@ -1,0 +1,187 @@
+//! Allocators work in integer offsets inside one block and never see an address. IPv4 hands out
+//! the lowest free offset without scanning: everything at or above a high-water mark is free, and
+//! offsets freed below it sit in a roaring bitmap whose `min()` is the answer. IPv6 draws random
+//! offsets and leaves the sparse set of taken ones to its caller.
+
+use roaring::RoaringBitmap;
+
+use crate::env::RandomSource;
+
+/// Lowest-free allocation over the offsets `first..end` of an IPv4 block.
+///
+/// Free offsets are `freed ∪ [next, end)`, with every member of `freed` below `next`. Taking the
+/// lowest is `freed.min()` and `remove()`, or bumping `next`; an empty or full block costs a few
+/// words of memory.
+#[derive(Clone, Debug)]
+pub(crate) struct V4Allocator {
+    first: u32,
+    end: u32,
+    next: u32,
+    freed: RoaringBitmap,
+}
+
+impl V4Allocator {
+    /// Offsets `first..end` are bookable.
+    pub(crate) fn new(first: u32, end: u32) -> Self {
+        let end = end.max(first);
+        Self {
+            first,
+            end,
+            next: first,
+            freed: RoaringBitmap::new(),
+        }
+    }
+
+    /// Whether `offset` may ever be handed out.
+    pub(crate) fn is_bookable(&self, offset: u64) -> bool {
+        offset >= u64::from(self.first) && offset < u64::from(self.end)
+    }
+
+    /// Whether a bookable `offset` is taken.
+    pub(crate) fn is_taken(&self, offset: u32) -> bool {
+        offset < self.next && !self.freed.contains(offset)
+    }
+
+    /// Takes the lowest free offset. O(1) amortized: never scans the block.
+    pub(crate) fn take_lowest(&mut self) -> Option<u32> {
+        if let Some(lowest) = self.freed.min() {
+            self.freed.remove(lowest);
+            return Some(lowest);
+        }
+        if self.next < self.end {
+            self.next += 1;
+            return Some(self.next - 1);
+        }
+        None
+    }
+
+    /// Takes a bookable `offset`; `false` if it was taken already.
+    pub(crate) fn take(&mut self, offset: u32) -> bool {
+        debug_assert!(self.is_bookable(u64::from(offset)));
+        if offset < self.next {
+            return self.freed.remove(offset);
+        }
+        self.freed.insert_range(self.next..offset);
+        self.next = offset + 1;
+        true
+    }
+
+    /// Gives back a taken `offset`; `false` if it was free.
+    pub(crate) fn release(&mut self, offset: u32) -> bool {
+        if !self.is_bookable(u64::from(offset)) || !self.is_taken(offset) {
+            return false;
+        }
+        if offset + 1 == self.next {
+            // Lower the mark past every freed offset right below it, so `freed` stays small.
+            self.next = offset;
+            while self.next > self.first && self.freed.max() == Some(self.next - 1) {
+                self.next -= 1;
+                self.freed.remove(self.next);
+            }
+        } else {
+            self.freed.insert(offset);
+        }
+        true
+    }
+
+    /// Number of taken offsets.
+    pub(crate) fn taken(&self) -> u64 {
+        u64::from(self.next - self.first) - self.freed.len()
+    }
+
+    /// Number of bookable offsets.
+    pub(crate) fn capacity(&self) -> u64 {
+        u64::from(self.end - self.first)
+    }
+}
+
+/// Random allocation of 64-bit interface identifiers in an IPv6 /64.
+///
+/// Unavailable: `::` (0), `::1` (1) and the 128 subnet anycast identifiers of RFC 2526 (the top
+/// 128 values).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct V6Allocator;
+
+/// Offsets at or above this are the RFC 2526 anycast identifiers.
+const V6_ANYCAST_START: u64 = u64::MAX - 127;
+
+/// How many random draws a booking makes before it reports the block exhausted.
+const V6_DRAWS: usize = 64;
+
+impl V6Allocator {
+    /// Whether `offset` may ever be handed out.
+    pub(crate) fn is_bookable(offset: u64) -> bool {
+        offset >= 2 && offset < V6_ANYCAST_START
+    }
+
+    /// Number of bookable offsets.
+    pub(crate) fn capacity() -> u64 {
+        V6_ANYCAST_START - 2
+    }
+
+    /// Draws a random bookable offset for which `is_taken` is false, or `None` after a bounded
+    /// number of draws.
+    pub(crate) fn draw(
+        rng: &mut dyn RandomSource,
+        mut is_taken: impl FnMut(u64) -> bool,
+    ) -> Option<u64> {
+        (0..V6_DRAWS)
+            .map(|_| rng.next_u64())
+            .find(|&offset| Self::is_bookable(offset) && !is_taken(offset))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::SeededRandom;
+
+    #[test]
+    fn lowest_first_then_reuse() {
+        let mut a = V4Allocator::new(2, 10);
+        assert_eq!(a.take_lowest(), Some(2));
+        assert_eq!(a.take_lowest(), Some(3));
+        assert!(a.take(7));
+        assert!(!a.take(7));
+        assert_eq!(a.take_lowest(), Some(4));
+        assert!(a.release(3));
+        assert!(!a.release(3));
+        assert_eq!(a.take_lowest(), Some(3));
+        assert_eq!(a.taken(), 4);
+        for want in [5, 6, 8, 9] {
+            assert_eq!(a.take_lowest(), Some(want));
+        }
+        assert_eq!(a.take_lowest(), None);
+        assert_eq!(a.taken(), a.capacity());
+    }
+
+    #[test]
+    fn releasing_the_top_lowers_the_mark() {
+        let mut a = V4Allocator::new(2, 100);
+        for _ in 0..10 {
+            a.take_lowest();
+        }
+        for off in (2..12).rev() {
+            assert!(a.release(off));
+        }
+        assert_eq!(a.taken(), 0);
+        assert_eq!(a.next, 2);
+        assert!(a.freed.is_empty());
+        assert!(a.take(50));
+        assert!(a.release(50));
+        assert!(a.freed.is_empty());
+    }
+
+    #[test]
+    fn v6_draws_avoid_unavailable_and_taken() {
+        let mut rng = SeededRandom::new(1);
+        let first = V6Allocator::draw(&mut rng, |_| false).unwrap();
+        assert!(V6Allocator::is_bookable(first));
+        assert!(!V6Allocator::is_bookable(0));
+        assert!(!V6Allocator::is_bookable(1));
+        assert!(!V6Allocator::is_bookable(u64::MAX));
+        assert!(!V6Allocator::is_bookable(u64::MAX - 127));
+        assert!(V6Allocator::is_bookable(u64::MAX - 128));
+        assert_eq!(V6Allocator::draw(&mut rng, |_| true), None);
+    }
+}

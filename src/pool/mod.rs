@@ -1,0 +1,273 @@
+//! One pool per subnet: it maps offsets to addresses for one CIDR block, knows which addresses
+//! are never handed out, and remembers which record holds each taken offset (for IPv6, that map is
+//! the sparse set of taken interface ids). The allocators below it see only offsets.
+
+mod allocator;
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use ipnet::IpNet;
+
+use crate::env::RandomSource;
+use crate::hash::{FastMap, KeyedState};
+use allocator::{V4Allocator, V6Allocator};
+
+/// Why an address cannot be booked in a pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AddressProblem {
+    /// The address is of the other family.
+    WrongFamily,
+    /// The address lies outside the block.
+    Outside,
+    /// The address is one the block never hands out.
+    Unavailable,
+    /// The address is taken, by this record.
+    Taken(u32),
+}
+
+#[derive(Clone, Debug)]
+enum Allocator {
+    V4(V4Allocator),
+    V6,
+}
+
+/// The addresses of one subnet.
+#[derive(Clone, Debug)]
+pub(crate) struct Pool {
+    net: IpNet,
+    allocator: Allocator,
+    owners: FastMap<u64, u32>,
+}
+
+impl Pool {
+    /// A pool for `net`. IPv4: the first two and last two addresses are never handed out. IPv6
+    /// (a /64): `::`, `::1` and the top 128 interface ids are never handed out.
+    pub(crate) fn new(net: IpNet, hasher: KeyedState) -> Self {
+        let allocator = match net {
+            IpNet::V4(v4) => {
+                let size = 1u64 << (32 - u32::from(v4.prefix_len()));
+                let end = u32::try_from(size.saturating_sub(2)).unwrap_or(u32::MAX);
+                Allocator::V4(V4Allocator::new(2, end))
+            }
+            IpNet::V6(_) => Allocator::V6,
+        };
+        Self {
+            net,
+            allocator,
+            owners: FastMap::with_hasher(hasher),
+        }
+    }
+
+    /// The block.
+    pub(crate) fn net(&self) -> IpNet {
+        self.net
+    }
+
+    /// The address at `offset`.
+    pub(crate) fn address(&self, offset: u64) -> IpAddr {
+        match self.net {
+            IpNet::V4(n) => {
+                #[allow(clippy::cast_possible_truncation)]
+                let host = u32::from(n.network()).wrapping_add(offset as u32);
+                IpAddr::V4(Ipv4Addr::from(host))
+            }
+            IpNet::V6(n) => IpAddr::V6(Ipv6Addr::from(
+                u128::from(n.network()).wrapping_add(u128::from(offset)),
+            )),
+        }
+    }
+
+    /// The offset of a bookable, free `address`.
+    pub(crate) fn free_offset(&self, address: IpAddr) -> Result<u64, AddressProblem> {
+        let offset = match (self.net, address) {
+            (IpNet::V4(n), IpAddr::V4(a)) => {
+                if !n.contains(&a) {
+                    return Err(AddressProblem::Outside);
+                }
+                u64::from(u32::from(a) - u32::from(n.network()))
+            }
+            (IpNet::V6(n), IpAddr::V6(a)) => {
+                if !n.contains(&a) {
+                    return Err(AddressProblem::Outside);
+                }
+                #[allow(clippy::cast_possible_truncation)]
+                let off = (u128::from(a) - u128::from(n.network())) as u64;
+                off
+            }
+            _ => return Err(AddressProblem::WrongFamily),
+        };
+        let bookable = match &self.allocator {
+            Allocator::V4(a) => a.is_bookable(offset),
+            Allocator::V6 => V6Allocator::is_bookable(offset),
+        };
+        if !bookable {
+            return Err(AddressProblem::Unavailable);
+        }
+        match self.owners.get(&offset) {
+            Some(&owner) => Err(AddressProblem::Taken(owner)),
+            None => Ok(offset),
+        }
+    }
+
+    /// Whether an automatic booking would find room (IPv6 pools always have room).
+    pub(crate) fn has_room(&self) -> bool {
+        match &self.allocator {
+            Allocator::V4(a) => a.taken() < a.capacity(),
+            Allocator::V6 => (self.owners.len() as u64) < V6Allocator::capacity(),
+        }
+    }
+
+    /// Takes an offset for `owner`: the lowest free one (IPv4) or a random free one (IPv6).
+    /// `None` when the pool is full (or, for IPv6, when every bounded draw collided).
+    pub(crate) fn take_auto(&mut self, owner: u32, rng: &mut dyn RandomSource) -> Option<u64> {
+        let offset = match &mut self.allocator {
+            Allocator::V4(a) => u64::from(a.take_lowest()?),
+            Allocator::V6 => {
+                let owners = &self.owners;
+                V6Allocator::draw(rng, |o| owners.contains_key(&o))?
+            }
+        };
+        self.owners.insert(offset, owner);
+        Some(offset)
+    }
+
+    /// Takes an offset returned by [`Pool::free_offset`] for `owner`.
+    pub(crate) fn take(&mut self, offset: u64, owner: u32) {
+        if let Allocator::V4(a) = &mut self.allocator {
+            #[allow(clippy::cast_possible_truncation)]
+            let taken = a.take(offset as u32);
+            debug_assert!(taken);
+        }
+        let previous = self.owners.insert(offset, owner);
+        debug_assert!(previous.is_none());
+    }
+
+    /// Gives back `offset`; returns its owner.
+    pub(crate) fn release(&mut self, offset: u64) -> Option<u32> {
+        let owner = self.owners.remove(&offset)?;
+        if let Allocator::V4(a) = &mut self.allocator {
+            #[allow(clippy::cast_possible_truncation)]
+            let released = a.release(offset as u32);
+            debug_assert!(released);
+        }
+        Some(owner)
+    }
+
+    /// The owner of a taken `offset`.
+    pub(crate) fn owner(&self, offset: u64) -> Option<u32> {
+        self.owners.get(&offset).copied()
+    }
+
+    /// Renames every owner (after handles are renumbered).
+    pub(crate) fn remap_owners(&mut self, mut map: impl FnMut(u32) -> u32) {
+        for owner in self.owners.values_mut() {
+            *owner = map(*owner);
+        }
+    }
+
+    /// Number of taken addresses.
+    pub(crate) fn len(&self) -> u64 {
+        self.owners.len() as u64
+    }
+
+    /// Checks that the allocator and the owner map agree; returns a description of the first
+    /// disagreement.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        if let Allocator::V4(a) = &self.allocator {
+            if a.taken() != self.owners.len() as u64 {
+                return Err(format!(
+                    "pool {}: allocator has {} taken, owner map {}",
+                    self.net,
+                    a.taken(),
+                    self.owners.len()
+                ));
+            }
+            for &offset in self.owners.keys() {
+                #[allow(clippy::cast_possible_truncation)]
+                if !a.is_bookable(offset) || !a.is_taken(offset as u32) {
+                    return Err(format!("pool {}: offset {offset} owned but free", self.net));
+                }
+            }
+        } else {
+            for &offset in self.owners.keys() {
+                if !V6Allocator::is_bookable(offset) {
+                    return Err(format!(
+                        "pool {}: unavailable offset {offset} owned",
+                        self.net
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::SeededRandom;
+
+    fn pool(s: &str) -> Pool {
+        Pool::new(s.parse().unwrap(), KeyedState::default())
+    }
+
+    #[test]
+    fn v4_skips_first_two_and_last_two() {
+        let mut p = pool("172.16.12.0/22");
+        let mut rng = SeededRandom::new(0);
+        let first = p.take_auto(0, &mut rng).unwrap();
+        assert_eq!(p.address(first).to_string(), "172.16.12.2");
+        for a in [
+            "172.16.12.0",
+            "172.16.12.1",
+            "172.16.15.254",
+            "172.16.15.255",
+        ] {
+            assert_eq!(
+                p.free_offset(a.parse().unwrap()),
+                Err(AddressProblem::Unavailable)
+            );
+        }
+        assert_eq!(
+            p.free_offset("172.16.12.2".parse().unwrap()),
+            Err(AddressProblem::Taken(0))
+        );
+        assert_eq!(
+            p.free_offset("172.16.16.2".parse().unwrap()),
+            Err(AddressProblem::Outside)
+        );
+        assert_eq!(
+            p.free_offset("fd00::2".parse().unwrap()),
+            Err(AddressProblem::WrongFamily)
+        );
+        let mut n = 1;
+        while p.take_auto(n, &mut rng).is_some() {
+            n += 1;
+        }
+        assert_eq!(n, 1020);
+        assert!(!p.has_room());
+        p.check().unwrap();
+    }
+
+    #[test]
+    fn v6_maps_offsets_into_the_64() {
+        let mut p = pool("fd46:78ab:30b8:db89::/64");
+        let mut rng = SeededRandom::new(0);
+        let off = p.take_auto(9, &mut rng).unwrap();
+        let addr = p.address(off);
+        assert!(p.net().contains(&addr));
+        assert_eq!(p.free_offset(addr), Err(AddressProblem::Taken(9)));
+        for a in [
+            "fd46:78ab:30b8:db89::",
+            "fd46:78ab:30b8:db89::1",
+            "fd46:78ab:30b8:db89:ffff:ffff:ffff:ff80",
+        ] {
+            assert_eq!(
+                p.free_offset(a.parse().unwrap()),
+                Err(AddressProblem::Unavailable)
+            );
+        }
+        assert_eq!(p.release(off), Some(9));
+        assert_eq!(p.len(), 0);
+    }
+}

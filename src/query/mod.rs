@@ -1,0 +1,301 @@
+//! The list query engine: it reads a region's indexes and never changes them. Filters fixed by
+//! the subnet (Project, Organization, VPC, Private Network, subnet, family) select subnets, whose
+//! handle sets are unioned; the other filters are posting lists that are intersected, smallest
+//! first. `created_at` order is handle order, so a page is a `select` and a short walk; the other
+//! orders select and sort only the page's window of the matches.
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+
+use roaring::RoaringBitmap;
+
+use crate::engine::RegionState;
+use crate::model::enums::{OrderBy, ResourceType};
+use crate::model::ids::{OrganizationId, ProjectId};
+use crate::model::request::ListIpsRequest;
+use crate::registry::SubnetRecord;
+use crate::store::Handle;
+
+/// The matches of a list request: their count and the handles of the requested page.
+pub(crate) struct Page {
+    pub(crate) total: u64,
+    pub(crate) handles: Vec<Handle>,
+}
+
+/// Runs `request` over one region. `start` and `size` come from the validated page.
+pub(crate) fn run(
+    rs: &RegionState,
+    organization_of: impl Fn(ProjectId) -> OrganizationId,
+    request: &ListIpsRequest,
+    start: u64,
+    size: usize,
+) -> Page {
+    let matches = filter(rs, organization_of, request);
+    let total = matches.len();
+    let handles = order(rs, &matches, request.order_by, start, size);
+    Page { total, handles }
+}
+
+fn subnet_matches(
+    s: &SubnetRecord,
+    organization_of: &impl Fn(ProjectId) -> OrganizationId,
+    r: &ListIpsRequest,
+) -> bool {
+    r.project_id.is_none_or(|p| s.project == p)
+        && r.organization_id
+            .is_none_or(|o| organization_of(s.project) == o)
+        && r.vpc_id.is_none_or(|v| s.vpc == v)
+        && r.source_vpc_id.is_none_or(|v| s.vpc == v)
+        && r.private_network_id.is_none_or(|p| s.pn == p)
+        && r.subnet_id.is_none_or(|id| s.id == id)
+        && r.is_ipv6.is_none_or(|v6| s.is_ipv6() == v6)
+}
+
+/// The subnets allowed by the subnet-level filters, or `None` when they filter nothing.
+fn allowed_subnets(
+    rs: &RegionState,
+    organization_of: &impl Fn(ProjectId) -> OrganizationId,
+    r: &ListIpsRequest,
+) -> Option<Vec<u32>> {
+    let any = r.project_id.is_some()
+        || r.organization_id.is_some()
+        || r.vpc_id.is_some()
+        || r.source_vpc_id.is_some()
+        || r.private_network_id.is_some()
+        || r.subnet_id.is_some()
+        || r.is_ipv6.is_some();
+    if !any {
+        return None;
+    }
+    let reg = &rs.registry;
+    let keep = |&slot: &u32| subnet_matches(reg.subnet(slot), organization_of, r);
+    // Start from the narrowest known set of subnets.
+    let slots: Vec<u32> = if let Some(id) = r.subnet_id {
+        reg.subnet_slot(id).into_iter().filter(keep).collect()
+    } else if let Some(id) = r.private_network_id {
+        reg.pns
+            .get(&id)
+            .map(|p| p.subnets.iter().copied().filter(keep).collect())
+            .unwrap_or_default()
+    } else if let Some(id) = r.vpc_id.or(r.source_vpc_id) {
+        reg.vpcs
+            .get(&id)
+            .map(|v| v.subnets.iter().copied().filter(keep).collect())
+            .unwrap_or_default()
+    } else {
+        reg.subnet_slots()
+            .map(|(slot, _)| slot)
+            .filter(keep)
+            .collect()
+    };
+    Some(slots)
+}
+
+fn from_handles(handles: impl IntoIterator<Item = Handle>) -> RoaringBitmap {
+    handles.into_iter().collect()
+}
+
+fn filter<'a>(
+    rs: &'a RegionState,
+    organization_of: impl Fn(ProjectId) -> OrganizationId,
+    r: &ListIpsRequest,
+) -> Cow<'a, RoaringBitmap> {
+    let empty = || Cow::Owned(RoaringBitmap::new());
+    // Private IPs are never zonal nor regional.
+    if r.zonal.is_some() || r.regional == Some(true) {
+        return empty();
+    }
+    let index = &rs.index;
+    let mut postings: Vec<Cow<'a, RoaringBitmap>> = Vec::new();
+    if !r.ip_ids.is_empty() {
+        postings.push(Cow::Owned(from_handles(
+            r.ip_ids.iter().filter_map(|&id| rs.store.handle(id)),
+        )));
+    }
+    if let Some(id) = r.resource_id {
+        postings.push(Cow::Owned(from_handles(index.resource(id).iter().copied())));
+    }
+    if !r.resource_ids.is_empty() {
+        postings.push(Cow::Owned(from_handles(
+            r.resource_ids
+                .iter()
+                .flat_map(|&id| index.resource(id).iter().copied()),
+        )));
+    }
+    if let Some(mac) = r.mac_address {
+        postings.push(Cow::Owned(from_handles(index.mac(mac).iter().copied())));
+    }
+    if !r.tags.is_empty() {
+        let mut tagged: Vec<&RoaringBitmap> = r
+            .tags
+            .iter()
+            .filter_map(|t| index.tags.id(t))
+            .map(|id| index.tags.handles(id))
+            .collect();
+        tagged.dedup_by(|a, b| std::ptr::eq(*a, *b));
+        postings.push(match tagged.as_slice() {
+            [one] => Cow::Borrowed(*one),
+            many => Cow::Owned(many.iter().fold(RoaringBitmap::new(), |acc, b| acc | *b)),
+        });
+    }
+    if let Some(t) = r.resource_type.filter(|&t| t != ResourceType::UnknownType) {
+        postings.push(Cow::Borrowed(&index.by_type[t.index()]));
+    }
+    let types: Vec<ResourceType> = r
+        .resource_types
+        .iter()
+        .copied()
+        .filter(|&t| t != ResourceType::UnknownType)
+        .collect();
+    if !types.is_empty() {
+        postings.push(Cow::Owned(
+            types.iter().fold(RoaringBitmap::new(), |acc, t| {
+                acc | &index.by_type[t.index()]
+            }),
+        ));
+    }
+    if r.attached == Some(true) {
+        postings.push(Cow::Borrowed(&index.attached));
+    }
+
+    let subnets = allowed_subnets(rs, &organization_of, r);
+    let mut matches: Cow<'a, RoaringBitmap> = if postings.is_empty() {
+        match &subnets {
+            None => Cow::Borrowed(rs.store.live()),
+            Some(slots) => match slots.as_slice() {
+                [one] => Cow::Borrowed(&rs.registry.subnet(*one).handles),
+                many => Cow::Owned(many.iter().fold(RoaringBitmap::new(), |acc, &s| {
+                    acc | &rs.registry.subnet(s).handles
+                })),
+            },
+        }
+    } else {
+        postings.sort_by_key(|b| b.len());
+        let mut iter = postings.into_iter();
+        let mut acc = iter.next().expect("non-empty");
+        for b in iter {
+            if acc.is_empty() {
+                break;
+            }
+            acc = Cow::Owned(acc.into_owned() & &*b);
+        }
+        if let Some(slots) = &subnets {
+            let in_subnets: u64 = slots
+                .iter()
+                .map(|&s| rs.registry.subnet(s).handles.len())
+                .sum();
+            if acc.len() <= in_subnets {
+                // Few matches: check each one's subnet rather than union the subnets.
+                let allowed: RoaringBitmap = slots.iter().copied().collect();
+                acc = Cow::Owned(
+                    acc.iter()
+                        .filter(|&h| allowed.contains(rs.store.get(h).subnet))
+                        .collect(),
+                );
+            } else {
+                let union = slots.iter().fold(RoaringBitmap::new(), |u, &s| {
+                    u | &rs.registry.subnet(s).handles
+                });
+                acc = Cow::Owned(acc.into_owned() & union);
+            }
+        }
+        acc
+    };
+    if r.attached == Some(false) {
+        matches = Cow::Owned(matches.into_owned() - &index.attached);
+    }
+    if let Some(needle) = &r.resource_name {
+        let named = matches
+            .iter()
+            .filter(|&h| {
+                rs.store
+                    .get(h)
+                    .attachment
+                    .as_ref()
+                    .and_then(|a| a.name.as_deref())
+                    .is_some_and(|n| n.contains(needle.as_str()))
+            })
+            .collect();
+        matches = Cow::Owned(named);
+    }
+    matches
+}
+
+fn order(
+    rs: &RegionState,
+    matches: &RoaringBitmap,
+    order_by: OrderBy,
+    start: u64,
+    size: usize,
+) -> Vec<Handle> {
+    let total = matches.len();
+    if start >= total {
+        return Vec::new();
+    }
+    let desc = order_by.is_descending();
+    let store = &rs.store;
+    match order_by {
+        OrderBy::CreatedAtAsc | OrderBy::CreatedAtDesc => {
+            // Handles are in creation order: select the page's first handle and walk from it.
+            #[allow(clippy::cast_possible_truncation)]
+            let rank = if desc { total - 1 - start } else { start } as u32;
+            let first = matches.select(rank).expect("rank below len");
+            if desc {
+                matches.range(..=first).rev().take(size).collect()
+            } else {
+                matches.range(first..).take(size).collect()
+            }
+        }
+        OrderBy::UpdatedAtAsc | OrderBy::UpdatedAtDesc => {
+            window(matches, desc, start, size, |h| Some(store.get(h).updated))
+        }
+        OrderBy::AttachedAtAsc | OrderBy::AttachedAtDesc => {
+            window(matches, desc, start, size, |h| {
+                store.get(h).attachment.as_ref().map(|a| a.attached_at)
+            })
+        }
+        OrderBy::IpAddressAsc | OrderBy::IpAddressDesc => window(matches, desc, start, size, |h| {
+            let r = store.get(h);
+            let s = rs.registry.subnet(r.subnet);
+            let addr = match s.pool.address(r.offset) {
+                std::net::IpAddr::V4(a) => (false, u128::from(u32::from(a))),
+                std::net::IpAddr::V6(a) => (true, u128::from(a)),
+            };
+            Some(addr)
+        }),
+        OrderBy::MacAddressAsc | OrderBy::MacAddressDesc => {
+            window(matches, desc, start, size, |h| {
+                store.get(h).attachment.as_ref().and_then(|a| a.mac)
+            })
+        }
+    }
+}
+
+/// Sorts by `key` (missing keys last in both directions; ties by handle in the key's direction)
+/// and returns the page. Only the window up to the page's end is sorted: O(m + w log w).
+fn window<K: Ord>(
+    matches: &RoaringBitmap,
+    desc: bool,
+    start: u64,
+    size: usize,
+    key: impl Fn(Handle) -> Option<K>,
+) -> Vec<Handle> {
+    let mut keyed: Vec<(Option<K>, Handle)> = matches.iter().map(|h| (key(h), h)).collect();
+    let cmp = |a: &(Option<K>, Handle), b: &(Option<K>, Handle)| -> Ordering {
+        let directed = |o: Ordering| if desc { o.reverse() } else { o };
+        match (&a.0, &b.0) {
+            (None, None) => directed(a.1.cmp(&b.1)),
+            (None, Some(_)) => Ordering::Greater,
+            (Some(_), None) => Ordering::Less,
+            (Some(x), Some(y)) => directed(x.cmp(y).then(a.1.cmp(&b.1))),
+        }
+    };
+    let start = usize::try_from(start).unwrap_or(usize::MAX);
+    let end = start.saturating_add(size).min(keyed.len());
+    if end < keyed.len() {
+        keyed.select_nth_unstable_by(end, cmp);
+        keyed.truncate(end);
+    }
+    keyed.sort_unstable_by(cmp);
+    keyed.into_iter().skip(start).map(|(_, h)| h).collect()
+}
