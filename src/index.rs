@@ -55,23 +55,22 @@ impl TagIndex {
 
     /// Adds `handle` to `name`'s postings, interning it if new; returns the tag id.
     fn add(&mut self, name: &str, handle: Handle) -> u32 {
-        let id = match self.ids.get(name) {
-            Some(&id) => id,
-            None => {
-                let tag = Tag {
-                    name: name.into(),
-                    handles: RoaringBitmap::new(),
-                };
-                let id = if let Some(id) = self.free.pop() {
-                    self.tags[id as usize] = Some(tag);
-                    id
-                } else {
-                    self.tags.push(Some(tag));
-                    u32::try_from(self.tags.len() - 1).expect("fewer tags than u32::MAX")
-                };
-                self.ids.insert(name.into(), id);
+        let id = if let Some(&id) = self.ids.get(name) {
+            id
+        } else {
+            let tag = Tag {
+                name: name.into(),
+                handles: RoaringBitmap::new(),
+            };
+            let id = if let Some(id) = self.free.pop() {
+                self.tags[id as usize] = Some(tag);
                 id
-            }
+            } else {
+                self.tags.push(Some(tag));
+                u32::try_from(self.tags.len() - 1).expect("fewer tags than u32::MAX")
+            };
+            self.ids.insert(name.into(), id);
+            id
         };
         self.tags[id as usize]
             .as_mut()
@@ -112,13 +111,13 @@ pub(crate) struct Index {
 
 fn postings_remove<K: std::hash::Hash + Eq>(
     map: &mut FastMap<K, Postings>,
-    key: K,
+    key: &K,
     handle: Handle,
 ) {
-    if let Some(p) = map.get_mut(&key) {
+    if let Some(p) = map.get_mut(key) {
         p.retain(|h| *h != handle);
         if p.is_empty() {
-            map.remove(&key);
+            map.remove(key);
         }
     }
 }
@@ -160,9 +159,9 @@ impl Index {
     pub(crate) fn remove_attachment(&mut self, handle: Handle, a: &Attachment) {
         self.attached.remove(handle);
         self.by_type[a.resource_type.index()].remove(handle);
-        postings_remove(&mut self.by_resource, a.id, handle);
+        postings_remove(&mut self.by_resource, &a.id, handle);
         if let Some(mac) = a.mac {
-            postings_remove(&mut self.by_mac, mac, handle);
+            postings_remove(&mut self.by_mac, &mac, handle);
         }
     }
 

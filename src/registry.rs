@@ -89,7 +89,7 @@ pub(crate) struct Registry {
 
 /// IPv4 blocks no Private Network may use.
 const FORBIDDEN_V4: [(Ipv4Addr, u8); 5] = [
-    (Ipv4Addr::new(0, 0, 0, 0), 8),
+    (Ipv4Addr::UNSPECIFIED, 8),
     (Ipv4Addr::new(127, 0, 0, 0), 8),
     (Ipv4Addr::new(100, 64, 0, 0), 10),
     (Ipv4Addr::new(169, 254, 0, 0), 16),

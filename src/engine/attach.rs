@@ -61,6 +61,7 @@ impl Ipam {
     /// # Errors
     /// [`Error::IpNotFound`]; [`Error::ResourceMismatch`] when it is attached to another MAC;
     /// [`Error::ProductAttachment`] when it is attached to a product resource.
+    #[allow(clippy::needless_pass_by_value)] // mirrors attach_ip and the API's request body
     pub fn detach_ip(
         &mut self,
         region: Region,
@@ -234,6 +235,7 @@ impl Ipam {
     }
 }
 
+#[allow(clippy::unnecessary_box_returns)] // records hold attachments boxed
 fn custom(id: IpId, resource: CustomResource, now: i64) -> Box<Attachment> {
     Box::new(Attachment {
         resource_type: ResourceType::Custom,

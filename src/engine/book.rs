@@ -61,6 +61,7 @@ impl Ipam {
         self.book(region, request, Some(NewAttachment::Service(resource)))
     }
 
+    #[allow(clippy::needless_pass_by_value)]
     fn book(
         &mut self,
         region: Region,

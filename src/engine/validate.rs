@@ -112,6 +112,27 @@ fn is_hostname(host: &str, max: usize) -> bool {
         })
 }
 
+/// Checks `page` (1-based) and `page_size` (`1..=max_page_size`); returns the index of the
+/// page's first item and the page size.
+pub(crate) fn page(limits: &Limits, page: u32, page_size: u32) -> Result<(u64, usize), Error> {
+    if page == 0 {
+        return Err(Error::constraint(
+            "page",
+            "pages are numbered from 1, found 0".into(),
+        ));
+    }
+    if page_size == 0 || page_size > limits.max_page_size {
+        return Err(Error::constraint(
+            "page_size",
+            format!("expected 1 to {}, found {page_size}", limits.max_page_size),
+        ));
+    }
+    Ok((
+        u64::from(page - 1) * u64::from(page_size),
+        page_size as usize,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,25 +169,4 @@ mod tests {
         )
         .is_err());
     }
-}
-
-/// Checks `page` (1-based) and `page_size` (`1..=max_page_size`); returns the index of the
-/// page's first item and the page size.
-pub(crate) fn page(limits: &Limits, page: u32, page_size: u32) -> Result<(u64, usize), Error> {
-    if page == 0 {
-        return Err(Error::constraint(
-            "page",
-            "pages are numbered from 1, found 0".into(),
-        ));
-    }
-    if page_size == 0 || page_size > limits.max_page_size {
-        return Err(Error::constraint(
-            "page_size",
-            format!("expected 1 to {}, found {page_size}", limits.max_page_size),
-        ));
-    }
-    Ok((
-        u64::from(page - 1) * u64::from(page_size),
-        page_size as usize,
-    ))
 }

@@ -16,7 +16,7 @@ macro_rules! string_enum {
         $( $(#[$vdoc:meta])* $variant:ident = $text:literal ),+ $(,)?
     ) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Default)]
         #[non_exhaustive]
         pub enum $name {
             $( $(#[$vdoc])* $variant, )+
@@ -83,6 +83,7 @@ string_enum! {
     /// A Scaleway region. Every IPAM object lives in exactly one region.
     Region, "region", |s: &str| Error::UnknownRegion { region: truncate(s).to_owned() };
     /// Paris.
+    #[default]
     FrPar = "fr-par",
     /// Milan.
     ItMil = "it-mil",
@@ -145,6 +146,7 @@ string_enum! {
     /// the embedding service through [`Ipam::attach_resource`](crate::Ipam::attach_resource).
     ResourceType, "resource_type", bad_enum("resource_type", RESOURCE_TYPES);
     /// No type: in a list filter, it means "no filter".
+    #[default]
     UnknownType = "unknown_type",
     /// A custom resource identified by its MAC address.
     Custom = "custom",
@@ -176,7 +178,7 @@ string_enum! {
     BaremetalPrivateNic = "baremetal_private_nic",
     /// A Managed Inference deployment.
     LlmDeployment = "llm_deployment",
-    /// A MongoDB instance.
+    /// A `MongoDB` instance.
     MgdbInstance = "mgdb_instance",
     /// An Apple silicon server.
     AppleSiliconServer = "apple_silicon_server",
@@ -210,12 +212,6 @@ string_enum! {
     NatsCluster = "nats_cluster",
 }
 
-impl Default for ResourceType {
-    fn default() -> Self {
-        ResourceType::UnknownType
-    }
-}
-
 impl ResourceType {
     /// Number of resource types.
     pub(crate) const COUNT: usize = 32;
@@ -245,6 +241,7 @@ string_enum! {
     /// `mac_address`) come last in both directions.
     OrderBy, "order_by", bad_enum("order_by", ORDERS);
     /// Newest first (the default).
+    #[default]
     CreatedAtDesc = "created_at_desc",
     /// Oldest first.
     CreatedAtAsc = "created_at_asc",
@@ -264,12 +261,6 @@ string_enum! {
     MacAddressDesc = "mac_address_desc",
     /// Lowest MAC address first.
     MacAddressAsc = "mac_address_asc",
-}
-
-impl Default for OrderBy {
-    fn default() -> Self {
-        OrderBy::CreatedAtDesc
-    }
 }
 
 impl OrderBy {

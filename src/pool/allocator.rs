@@ -111,7 +111,7 @@ const V6_DRAWS: usize = 64;
 impl V6Allocator {
     /// Whether `offset` may ever be handed out.
     pub(crate) fn is_bookable(offset: u64) -> bool {
-        offset >= 2 && offset < V6_ANYCAST_START
+        (2..V6_ANYCAST_START).contains(&offset)
     }
 
     /// Number of bookable offsets.
