@@ -112,6 +112,11 @@ mod query;
 mod registry;
 mod store;
 
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 pub use engine::{Ipam, IpamBuilder, Limits};
 pub use env::{Clock, ManualClock, OsRandom, RandomSource, SeededRandom, SystemClock};
 pub use error::{ApiError, ArgumentDetail, ArgumentReason, Error, ResourceRef};
