@@ -7,6 +7,9 @@
 //! cargo run --release --example simulate [-- --seed 7 --ips 1000000 --networks 400]
 //! ```
 
+// Figures for people: float conversions of counts and times are fine here.
+#![allow(clippy::cast_precision_loss, clippy::cast_sign_loss)]
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
@@ -424,10 +427,10 @@ fn main() {
     println!();
     println!("booked IPs at the end     {booked}");
     println!("heap at the end           {:.1} MiB ({:.0} bytes per booked IP, simulation's own lists included)",
-        memory_at_end as f64 / 1048576.0, memory_at_end as f64 / booked.max(1) as f64);
+        memory_at_end as f64 / 1_048_576.0, memory_at_end as f64 / booked.max(1) as f64);
     println!(
         "peak heap                 {:.1} MiB",
-        PEAK.load(Ordering::Relaxed) as f64 / 1048576.0
+        PEAK.load(Ordering::Relaxed) as f64 / 1_048_576.0
     );
     println!(
         "invariant check           {} in {:.2} s",

@@ -1,7 +1,7 @@
 //! VPCs and Private Networks: the VPC v2 slice the engine needs so that there is somewhere to
 //! book IPs.
 
-use ipnet::IpNet;
+use ipnet::{IpNet, Ipv6Net};
 use smallvec::SmallVec;
 
 use crate::engine::{time, validate, Ipam, RegionState};
@@ -28,14 +28,22 @@ impl Ipam {
     pub fn create_vpc(&mut self, region: Region, request: CreateVpcRequest) -> Result<Vpc, Error> {
         validate::name(&self.limits, "name", request.name.as_deref())?;
         validate::tags(&self.limits, &request.tags)?;
-        let id = self.insert_vpc(region, request, false);
+        let id = {
+            let ula = Registry::generate_ula(&mut *self.rng);
+            self.insert_vpc(region, request, false, ula)
+        };
         Ok(self.vpc_view(self.region(region), id))
     }
 
-    fn insert_vpc(&mut self, region: Region, request: CreateVpcRequest, is_default: bool) -> VpcId {
+    fn insert_vpc(
+        &mut self,
+        region: Region,
+        request: CreateVpcRequest,
+        is_default: bool,
+        ula: Ipv6Net,
+    ) -> VpcId {
         let now = self.now();
         let id = VpcId::from_uuid(self.rng.next_uuid());
-        let ula = Registry::generate_ula(&mut *self.rng);
         let name = match request.name {
             Some(n) if !n.is_empty() => n,
             _ if is_default => "default".to_owned(),
@@ -82,7 +90,10 @@ impl Ipam {
     pub fn default_vpc(&mut self, region: Region, project: ProjectId) -> Vpc {
         let id = match self.region(region).registry.default_vpcs.get(&project) {
             Some(&id) => id,
-            None => self.insert_vpc(region, CreateVpcRequest::new(project), true),
+            None => {
+                let ula = Registry::generate_ula(&mut *self.rng);
+                self.insert_vpc(region, CreateVpcRequest::new(project), true, ula)
+            }
         };
         self.vpc_view(self.region(region), id)
     }
@@ -161,7 +172,7 @@ impl Ipam {
             ));
         }
         let project = request.project_id;
-        let registry = &self.region(region).registry;
+        let registry = &self.regions[region.index()].registry;
         let vpc_id = match request.vpc_id {
             Some(id) => {
                 let vpc = registry.vpcs.get(&id).ok_or(Error::VpcNotFound { id })?;
@@ -198,26 +209,26 @@ impl Ipam {
                 })?;
             nets.push(v4);
         }
-        let needs_v6 = !nets.iter().any(|n| matches!(n, IpNet::V6(_)));
-        let ula = vpc.map(|v| v.ula);
-
-        // Everything is valid: apply.
-        let vpc_id = match vpc_id {
-            Some(id) => id,
-            None => self.default_vpc(region, project).id,
+        // The ULA /48 of the VPC, or of the default VPC this call will create.
+        let ula = match vpc {
+            Some(v) => v.ula,
+            None => Registry::generate_ula(&mut *self.rng),
         };
-        if needs_v6 {
-            let registry = &self.regions[region.index()].registry;
-            let vpc = registry.vpcs.get(&vpc_id);
-            let ula = ula.or(vpc.map(|v| v.ula)).expect("vpc exists");
+        if !nets.iter().any(|n| matches!(n, IpNet::V6(_))) {
             let v6 = registry
                 .generate_v6(ula, vpc, &nets, &mut *self.rng)
                 .ok_or(Error::SubnetsExhausted {
-                    vpc_id,
+                    vpc_id: pending_vpc_id,
                     is_ipv6: true,
                 })?;
             nets.push(v6);
         }
+
+        // Everything is valid: apply.
+        let vpc_id = match vpc_id {
+            Some(id) => id,
+            None => self.insert_vpc(region, CreateVpcRequest::new(project), true, ula),
+        };
         let now = self.now();
         let id = PrivateNetworkId::from_uuid(self.rng.next_uuid());
         let subnet_ids: Vec<SubnetId> = nets
@@ -304,8 +315,7 @@ impl Ipam {
         region: Region,
         id: PrivateNetworkId,
     ) -> Result<(), Error> {
-        let now = self.now();
-        let registry = &mut self.region_mut(region).registry;
+        let registry = &self.region(region).registry;
         let pn = registry
             .pns
             .get(&id)
@@ -318,6 +328,8 @@ impl Ipam {
         if booked > 0 {
             return Err(Error::PrivateNetworkNotEmpty { id, booked });
         }
+        let now = self.now();
+        let registry = &mut self.region_mut(region).registry;
         let pn = registry.pns.remove(&id).expect("checked above");
         for &slot in &pn.subnets {
             registry.remove_subnet(slot);

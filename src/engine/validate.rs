@@ -81,7 +81,7 @@ pub(crate) fn reverses(
                     argument: "reverses.hostname".into(),
                     reason: ArgumentReason::Format,
                     help: format!(
-                        "{:?} is not a host name: expected dot-separated labels of 1 to 63 letters, digits, '-' or '_', at most {} bytes",
+                        "{:?} is not a host name: expected dot-separated labels of 1 to 63 letters, digits, '-' (not first or last) or '_', at most {} bytes",
                         truncate(&r.hostname),
                         limits.max_hostname_len
                     ),
@@ -106,6 +106,8 @@ fn is_hostname(host: &str, max: usize) -> bool {
         && host.split('.').all(|label| {
             !label.is_empty()
                 && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
                 && label
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
@@ -144,6 +146,8 @@ mod tests {
         assert!(!is_hostname("", 253));
         assert!(!is_hostname("a..b", 253));
         assert!(!is_hostname("a b", 253));
+        assert!(!is_hostname("-", 253));
+        assert!(!is_hostname("a.-b.c", 253));
         assert!(!is_hostname(&"a".repeat(64), 253));
     }
 
