@@ -68,10 +68,10 @@
 //! - **Networks.** A Private Network created without subnets gets the lowest free /22 of
 //!   `172.16.0.0/12` not overlapping its VPC, and a random /64 of the VPC's ULA /48; with only
 //!   IPv4 subnets given, the /64 is still added; with IPv6 subnets given and no IPv4 one, no IPv4
-//!   subnet is added. Without `vpc_id`, the Project's default VPC of the region is used, created
+//!   subnet is added (booking IPv4 there is an `invalid_arguments` error). Without `vpc_id`, the Project's default VPC of the region is used, created
 //!   on first use. Given subnets must be in network form, IPv4 /20 to /28 (see [`Limits`]) outside
-//!   `0/8`, `127/8`, `100.64/10`, `169.254/16` and `224/4`, IPv6 exactly /64 and neither
-//!   multicast nor link-local. A Project belongs to the Organization of the same id unless
+//!   `0/8`, `127/8`, `100.64/10`, `169.254/16` and `224/4`, IPv6 exactly /64 outside `::/8`,
+//!   `fe80::/10` and `ff00::/8`. A Project belongs to the Organization of the same id unless
 //!   [`Ipam::register_project`] says otherwise.
 //! - **Attachments.** Attaching an IP to the MAC it is already attached to, detaching an
 //!   unattached IP, and moving an IP that already sits on `to_resource` (or is already detached

@@ -183,10 +183,10 @@ impl Registry {
                     });
                 }
                 let first = v6.network().segments()[0];
-                if first & 0xff00 == 0xff00 || first & 0xffc0 == 0xfe80 {
+                if first & 0xff00 == 0xff00 || first & 0xffc0 == 0xfe80 || first & 0xff00 == 0 {
                     return Err(Error::SubnetNotAllowed {
                         subnet: net,
-                        why: "multicast and link-local blocks are reserved",
+                        why: "the block is reserved (::/8, fe80::/10, ff00::/8)",
                     });
                 }
             }
@@ -417,6 +417,8 @@ mod tests {
             "224.0.0.0/24",
             "fd00::/48",
             "ff00::/64",
+            "::/64",
+            "fe80::/64",
         ] {
             assert!(ok(bad).is_err(), "{bad}");
         }

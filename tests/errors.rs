@@ -1279,8 +1279,15 @@ fn subnet_not_allowed() {
         ("239.255.255.0/24", reserved),
         ("fd00::/48", "ipv6 subnets must be /64"),
         ("fd00::/96", "ipv6 subnets must be /64"),
-        ("ff00::/64", "multicast and link-local blocks are reserved"),
-        ("fe80::/64", "multicast and link-local blocks are reserved"),
+        (
+            "ff00::/64",
+            "the block is reserved (::/8, fe80::/10, ff00::/8)",
+        ),
+        (
+            "fe80::/64",
+            "the block is reserved (::/8, fe80::/10, ff00::/8)",
+        ),
+        ("::/64", "the block is reserved (::/8, fe80::/10, ff00::/8)"),
     ];
     for (subnet, why) in cases {
         let net: ipnet::IpNet = subnet.parse().unwrap();

@@ -135,6 +135,18 @@ impl Ipam {
             }
         };
         let exhausted = Error::AddressesExhausted { source_id, is_ipv6 };
+        if candidates.is_empty() {
+            // Only a Private Network created with subnets of one family lacks the other.
+            let family = if is_ipv6 { "ipv6" } else { "ipv4" };
+            return Err(Error::constraint(
+                if request.address.is_some() {
+                    "address"
+                } else {
+                    "is_ipv6"
+                },
+                format!("private network {source_id} has no {family} subnet"),
+            ));
+        }
 
         // Pick the subnet, and the offset when the address is given.
         let (slot, offset) = match request.address {
@@ -142,9 +154,7 @@ impl Ipam {
                 if address.is_ipv6() != is_ipv6 {
                     return Err(Error::AddressFamilyMismatch { address, is_ipv6 });
                 }
-                let Some(&first) = candidates.first() else {
-                    return Err(exhausted);
-                };
+                let first = candidates[0];
                 let slot = candidates
                     .iter()
                     .copied()

@@ -1,0 +1,1038 @@
+//! Listing IPs: every filter of `ListIpsRequest`, how they combine, paging, and every order with
+//! its tie-breaks.
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, TimeDelta};
+use ipam_engine::{
+    ArgumentReason, BookIpRequest, CreatePrivateNetworkRequest, CreateVpcRequest, CustomResource,
+    Error, Ip, IpId, Ipam, ListIpsRequest, ListIpsResponse, MacAddress, ManualClock, OrderBy,
+    OrganizationId, PrivateNetwork, PrivateNetworkId, ProjectId, Region, ResourceId, ResourceType,
+    SeededRandom, ServiceResource, Source, SubnetId, UpdateIpRequest, VpcId,
+};
+use uuid::Uuid;
+
+const REGION: Region = Region::FrPar;
+
+fn start() -> DateTime<chrono::Utc> {
+    DateTime::from_timestamp(1_750_000_000, 0).unwrap()
+}
+
+fn engine(seed: u64) -> Ipam {
+    Ipam::builder()
+        .clock(ManualClock::new(start(), TimeDelta::microseconds(1)))
+        .random(SeededRandom::new(seed))
+        .build()
+}
+
+fn uuid(n: u128) -> Uuid {
+    Uuid::from_u128(0x0000_0000_0000_4000_8000_0000_0000_0000 | n)
+}
+
+fn mac(s: &str) -> MacAddress {
+    s.parse().unwrap()
+}
+
+fn addr(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn list(ipam: &Ipam, request: &ListIpsRequest) -> ListIpsResponse {
+    ipam.list_ips(REGION, request).unwrap()
+}
+
+/// The ids of one unpaged (`page_size` 1000) list, checking `total_count`.
+fn ids(ipam: &Ipam, request: ListIpsRequest) -> Vec<IpId> {
+    let resp = list(
+        ipam,
+        &ListIpsRequest {
+            page_size: 1000,
+            ..request
+        },
+    );
+    assert_eq!(resp.total_count, resp.ips.len() as u64);
+    resp.ips.iter().map(|ip| ip.id).collect()
+}
+
+fn ordered(ipam: &Ipam, order_by: OrderBy) -> Vec<IpId> {
+    ids(
+        ipam,
+        ListIpsRequest {
+            order_by,
+            ..ListIpsRequest::default()
+        },
+    )
+}
+
+/// Seven IPs over five Private Networks, three Projects (two in one Organization) and three VPCs.
+struct World {
+    ipam: Ipam,
+    org: OrganizationId,
+    p1: ProjectId,
+    p2: ProjectId,
+    p3: ProjectId,
+    a: PrivateNetwork,
+    c: PrivateNetwork,
+    d: PrivateNetwork,
+    v2: VpcId,
+    nic: ResourceId,
+    lb: ResourceId,
+    /// In booking order: IP number n (as the tests count, from 1) is `ips[n - 1]`.
+    ips: Vec<Ip>,
+}
+
+impl World {
+    fn new() -> Self {
+        let mut ipam = engine(42);
+        let org = OrganizationId::from_uuid(uuid(0x0a));
+        let (p1, p2, p3) = (
+            ProjectId::from_uuid(uuid(1)),
+            ProjectId::from_uuid(uuid(2)),
+            ProjectId::from_uuid(uuid(3)),
+        );
+        ipam.register_project(p1, org);
+        ipam.register_project(p3, org);
+        let pn = |ipam: &mut Ipam, req: CreatePrivateNetworkRequest| {
+            ipam.create_private_network(REGION, req).unwrap()
+        };
+        let pn_a = pn(&mut ipam, CreatePrivateNetworkRequest::new(p1).name("a"));
+        let pn_b = pn(&mut ipam, CreatePrivateNetworkRequest::new(p1).name("b"));
+        let v2 = ipam
+            .create_vpc(REGION, CreateVpcRequest::new(p1))
+            .unwrap()
+            .id;
+        let pn_c = pn(
+            &mut ipam,
+            CreatePrivateNetworkRequest::new(p1)
+                .name("c")
+                .vpc(v2)
+                .subnets(["10.0.0.0/24".parse().unwrap()]),
+        );
+        let pn_d = pn(&mut ipam, CreatePrivateNetworkRequest::new(p2).name("d"));
+        let pn_e = pn(&mut ipam, CreatePrivateNetworkRequest::new(p3).name("e"));
+        let nic = ResourceId::from_uuid(uuid(0x100));
+        let lb = ResourceId::from_uuid(uuid(0x200));
+        let on = |p: ProjectId, pn: &PrivateNetwork| {
+            BookIpRequest::new(p, Source::PrivateNetworkId(pn.id))
+        };
+        let ips = vec![
+            ipam.book_ip(
+                REGION,
+                on(p1, &pn_a)
+                    .tags(["web"])
+                    .resource(CustomResource::new(mac("02:00:00:00:00:01")).with_name("web-1")),
+            ),
+            ipam.book_ip(REGION, on(p1, &pn_a).ipv6(true).tags(["db"])),
+            ipam.book_ip_for_resource(
+                REGION,
+                on(p1, &pn_b).tags(["web", "prod"]),
+                ServiceResource::new(ResourceType::InstancePrivateNic, nic)
+                    .mac_address(mac("02:00:00:00:00:02"))
+                    .name("nic-web-2"),
+            ),
+            ipam.book_ip(REGION, on(p1, &pn_c)),
+            ipam.book_ip(
+                REGION,
+                on(p2, &pn_d)
+                    .tags(["prod"])
+                    .resource(CustomResource::new(mac("02:00:00:00:00:03")).with_name("db-1")),
+            ),
+            ipam.book_ip(REGION, on(p3, &pn_e)),
+            ipam.book_ip_for_resource(
+                REGION,
+                on(p1, &pn_c).ipv6(true),
+                ServiceResource::new(ResourceType::LbServer, lb).name("lb"),
+            ),
+        ];
+        let ips: Vec<Ip> = ips.into_iter().map(Result::unwrap).collect();
+        World {
+            ipam,
+            org,
+            p1,
+            p2,
+            p3,
+            a: pn_a,
+            c: pn_c,
+            d: pn_d,
+            v2,
+            nic,
+            lb,
+            ips,
+        }
+    }
+
+    /// The ids of the given IP numbers.
+    fn ids(&self, ns: &[usize]) -> Vec<IpId> {
+        ns.iter().map(|&n| self.ip(n).id).collect()
+    }
+
+    /// IP number `n`, counted from 1.
+    fn ip(&self, n: usize) -> &Ip {
+        &self.ips[n - 1]
+    }
+
+    /// The ids matching `request`, newest first.
+    fn find(&self, request: ListIpsRequest) -> Vec<IpId> {
+        ids(&self.ipam, request)
+    }
+}
+
+const ALL: [usize; 7] = [7, 6, 5, 4, 3, 2, 1];
+
+#[test]
+fn the_world_is_as_described() {
+    let w = World::new();
+    let addresses: Vec<String> = w.ips.iter().map(|ip| ip.address.to_string()).collect();
+    assert_eq!(addresses[0], "172.16.0.2/22");
+    assert_eq!(addresses[2], "172.16.4.2/22");
+    assert_eq!(addresses[3], "10.0.0.2/24");
+    assert_eq!(addresses[4], "172.16.0.2/22");
+    assert_eq!(addresses[5], "172.16.0.2/22");
+    assert!(w.ip(2).is_ipv6 && w.ip(7).is_ipv6);
+    assert_eq!(w.ips.len(), 7);
+    assert_eq!(w.find(ListIpsRequest::default()), w.ids(&ALL));
+    w.ipam.check_invariants().unwrap();
+}
+
+#[test]
+fn project_and_organization_filters() {
+    let mut w = World::new();
+    let by_project = |w: &World, p: ProjectId| {
+        w.find(ListIpsRequest {
+            project_id: Some(p),
+            ..ListIpsRequest::default()
+        })
+    };
+    let by_org = |w: &World, o: OrganizationId| {
+        w.find(ListIpsRequest {
+            organization_id: Some(o),
+            ..ListIpsRequest::default()
+        })
+    };
+    assert_eq!(by_project(&w, w.p1), w.ids(&[7, 4, 3, 2, 1]));
+    assert_eq!(by_project(&w, w.p2), w.ids(&[5]));
+    assert_eq!(by_project(&w, w.p3), w.ids(&[6]));
+    assert_eq!(by_project(&w, ProjectId::from_uuid(uuid(9))), []);
+
+    assert_eq!(by_org(&w, w.org), w.ids(&[7, 6, 4, 3, 2, 1]));
+    // An unregistered Project belongs to the Organization of the same id.
+    assert_eq!(
+        by_org(&w, OrganizationId::from_uuid(w.p2.uuid())),
+        w.ids(&[5])
+    );
+    // A registered one does not.
+    assert_eq!(by_org(&w, OrganizationId::from_uuid(w.p1.uuid())), []);
+
+    // Registration takes effect at once.
+    w.ipam.register_project(w.p2, w.org);
+    assert_eq!(by_org(&w, w.org), w.ids(&ALL));
+    assert_eq!(by_org(&w, OrganizationId::from_uuid(w.p2.uuid())), []);
+    w.ipam.check_invariants().unwrap();
+}
+
+#[test]
+fn network_filters() {
+    let w = World::new();
+    let default_vpc = w.a.vpc_id;
+    let vpc = |v: VpcId| ListIpsRequest {
+        vpc_id: Some(v),
+        ..ListIpsRequest::default()
+    };
+    let source_vpc = |v: VpcId| ListIpsRequest {
+        source_vpc_id: Some(v),
+        ..ListIpsRequest::default()
+    };
+    let unknown_vpc = VpcId::from_uuid(uuid(0x99));
+    assert_eq!(w.find(vpc(default_vpc)), w.ids(&[3, 2, 1]));
+    assert_eq!(w.find(vpc(w.v2)), w.ids(&[7, 4]));
+    assert_eq!(w.find(vpc(w.d.vpc_id)), w.ids(&[5]));
+    assert_eq!(w.find(vpc(unknown_vpc)), []);
+    assert_eq!(w.find(source_vpc(default_vpc)), w.ids(&[3, 2, 1]));
+    assert_eq!(w.find(source_vpc(w.v2)), w.ids(&[7, 4]));
+    assert_eq!(w.find(source_vpc(unknown_vpc)), []);
+    assert_eq!(
+        w.find(ListIpsRequest {
+            vpc_id: Some(w.v2),
+            source_vpc_id: Some(default_vpc),
+            ..ListIpsRequest::default()
+        }),
+        []
+    );
+    assert_eq!(
+        w.find(ListIpsRequest {
+            vpc_id: Some(w.v2),
+            source_vpc_id: Some(w.v2),
+            ..ListIpsRequest::default()
+        }),
+        w.ids(&[7, 4])
+    );
+
+    let pn = |id: PrivateNetworkId| ListIpsRequest {
+        private_network_id: Some(id),
+        ..ListIpsRequest::default()
+    };
+    assert_eq!(w.find(pn(w.a.id)), w.ids(&[2, 1]));
+    assert_eq!(w.find(pn(w.c.id)), w.ids(&[7, 4]));
+    assert_eq!(w.find(pn(w.d.id)), w.ids(&[5]));
+    assert_eq!(w.find(pn(PrivateNetworkId::from_uuid(uuid(0x98)))), []);
+
+    let subnet = |id: SubnetId| ListIpsRequest {
+        subnet_id: Some(id),
+        ..ListIpsRequest::default()
+    };
+    assert_eq!(w.find(subnet(w.a.subnets[0].id)), w.ids(&[1]));
+    assert_eq!(w.find(subnet(w.a.subnets[1].id)), w.ids(&[2]));
+    assert_eq!(w.find(subnet(w.c.subnets[0].id)), w.ids(&[4]));
+    assert_eq!(w.find(subnet(w.c.subnets[1].id)), w.ids(&[7]));
+    assert_eq!(w.find(subnet(SubnetId::from_uuid(uuid(0x97)))), []);
+    // A subnet of another Private Network than the one asked: nothing.
+    assert_eq!(
+        w.find(ListIpsRequest {
+            private_network_id: Some(w.a.id),
+            subnet_id: Some(w.c.subnets[0].id),
+            ..ListIpsRequest::default()
+        }),
+        []
+    );
+
+    let family = |v6: bool| ListIpsRequest {
+        is_ipv6: Some(v6),
+        ..ListIpsRequest::default()
+    };
+    assert_eq!(w.find(family(true)), w.ids(&[7, 2]));
+    assert_eq!(w.find(family(false)), w.ids(&[6, 5, 4, 3, 1]));
+    w.ipam.check_invariants().unwrap();
+}
+
+#[test]
+fn resource_filters() {
+    let w = World::new();
+    let attached = |a: bool| ListIpsRequest {
+        attached: Some(a),
+        ..ListIpsRequest::default()
+    };
+    assert_eq!(w.find(attached(true)), w.ids(&[7, 5, 3, 1]));
+    assert_eq!(w.find(attached(false)), w.ids(&[6, 4, 2]));
+
+    let name = |n: &str| ListIpsRequest {
+        resource_name: Some(n.into()),
+        ..ListIpsRequest::default()
+    };
+    assert_eq!(w.find(name("web")), w.ids(&[3, 1]));
+    assert_eq!(w.find(name("web-1")), w.ids(&[1]));
+    assert_eq!(w.find(name("db")), w.ids(&[5]));
+    assert_eq!(w.find(name("lb")), w.ids(&[7]));
+    assert_eq!(w.find(name("-")), w.ids(&[5, 3, 1]));
+    assert_eq!(w.find(name("nothing")), []);
+
+    let rid = |id: ResourceId| ListIpsRequest {
+        resource_id: Some(id),
+        ..ListIpsRequest::default()
+    };
+    assert_eq!(w.find(rid(ResourceId::from(w.ip(1).id))), w.ids(&[1]));
+    assert_eq!(w.find(rid(ResourceId::from(w.ip(5).id))), w.ids(&[5]));
+    assert_eq!(w.find(rid(w.nic)), w.ids(&[3]));
+    assert_eq!(w.find(rid(w.lb)), w.ids(&[7]));
+    // An unattached IP's id is no resource id.
+    assert_eq!(w.find(rid(ResourceId::from(w.ip(2).id))), []);
+    assert_eq!(w.find(rid(ResourceId::from_uuid(uuid(0x300)))), []);
+
+    let rids = |v: Vec<ResourceId>| ListIpsRequest {
+        resource_ids: v,
+        ..ListIpsRequest::default()
+    };
+    assert_eq!(
+        w.find(rids(vec![w.nic, w.lb, ResourceId::from_uuid(uuid(0x300))])),
+        w.ids(&[7, 3])
+    );
+    assert_eq!(
+        w.find(rids(vec![ResourceId::from(w.ip(5).id), w.lb])),
+        w.ids(&[7, 5])
+    );
+    assert_eq!(w.find(rids(vec![ResourceId::from_uuid(uuid(0x300))])), []);
+    assert_eq!(w.find(rids(vec![])), w.ids(&ALL));
+
+    let rtype = |t: ResourceType| ListIpsRequest {
+        resource_type: Some(t),
+        ..ListIpsRequest::default()
+    };
+    assert_eq!(w.find(rtype(ResourceType::Custom)), w.ids(&[5, 1]));
+    assert_eq!(w.find(rtype(ResourceType::InstancePrivateNic)), w.ids(&[3]));
+    assert_eq!(w.find(rtype(ResourceType::LbServer)), w.ids(&[7]));
+    assert_eq!(w.find(rtype(ResourceType::KafkaCluster)), []);
+    // unknown_type filters nothing (the Go SDK always sends it).
+    assert_eq!(w.find(rtype(ResourceType::UnknownType)), w.ids(&ALL));
+
+    let rtypes = |v: Vec<ResourceType>| ListIpsRequest {
+        resource_types: v,
+        ..ListIpsRequest::default()
+    };
+    assert_eq!(
+        w.find(rtypes(vec![ResourceType::Custom, ResourceType::LbServer])),
+        w.ids(&[7, 5, 1])
+    );
+    assert_eq!(
+        w.find(rtypes(vec![
+            ResourceType::UnknownType,
+            ResourceType::LbServer
+        ])),
+        w.ids(&[7])
+    );
+    assert_eq!(w.find(rtypes(vec![ResourceType::UnknownType])), w.ids(&ALL));
+    assert_eq!(w.find(rtypes(vec![ResourceType::VpcGateway])), []);
+    assert_eq!(w.find(rtypes(vec![])), w.ids(&ALL));
+
+    let by_mac = |m: &str| ListIpsRequest {
+        mac_address: Some(mac(m)),
+        ..ListIpsRequest::default()
+    };
+    assert_eq!(w.find(by_mac("02:00:00:00:00:01")), w.ids(&[1]));
+    assert_eq!(w.find(by_mac("02:00:00:00:00:02")), w.ids(&[3]));
+    assert_eq!(w.find(by_mac("02-00-00-00-00-03")), w.ids(&[5]));
+    assert_eq!(w.find(by_mac("02:00:00:00:00:04")), []);
+    w.ipam.check_invariants().unwrap();
+}
+
+#[test]
+fn tag_and_id_filters() {
+    let w = World::new();
+    let tags = |t: &[&str]| ListIpsRequest {
+        tags: t.iter().map(|s| (*s).to_owned()).collect(),
+        ..ListIpsRequest::default()
+    };
+    assert_eq!(w.find(tags(&["web"])), w.ids(&[3, 1]));
+    assert_eq!(w.find(tags(&["prod"])), w.ids(&[5, 3]));
+    assert_eq!(w.find(tags(&["web", "db"])), w.ids(&[3, 2, 1]));
+    assert_eq!(w.find(tags(&["web", "prod"])), w.ids(&[5, 3, 1]));
+    assert_eq!(w.find(tags(&["nope", "db"])), w.ids(&[2]));
+    assert_eq!(w.find(tags(&["nope"])), []);
+    assert_eq!(w.find(tags(&["WEB"])), []);
+    assert_eq!(w.find(tags(&[])), w.ids(&ALL));
+
+    let unknown = IpId::from_uuid(uuid(0x400));
+    let by_ids = |v: Vec<IpId>| ListIpsRequest {
+        ip_ids: v,
+        ..ListIpsRequest::default()
+    };
+    assert_eq!(
+        w.find(by_ids(vec![w.ip(1).id, w.ip(5).id, unknown])),
+        w.ids(&[5, 1])
+    );
+    assert_eq!(w.find(by_ids(vec![w.ip(5).id, w.ip(5).id])), w.ids(&[5]));
+    assert_eq!(w.find(by_ids(vec![unknown])), []);
+    assert_eq!(w.find(by_ids(vec![])), w.ids(&ALL));
+    w.ipam.check_invariants().unwrap();
+}
+
+#[test]
+fn zonal_and_regional_filters() {
+    let w = World::new();
+    for request in [
+        ListIpsRequest {
+            zonal: Some("fr-par-1".into()),
+            ..ListIpsRequest::default()
+        },
+        ListIpsRequest {
+            zonal: Some(String::new()),
+            ..ListIpsRequest::default()
+        },
+        ListIpsRequest {
+            regional: Some(true),
+            ..ListIpsRequest::default()
+        },
+        ListIpsRequest {
+            zonal: Some("fr-par-1".into()),
+            project_id: Some(w.p1),
+            ..ListIpsRequest::default()
+        },
+    ] {
+        let resp = list(&w.ipam, &request);
+        assert_eq!(resp.total_count, 0, "{request:?}");
+        assert!(resp.ips.is_empty());
+    }
+    assert_eq!(
+        w.find(ListIpsRequest {
+            regional: Some(false),
+            ..ListIpsRequest::default()
+        }),
+        w.ids(&ALL)
+    );
+    assert_eq!(
+        w.find(ListIpsRequest {
+            regional: Some(false),
+            project_id: Some(w.p2),
+            ..ListIpsRequest::default()
+        }),
+        w.ids(&[5])
+    );
+    w.ipam.check_invariants().unwrap();
+}
+
+#[test]
+fn filters_and_together() {
+    let w = World::new();
+    let web = || vec!["web".to_owned()];
+    assert_eq!(
+        w.find(ListIpsRequest {
+            project_id: Some(w.p1),
+            tags: web(),
+            attached: Some(true),
+            ..ListIpsRequest::default()
+        }),
+        w.ids(&[3, 1])
+    );
+    assert_eq!(
+        w.find(ListIpsRequest {
+            project_id: Some(w.p1),
+            tags: web(),
+            attached: Some(true),
+            resource_type: Some(ResourceType::Custom),
+            is_ipv6: Some(false),
+            ..ListIpsRequest::default()
+        }),
+        w.ids(&[1])
+    );
+    assert_eq!(
+        w.find(ListIpsRequest {
+            project_id: Some(w.p1),
+            tags: web(),
+            is_ipv6: Some(true),
+            ..ListIpsRequest::default()
+        }),
+        []
+    );
+    assert_eq!(
+        w.find(ListIpsRequest {
+            vpc_id: Some(w.v2),
+            is_ipv6: Some(false),
+            ..ListIpsRequest::default()
+        }),
+        w.ids(&[4])
+    );
+    assert_eq!(
+        w.find(ListIpsRequest {
+            organization_id: Some(w.org),
+            tags: vec!["prod".into()],
+            ..ListIpsRequest::default()
+        }),
+        w.ids(&[3])
+    );
+    assert_eq!(
+        w.find(ListIpsRequest {
+            private_network_id: Some(w.a.id),
+            tags: vec!["web".into(), "prod".into()],
+            ..ListIpsRequest::default()
+        }),
+        w.ids(&[1])
+    );
+    assert_eq!(
+        w.find(ListIpsRequest {
+            ip_ids: w.ids(&[1, 2, 3]),
+            tags: vec!["db".into()],
+            ..ListIpsRequest::default()
+        }),
+        w.ids(&[2])
+    );
+    assert_eq!(
+        w.find(ListIpsRequest {
+            attached: Some(false),
+            project_id: Some(w.p1),
+            ..ListIpsRequest::default()
+        }),
+        w.ids(&[4, 2])
+    );
+    assert_eq!(
+        w.find(ListIpsRequest {
+            attached: Some(false),
+            resource_type: Some(ResourceType::Custom),
+            ..ListIpsRequest::default()
+        }),
+        []
+    );
+    assert_eq!(
+        w.find(ListIpsRequest {
+            mac_address: Some(mac("02:00:00:00:00:01")),
+            resource_name: Some("db".into()),
+            ..ListIpsRequest::default()
+        }),
+        []
+    );
+    assert_eq!(
+        w.find(ListIpsRequest {
+            resource_ids: vec![w.nic, w.lb],
+            is_ipv6: Some(true),
+            vpc_id: Some(w.v2),
+            resource_name: Some("l".into()),
+            ..ListIpsRequest::default()
+        }),
+        w.ids(&[7])
+    );
+    assert_eq!(
+        w.find(ListIpsRequest {
+            resource_types: vec![ResourceType::Custom, ResourceType::InstancePrivateNic],
+            organization_id: Some(w.org),
+            subnet_id: Some(w.a.subnets[0].id),
+            ..ListIpsRequest::default()
+        }),
+        w.ids(&[1])
+    );
+    w.ipam.check_invariants().unwrap();
+}
+
+#[test]
+fn paging() {
+    let w = World::new();
+    let page = |n: u32, size: u32, attached: Option<bool>| {
+        let resp = list(
+            &w.ipam,
+            &ListIpsRequest {
+                page: n,
+                page_size: size,
+                attached,
+                ..ListIpsRequest::default()
+            },
+        );
+        (
+            resp.total_count,
+            resp.ips.iter().map(|ip| ip.id).collect::<Vec<_>>(),
+        )
+    };
+    assert_eq!(page(1, 2, None), (7, w.ids(&[7, 6])));
+    assert_eq!(page(2, 2, None), (7, w.ids(&[5, 4])));
+    assert_eq!(page(3, 2, None), (7, w.ids(&[3, 2])));
+    assert_eq!(page(4, 2, None), (7, w.ids(&[1])));
+    assert_eq!(page(5, 2, None), (7, vec![]));
+    assert_eq!(page(1000, 1000, None), (7, vec![]));
+    assert_eq!(page(u32::MAX, 1000, None), (7, vec![]));
+    assert_eq!(page(1, 7, None), (7, w.ids(&ALL)));
+    assert_eq!(page(1, 1000, None), (7, w.ids(&ALL)));
+    assert_eq!(page(2, 7, None), (7, vec![]));
+    assert_eq!(page(1, 3, Some(true)), (4, w.ids(&[7, 5, 3])));
+    assert_eq!(page(2, 3, Some(true)), (4, w.ids(&[1])));
+    assert_eq!(page(3, 3, Some(true)), (4, vec![]));
+    // Ascending pages concatenate to the whole list too.
+    let asc: Vec<IpId> = (1..=4)
+        .flat_map(|n| {
+            list(
+                &w.ipam,
+                &ListIpsRequest {
+                    page: n,
+                    page_size: 2,
+                    order_by: OrderBy::CreatedAtAsc,
+                    ..ListIpsRequest::default()
+                },
+            )
+            .ips
+            .into_iter()
+            .map(|ip| ip.id)
+        })
+        .collect();
+    assert_eq!(asc, w.ids(&[1, 2, 3, 4, 5, 6, 7]));
+    // Pages of a list with no match.
+    let resp = list(
+        &w.ipam,
+        &ListIpsRequest {
+            page: 3,
+            tags: vec!["nope".into()],
+            ..ListIpsRequest::default()
+        },
+    );
+    assert_eq!((resp.total_count, resp.ips.len()), (0, 0));
+    // The default page is 1 of 50.
+    let d = ListIpsRequest::default();
+    assert_eq!(
+        (d.page, d.page_size, d.order_by),
+        (1, 50, OrderBy::CreatedAtDesc)
+    );
+    w.ipam.check_invariants().unwrap();
+}
+
+fn assert_invalid(result: Result<ListIpsResponse, Error>, arg: &str) {
+    match result {
+        Err(Error::InvalidArgument {
+            argument, reason, ..
+        }) => {
+            assert_eq!(argument, arg);
+            assert_eq!(reason, ArgumentReason::Constraint);
+        }
+        other => panic!("expected an invalid {arg}, got {other:?}"),
+    }
+}
+
+#[test]
+fn page_and_list_limits_are_checked() {
+    let w = World::new();
+    let with = |page: u32, page_size: u32| ListIpsRequest {
+        page,
+        page_size,
+        ..ListIpsRequest::default()
+    };
+    assert_invalid(w.ipam.list_ips(REGION, &with(0, 50)), "page");
+    assert_invalid(w.ipam.list_ips(REGION, &with(1, 0)), "page_size");
+    assert_invalid(w.ipam.list_ips(REGION, &with(1, 1001)), "page_size");
+    assert_invalid(w.ipam.list_ips(REGION, &with(1, u32::MAX)), "page_size");
+    assert_eq!(list(&w.ipam, &with(1, 1)).ips.len(), 1);
+    assert_eq!(list(&w.ipam, &with(1, 1000)).total_count, 7);
+
+    let unknown = IpId::from_uuid(uuid(0x500));
+    assert_invalid(
+        w.ipam.list_ips(
+            REGION,
+            &ListIpsRequest {
+                ip_ids: vec![unknown; 1001],
+                ..ListIpsRequest::default()
+            },
+        ),
+        "ip_ids",
+    );
+    assert_eq!(
+        list(
+            &w.ipam,
+            &ListIpsRequest {
+                ip_ids: vec![w.ip(1).id; 1000],
+                ..ListIpsRequest::default()
+            }
+        )
+        .total_count,
+        1
+    );
+    assert_invalid(
+        w.ipam.list_ips(
+            REGION,
+            &ListIpsRequest {
+                resource_ids: vec![ResourceId::from_uuid(uuid(1)); 1001],
+                ..ListIpsRequest::default()
+            },
+        ),
+        "resource_ids",
+    );
+    assert_invalid(
+        w.ipam.list_ips(
+            REGION,
+            &ListIpsRequest {
+                resource_types: vec![ResourceType::Custom; 1001],
+                ..ListIpsRequest::default()
+            },
+        ),
+        "resource_types",
+    );
+    assert_invalid(
+        w.ipam.list_ips(
+            REGION,
+            &ListIpsRequest {
+                tags: vec!["web".into(); 1001],
+                ..ListIpsRequest::default()
+            },
+        ),
+        "tags",
+    );
+    w.ipam.check_invariants().unwrap();
+}
+
+#[test]
+fn other_regions_are_separate() {
+    let mut w = World::new();
+    let pn = w
+        .ipam
+        .create_private_network(Region::ItMil, CreatePrivateNetworkRequest::new(w.p1))
+        .unwrap();
+    // The Project's default VPC of it-mil is not fr-par's, so the same block is generated.
+    assert_eq!(pn.subnets[0].subnet, w.a.subnets[0].subnet);
+    assert_ne!(pn.vpc_id, w.a.vpc_id);
+    let ip = w
+        .ipam
+        .book_ip(
+            Region::ItMil,
+            BookIpRequest::new(w.p1, Source::PrivateNetworkId(pn.id)).tags(["web"]),
+        )
+        .unwrap();
+    assert_eq!(ip.region, Region::ItMil);
+    assert_eq!(ip.address, w.ip(1).address);
+
+    assert_eq!(w.find(ListIpsRequest::default()), w.ids(&ALL));
+    assert_eq!(
+        w.find(ListIpsRequest {
+            ip_ids: vec![ip.id],
+            ..ListIpsRequest::default()
+        }),
+        []
+    );
+    assert_eq!(
+        w.find(ListIpsRequest {
+            tags: vec!["web".into()],
+            ..ListIpsRequest::default()
+        }),
+        w.ids(&[3, 1])
+    );
+    let mil = w
+        .ipam
+        .list_ips(
+            Region::ItMil,
+            &ListIpsRequest {
+                project_id: Some(w.p1),
+                ..ListIpsRequest::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(mil.total_count, 1);
+    assert_eq!(mil.ips, std::slice::from_ref(&ip));
+    let mil_web = w
+        .ipam
+        .list_ips(
+            Region::ItMil,
+            &ListIpsRequest {
+                tags: vec!["web".into()],
+                ..ListIpsRequest::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(mil_web.ips, std::slice::from_ref(&ip));
+    let ams = w
+        .ipam
+        .list_ips(Region::NlAms, &ListIpsRequest::default())
+        .unwrap();
+    assert_eq!((ams.total_count, ams.ips.len()), (0, 0));
+    assert_eq!(
+        w.ipam.get_ip(REGION, ip.id),
+        Err(Error::IpNotFound { id: ip.id })
+    );
+    assert_eq!(
+        w.ipam.get_ip(Region::ItMil, w.ip(1).id),
+        Err(Error::IpNotFound { id: w.ip(1).id })
+    );
+    // A fr-par Private Network filter in it-mil matches nothing.
+    let cross = w
+        .ipam
+        .list_ips(
+            Region::ItMil,
+            &ListIpsRequest {
+                private_network_id: Some(w.a.id),
+                ..ListIpsRequest::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(cross.total_count, 0);
+    assert_eq!(w.ipam.ip_count(Region::ItMil), 1);
+    assert_eq!(w.ipam.ip_count(REGION), 7);
+    w.ipam.check_invariants().unwrap();
+}
+
+/// Eight IPs whose addresses tie across two VPCs that use the same blocks.
+struct Ordered {
+    ipam: Ipam,
+    ips: Vec<IpId>,
+}
+
+impl Ordered {
+    fn new() -> Self {
+        let mut ipam = engine(7);
+        let p = ProjectId::from_uuid(uuid(1));
+        let x = ipam
+            .create_private_network(
+                REGION,
+                CreatePrivateNetworkRequest::new(p).subnets([
+                    "172.16.0.0/22".parse().unwrap(),
+                    "fd00:aaaa:bbbb:1::/64".parse().unwrap(),
+                ]),
+            )
+            .unwrap();
+        let v2 = ipam.create_vpc(REGION, CreateVpcRequest::new(p)).unwrap();
+        let y = ipam
+            .create_private_network(
+                REGION,
+                CreatePrivateNetworkRequest::new(p).vpc(v2.id).subnets([
+                    "172.16.0.0/22".parse().unwrap(),
+                    "fd00:aaaa:bbbb:1::/64".parse().unwrap(),
+                ]),
+            )
+            .unwrap();
+        let mut book = |pn: &PrivateNetwork, a: &str| {
+            ipam.book_ip(
+                REGION,
+                BookIpRequest::new(p, Source::PrivateNetworkId(pn.id)).address(addr(a)),
+            )
+            .unwrap()
+            .id
+        };
+        let ips = vec![
+            book(&x, "172.16.0.50"),
+            book(&x, "fd00:aaaa:bbbb:1::10"),
+            book(&y, "172.16.0.50"),
+            book(&x, "172.16.0.7"),
+            book(&y, "fd00:aaaa:bbbb:1::5"),
+            book(&x, "172.16.3.200"),
+            book(&y, "fd00:aaaa:bbbb:1::10"),
+            book(&y, "172.16.0.9"),
+        ];
+        Ordered { ipam, ips }
+    }
+
+    fn ids(&self, ns: &[usize]) -> Vec<IpId> {
+        ns.iter().map(|&n| self.ips[n]).collect()
+    }
+
+    /// The pages of `size` of `order_by`, concatenated.
+    fn paged(&self, order_by: OrderBy, size: u32) -> Vec<IpId> {
+        let mut out = Vec::new();
+        for page in 1.. {
+            let resp = list(
+                &self.ipam,
+                &ListIpsRequest {
+                    order_by,
+                    page,
+                    page_size: size,
+                    ..ListIpsRequest::default()
+                },
+            );
+            assert_eq!(resp.total_count, 8);
+            if resp.ips.is_empty() {
+                break;
+            }
+            out.extend(resp.ips.iter().map(|ip| ip.id));
+        }
+        out
+    }
+
+    fn check(&self, order_by: OrderBy, expected: &[usize]) {
+        let expected = self.ids(expected);
+        assert_eq!(ordered(&self.ipam, order_by), expected, "{order_by}");
+        for size in [1, 3, 5] {
+            assert_eq!(self.paged(order_by, size), expected, "{order_by} by {size}");
+        }
+    }
+}
+
+#[test]
+fn orders_by_creation_and_address() {
+    let o = Ordered::new();
+    o.check(OrderBy::CreatedAtAsc, &[0, 1, 2, 3, 4, 5, 6, 7]);
+    o.check(OrderBy::CreatedAtDesc, &[7, 6, 5, 4, 3, 2, 1, 0]);
+    // Numeric (not textual) order, IPv4 before IPv6; equal addresses in creation order.
+    o.check(OrderBy::IpAddressAsc, &[3, 7, 0, 2, 5, 4, 1, 6]);
+    o.check(OrderBy::IpAddressDesc, &[6, 1, 4, 5, 2, 0, 7, 3]);
+    // Nothing is attached and nothing was updated: attached_at and mac_address have no key, and
+    // fall back to creation order in their direction.
+    o.check(OrderBy::UpdatedAtAsc, &[0, 1, 2, 3, 4, 5, 6, 7]);
+    o.check(OrderBy::UpdatedAtDesc, &[7, 6, 5, 4, 3, 2, 1, 0]);
+    o.check(OrderBy::AttachedAtAsc, &[0, 1, 2, 3, 4, 5, 6, 7]);
+    o.check(OrderBy::AttachedAtDesc, &[7, 6, 5, 4, 3, 2, 1, 0]);
+    o.check(OrderBy::MacAddressAsc, &[0, 1, 2, 3, 4, 5, 6, 7]);
+    o.check(OrderBy::MacAddressDesc, &[7, 6, 5, 4, 3, 2, 1, 0]);
+    o.ipam.check_invariants().unwrap();
+}
+
+#[test]
+fn orders_by_update_attachment_and_mac() {
+    let mut o = Ordered::new();
+    let i = o.ips.clone();
+    o.ipam
+        .update_ip(
+            REGION,
+            i[2],
+            UpdateIpRequest {
+                tags: Some(vec!["x".into()]),
+                reverses: None,
+            },
+        )
+        .unwrap();
+    o.ipam
+        .attach_ip(REGION, i[5], CustomResource::new(mac("02:00:00:00:00:03")))
+        .unwrap();
+    o.ipam
+        .attach_ip(REGION, i[0], CustomResource::new(mac("02:00:00:00:00:01")))
+        .unwrap();
+    o.ipam
+        .attach_ip(REGION, i[6], CustomResource::new(mac("0a:00:00:00:00:00")))
+        .unwrap();
+    o.ipam
+        .attach_resource(
+            REGION,
+            i[4],
+            ServiceResource::new(ResourceType::LbServer, ResourceId::from_uuid(uuid(0x77))),
+        )
+        .unwrap();
+    // The same MAC as i[0]: a tie on mac_address.
+    o.ipam
+        .attach_ip(REGION, i[7], CustomResource::new(mac("02:00:00:00:00:01")))
+        .unwrap();
+
+    o.check(OrderBy::UpdatedAtAsc, &[1, 3, 2, 5, 0, 6, 4, 7]);
+    o.check(OrderBy::UpdatedAtDesc, &[7, 4, 6, 0, 5, 2, 3, 1]);
+    // Unattached IPs last in both directions, in creation order in the key's direction.
+    o.check(OrderBy::AttachedAtAsc, &[5, 0, 6, 4, 7, 1, 2, 3]);
+    o.check(OrderBy::AttachedAtDesc, &[7, 4, 6, 0, 5, 3, 2, 1]);
+    // The product resource without a MAC has no key either.
+    o.check(OrderBy::MacAddressAsc, &[0, 7, 5, 6, 1, 2, 3, 4]);
+    o.check(OrderBy::MacAddressDesc, &[6, 5, 7, 0, 4, 3, 2, 1]);
+    // Creation order is not affected by updates.
+    o.check(OrderBy::CreatedAtAsc, &[0, 1, 2, 3, 4, 5, 6, 7]);
+    o.check(OrderBy::CreatedAtDesc, &[7, 6, 5, 4, 3, 2, 1, 0]);
+    // Orders apply after filters.
+    assert_eq!(
+        ids(
+            &o.ipam,
+            ListIpsRequest {
+                order_by: OrderBy::MacAddressDesc,
+                is_ipv6: Some(false),
+                ..ListIpsRequest::default()
+            }
+        ),
+        o.ids(&[5, 7, 0, 3, 2])
+    );
+    assert_eq!(
+        ids(
+            &o.ipam,
+            ListIpsRequest {
+                order_by: OrderBy::IpAddressDesc,
+                attached: Some(true),
+                ..ListIpsRequest::default()
+            }
+        ),
+        o.ids(&[6, 4, 5, 0, 7])
+    );
+    o.ipam.check_invariants().unwrap();
+}
+
+#[test]
+fn equal_times_tie_break_by_creation_in_the_keys_direction() {
+    // A clock that never moves: every timestamp is equal.
+    let mut ipam = Ipam::builder()
+        .clock(ManualClock::new(start(), TimeDelta::zero()))
+        .random(SeededRandom::new(3))
+        .build();
+    let p = ProjectId::from_uuid(uuid(1));
+    let pn = ipam
+        .create_private_network(REGION, CreatePrivateNetworkRequest::new(p))
+        .unwrap();
+    let j: Vec<IpId> = (0..4)
+        .map(|_| {
+            ipam.book_ip(
+                REGION,
+                BookIpRequest::new(p, Source::PrivateNetworkId(pn.id)),
+            )
+            .unwrap()
+            .id
+        })
+        .collect();
+    ipam.attach_ip(REGION, j[2], CustomResource::new(mac("02:00:00:00:00:09")))
+        .unwrap();
+    ipam.attach_ip(REGION, j[0], CustomResource::new(mac("02:00:00:00:00:09")))
+        .unwrap();
+    let first = ipam.get_ip(REGION, j[0]).unwrap();
+    let last = ipam.get_ip(REGION, j[3]).unwrap();
+    assert_eq!(first.created_at, last.created_at);
+    assert_eq!(first.updated_at, last.updated_at);
+
+    let at = |ns: [usize; 4]| ns.map(|n| j[n]).to_vec();
+    assert_eq!(ordered(&ipam, OrderBy::CreatedAtAsc), at([0, 1, 2, 3]));
+    assert_eq!(ordered(&ipam, OrderBy::CreatedAtDesc), at([3, 2, 1, 0]));
+    assert_eq!(ordered(&ipam, OrderBy::UpdatedAtAsc), at([0, 1, 2, 3]));
+    assert_eq!(ordered(&ipam, OrderBy::UpdatedAtDesc), at([3, 2, 1, 0]));
+    assert_eq!(ordered(&ipam, OrderBy::AttachedAtAsc), at([0, 2, 1, 3]));
+    assert_eq!(ordered(&ipam, OrderBy::AttachedAtDesc), at([2, 0, 3, 1]));
+    assert_eq!(ordered(&ipam, OrderBy::MacAddressAsc), at([0, 2, 1, 3]));
+    assert_eq!(ordered(&ipam, OrderBy::MacAddressDesc), at([2, 0, 3, 1]));
+    assert_eq!(ordered(&ipam, OrderBy::IpAddressAsc), at([0, 1, 2, 3]));
+    assert_eq!(ordered(&ipam, OrderBy::IpAddressDesc), at([3, 2, 1, 0]));
+    ipam.check_invariants().unwrap();
+}
