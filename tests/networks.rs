@@ -304,8 +304,9 @@ fn given_subnets_are_checked() {
         ("fd00::/63", "/64"),
         ("fd00::/65", "/64"),
         ("fd00::/48", "/64"),
-        ("ff00::/64", "multicast"),
-        ("fe80::/64", "link-local"),
+        ("ff00::/64", "ff00::/8"),
+        ("fe80::/64", "fe80::/10"),
+        ("::/64", "::/8"),
     ];
     for &(bad, why) in cases {
         let (subnet, reason) = not_allowed(create(&mut ipam, p, &[bad]));
