@@ -150,7 +150,9 @@ impl Index {
     pub(crate) fn add_attachment(&mut self, handle: Handle, a: &Attachment) {
         self.attached.insert(handle);
         self.by_type[a.resource_type.index()].insert(handle);
-        self.by_resource.entry(a.id).or_default().push(handle);
+        if a.resource_type != ResourceType::Custom {
+            self.by_resource.entry(a.id).or_default().push(handle);
+        }
         if let Some(mac) = a.mac {
             self.by_mac.entry(mac).or_default().push(handle);
         }
@@ -159,13 +161,16 @@ impl Index {
     pub(crate) fn remove_attachment(&mut self, handle: Handle, a: &Attachment) {
         self.attached.remove(handle);
         self.by_type[a.resource_type.index()].remove(handle);
-        postings_remove(&mut self.by_resource, &a.id, handle);
+        if a.resource_type != ResourceType::Custom {
+            postings_remove(&mut self.by_resource, &a.id, handle);
+        }
         if let Some(mac) = a.mac {
             postings_remove(&mut self.by_mac, &mac, handle);
         }
     }
 
-    /// Handles of IPs attached to `id`.
+    /// Handles of IPs attached to the product resource `id`. A custom resource's id is its IP's
+    /// id, so custom attachments are found through the id map instead and are not posted here.
     pub(crate) fn resource(&self, id: ResourceId) -> &[Handle] {
         self.by_resource.get(&id).map_or(&[], |p| p.as_slice())
     }
@@ -216,13 +221,15 @@ impl Index {
             if let Some(a) = &r.attachment {
                 attached.insert(h);
                 by_type[a.resource_type.index()].insert(h);
-                if !self.resource(a.id).contains(&h) {
-                    return Err(format!(
-                        "handle {h} missing from resource {} postings",
-                        a.id
-                    ));
+                if a.resource_type != ResourceType::Custom {
+                    if !self.resource(a.id).contains(&h) {
+                        return Err(format!(
+                            "handle {h} missing from resource {} postings",
+                            a.id
+                        ));
+                    }
+                    resources += 1;
                 }
-                resources += 1;
                 if let Some(mac) = a.mac {
                     if !self.mac(mac).contains(&h) {
                         return Err(format!("handle {h} missing from mac {mac} postings"));

@@ -1002,7 +1002,7 @@ fn booking() -> impl Strategy<Value = Booking> {
         )),
         prop::collection::vec(
             (
-                "[a-z0-9_-]{1,10}(\\.[a-z0-9-]{1,10}){0,3}\\.?",
+                "[a-z0-9_]([a-z0-9_-]{0,8}[a-z0-9_])?(\\.[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?){0,3}\\.?",
                 any::<bool>(),
             ),
             0..3,

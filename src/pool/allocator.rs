@@ -84,6 +84,11 @@ impl V4Allocator {
         true
     }
 
+    /// Every offset at or above this one is free.
+    pub(crate) fn high_water(&self) -> u32 {
+        self.next
+    }
+
     /// Number of taken offsets.
     pub(crate) fn taken(&self) -> u64 {
         u64::from(self.next - self.first) - self.freed.len()

@@ -25,37 +25,48 @@ pub(crate) enum AddressProblem {
     Taken(u32),
 }
 
+/// Taken offsets and their owners. IPv4: the lowest-free allocator, and a dense owner array that
+/// only grows up to the allocator's high-water mark (4 bytes per address below it, nothing for an
+/// empty pool). IPv6: the sparse map of taken interface ids.
 #[derive(Clone, Debug)]
-enum Allocator {
-    V4(V4Allocator),
-    V6,
+enum Slots {
+    V4 {
+        allocator: V4Allocator,
+        owners: Vec<u32>,
+    },
+    V6 {
+        owners: FastMap<u64, u32>,
+    },
 }
+
+/// Marks a free offset in the IPv4 owner array.
+const FREE: u32 = u32::MAX;
 
 /// The addresses of one subnet.
 #[derive(Clone, Debug)]
 pub(crate) struct Pool {
     net: IpNet,
-    allocator: Allocator,
-    owners: FastMap<u64, u32>,
+    slots: Slots,
 }
 
 impl Pool {
     /// A pool for `net`. IPv4: the first two and last two addresses are never handed out. IPv6
     /// (a /64): `::`, `::1` and the top 128 interface ids are never handed out.
     pub(crate) fn new(net: IpNet, hasher: KeyedState) -> Self {
-        let allocator = match net {
+        let slots = match net {
             IpNet::V4(v4) => {
                 let size = 1u64 << (32 - u32::from(v4.prefix_len()));
                 let end = u32::try_from(size.saturating_sub(2)).unwrap_or(u32::MAX);
-                Allocator::V4(V4Allocator::new(2, end))
+                Slots::V4 {
+                    allocator: V4Allocator::new(2, end),
+                    owners: Vec::new(),
+                }
             }
-            IpNet::V6(_) => Allocator::V6,
+            IpNet::V6(_) => Slots::V6 {
+                owners: FastMap::with_hasher(hasher),
+            },
         };
-        Self {
-            net,
-            allocator,
-            owners: FastMap::with_hasher(hasher),
-        }
+        Self { net, slots }
     }
 
     /// The block.
@@ -67,7 +78,6 @@ impl Pool {
     pub(crate) fn address(&self, offset: u64) -> IpAddr {
         match self.net {
             IpNet::V4(n) => {
-                #[allow(clippy::cast_possible_truncation)]
                 let host = u32::from(n.network()).wrapping_add(offset as u32);
                 IpAddr::V4(Ipv4Addr::from(host))
             }
@@ -80,117 +90,153 @@ impl Pool {
     /// The offset of a bookable, free `address`.
     pub(crate) fn free_offset(&self, address: IpAddr) -> Result<u64, AddressProblem> {
         let offset = match (self.net, address) {
-            (IpNet::V4(n), IpAddr::V4(a)) => {
-                if !n.contains(&a) {
-                    return Err(AddressProblem::Outside);
-                }
+            (IpNet::V4(n), IpAddr::V4(a)) if n.contains(&a) => {
                 u64::from(u32::from(a) - u32::from(n.network()))
             }
-            (IpNet::V6(n), IpAddr::V6(a)) => {
-                if !n.contains(&a) {
-                    return Err(AddressProblem::Outside);
-                }
-                #[allow(clippy::cast_possible_truncation)]
-                let off = (u128::from(a) - u128::from(n.network())) as u64;
-                off
+            (IpNet::V6(n), IpAddr::V6(a)) if n.contains(&a) => {
+                (u128::from(a) - u128::from(n.network())) as u64
+            }
+            (IpNet::V4(_), IpAddr::V4(_)) | (IpNet::V6(_), IpAddr::V6(_)) => {
+                return Err(AddressProblem::Outside)
             }
             _ => return Err(AddressProblem::WrongFamily),
         };
-        let bookable = match &self.allocator {
-            Allocator::V4(a) => a.is_bookable(offset),
-            Allocator::V6 => V6Allocator::is_bookable(offset),
+        let bookable = match &self.slots {
+            Slots::V4 { allocator, .. } => allocator.is_bookable(offset),
+            Slots::V6 { .. } => V6Allocator::is_bookable(offset),
         };
         if !bookable {
             return Err(AddressProblem::Unavailable);
         }
-        match self.owners.get(&offset) {
-            Some(&owner) => Err(AddressProblem::Taken(owner)),
+        match self.owner(offset) {
+            Some(owner) => Err(AddressProblem::Taken(owner)),
             None => Ok(offset),
         }
     }
 
     /// Whether an automatic booking would find room (IPv6 pools always have room).
     pub(crate) fn has_room(&self) -> bool {
-        match &self.allocator {
-            Allocator::V4(a) => a.taken() < a.capacity(),
-            Allocator::V6 => (self.owners.len() as u64) < V6Allocator::capacity(),
+        match &self.slots {
+            Slots::V4 { allocator, .. } => allocator.taken() < allocator.capacity(),
+            Slots::V6 { owners } => (owners.len() as u64) < V6Allocator::capacity(),
         }
     }
 
     /// Takes an offset for `owner`: the lowest free one (IPv4) or a random free one (IPv6).
     /// `None` when the pool is full (or, for IPv6, when every bounded draw collided).
     pub(crate) fn take_auto(&mut self, owner: u32, rng: &mut dyn RandomSource) -> Option<u64> {
-        let offset = match &mut self.allocator {
-            Allocator::V4(a) => u64::from(a.take_lowest()?),
-            Allocator::V6 => {
-                let owners = &self.owners;
-                V6Allocator::draw(rng, |o| owners.contains_key(&o))?
+        match &mut self.slots {
+            Slots::V4 { allocator, owners } => {
+                let offset = allocator.take_lowest()?;
+                set_v4_owner(owners, offset, owner);
+                Some(u64::from(offset))
             }
-        };
-        self.owners.insert(offset, owner);
-        Some(offset)
+            Slots::V6 { owners } => {
+                let offset = V6Allocator::draw(rng, |o| owners.contains_key(&o))?;
+                owners.insert(offset, owner);
+                Some(offset)
+            }
+        }
     }
 
     /// Takes an offset returned by [`Pool::free_offset`] for `owner`.
     pub(crate) fn take(&mut self, offset: u64, owner: u32) {
-        if let Allocator::V4(a) = &mut self.allocator {
-            #[allow(clippy::cast_possible_truncation)]
-            let taken = a.take(offset as u32);
-            debug_assert!(taken);
+        match &mut self.slots {
+            Slots::V4 { allocator, owners } => {
+                let taken = allocator.take(offset as u32);
+                debug_assert!(taken);
+                set_v4_owner(owners, offset as u32, owner);
+            }
+            Slots::V6 { owners } => {
+                let previous = owners.insert(offset, owner);
+                debug_assert!(previous.is_none());
+            }
         }
-        let previous = self.owners.insert(offset, owner);
-        debug_assert!(previous.is_none());
     }
 
     /// Gives back `offset`; returns its owner.
     pub(crate) fn release(&mut self, offset: u64) -> Option<u32> {
-        let owner = self.owners.remove(&offset)?;
-        if let Allocator::V4(a) = &mut self.allocator {
-            #[allow(clippy::cast_possible_truncation)]
-            let released = a.release(offset as u32);
-            debug_assert!(released);
+        match &mut self.slots {
+            Slots::V4 { allocator, owners } => {
+                let slot = owners.get_mut(usize::try_from(offset).ok()?)?;
+                let owner = std::mem::replace(slot, FREE);
+                if owner == FREE {
+                    return None;
+                }
+                let released = allocator.release(offset as u32);
+                debug_assert!(released);
+                // Nothing at or above the high-water mark is owned: give that memory back.
+                owners.truncate(allocator.high_water() as usize);
+                Some(owner)
+            }
+            Slots::V6 { owners } => owners.remove(&offset),
         }
-        Some(owner)
     }
 
     /// The owner of a taken `offset`.
     pub(crate) fn owner(&self, offset: u64) -> Option<u32> {
-        self.owners.get(&offset).copied()
+        match &self.slots {
+            Slots::V4 { owners, .. } => usize::try_from(offset)
+                .ok()
+                .and_then(|i| owners.get(i))
+                .copied()
+                .filter(|&o| o != FREE),
+            Slots::V6 { owners } => owners.get(&offset).copied(),
+        }
     }
 
     /// Renames every owner (after handles are renumbered).
     pub(crate) fn remap_owners(&mut self, mut map: impl FnMut(u32) -> u32) {
-        for owner in self.owners.values_mut() {
-            *owner = map(*owner);
+        match &mut self.slots {
+            Slots::V4 { owners, .. } => {
+                for owner in owners.iter_mut().filter(|o| **o != FREE) {
+                    *owner = map(*owner);
+                }
+            }
+            Slots::V6 { owners } => {
+                for owner in owners.values_mut() {
+                    *owner = map(*owner);
+                }
+            }
         }
     }
 
     /// Number of taken addresses.
     pub(crate) fn len(&self) -> u64 {
-        self.owners.len() as u64
+        match &self.slots {
+            Slots::V4 { allocator, .. } => allocator.taken(),
+            Slots::V6 { owners } => owners.len() as u64,
+        }
     }
 
-    /// Checks that the allocator and the owner map agree; returns a description of the first
+    /// Checks that the allocator and the owners agree; returns a description of the first
     /// disagreement.
     pub(crate) fn check(&self) -> Result<(), String> {
-        if let Allocator::V4(a) = &self.allocator {
-            if a.taken() != self.owners.len() as u64 {
-                return Err(format!(
-                    "pool {}: allocator has {} taken, owner map {}",
-                    self.net,
-                    a.taken(),
-                    self.owners.len()
-                ));
-            }
-            for &offset in self.owners.keys() {
-                #[allow(clippy::cast_possible_truncation)]
-                if !a.is_bookable(offset) || !a.is_taken(offset as u32) {
-                    return Err(format!("pool {}: offset {offset} owned but free", self.net));
+        match &self.slots {
+            Slots::V4 { allocator, owners } => {
+                let mut owned = 0u64;
+                for (offset, &owner) in owners.iter().enumerate() {
+                    let offset = offset as u32;
+                    let taken =
+                        allocator.is_bookable(u64::from(offset)) && allocator.is_taken(offset);
+                    if (owner != FREE) != taken {
+                        return Err(format!(
+                            "pool {}: offset {offset} owner and allocator disagree",
+                            self.net
+                        ));
+                    }
+                    owned += u64::from(owner != FREE);
+                }
+                if owned != allocator.taken() {
+                    return Err(format!(
+                        "pool {}: allocator has {} taken, {owned} owned",
+                        self.net,
+                        allocator.taken()
+                    ));
                 }
             }
-        } else {
-            for &offset in self.owners.keys() {
-                if !V6Allocator::is_bookable(offset) {
+            Slots::V6 { owners } => {
+                if let Some(offset) = owners.keys().find(|&&o| !V6Allocator::is_bookable(o)) {
                     return Err(format!(
                         "pool {}: unavailable offset {offset} owned",
                         self.net
@@ -200,6 +246,14 @@ impl Pool {
         }
         Ok(())
     }
+}
+
+fn set_v4_owner(owners: &mut Vec<u32>, offset: u32, owner: u32) {
+    let i = offset as usize;
+    if owners.len() <= i {
+        owners.resize(i + 1, FREE);
+    }
+    owners[i] = owner;
 }
 
 #[cfg(test)]

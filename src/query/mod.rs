@@ -11,7 +11,7 @@ use roaring::RoaringBitmap;
 
 use crate::engine::RegionState;
 use crate::model::enums::{OrderBy, ResourceType};
-use crate::model::ids::{OrganizationId, ProjectId};
+use crate::model::ids::{IpId, OrganizationId, ProjectId, ResourceId};
 use crate::model::request::ListIpsRequest;
 use crate::registry::SubnetRecord;
 use crate::store::Handle;
@@ -91,6 +91,19 @@ fn allowed_subnets(
     Some(slots)
 }
 
+/// Handles of the IPs attached to resource `id`: product attachments from the index, and the
+/// IP whose own id it is when that IP is attached to a custom resource.
+fn attached_to(rs: &RegionState, id: ResourceId) -> impl Iterator<Item = Handle> + '_ {
+    let custom = rs.store.handle(IpId::from_uuid(id.uuid())).filter(|&h| {
+        rs.store
+            .get(h)
+            .attachment
+            .as_ref()
+            .is_some_and(|a| a.resource_type == ResourceType::Custom)
+    });
+    rs.index.resource(id).iter().copied().chain(custom)
+}
+
 fn from_handles(handles: impl IntoIterator<Item = Handle>) -> RoaringBitmap {
     handles.into_iter().collect()
 }
@@ -113,13 +126,11 @@ fn filter<'a>(
         )));
     }
     if let Some(id) = r.resource_id {
-        postings.push(Cow::Owned(from_handles(index.resource(id).iter().copied())));
+        postings.push(Cow::Owned(from_handles(attached_to(rs, id))));
     }
     if !r.resource_ids.is_empty() {
         postings.push(Cow::Owned(from_handles(
-            r.resource_ids
-                .iter()
-                .flat_map(|&id| index.resource(id).iter().copied()),
+            r.resource_ids.iter().flat_map(|&id| attached_to(rs, id)),
         )));
     }
     if let Some(mac) = r.mac_address {
