@@ -12,13 +12,13 @@ use uuid::Uuid;
 ///
 /// The engine truncates what it reads to whole microseconds and never lets time go backwards: a
 /// reading older than the last one is replaced by the last one.
-pub trait Clock: Send + fmt::Debug {
+pub trait Clock: Send + Sync + fmt::Debug {
     /// The current time.
     fn now(&mut self) -> DateTime<Utc>;
 }
 
 /// A source of random bits, for ids and IPv6 interface identifiers.
-pub trait RandomSource: Send + fmt::Debug {
+pub trait RandomSource: Send + Sync + fmt::Debug {
     /// 64 uniformly random bits.
     fn next_u64(&mut self) -> u64;
 

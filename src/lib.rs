@@ -93,6 +93,13 @@
 //!   leaves the engine as it was. (The one exception is unobservable: an IPv6 booking that gives
 //!   up after 64 colliding draws has consumed randomness.)
 //!
+//! # Feature flags
+//!
+//! - `server` (off by default): the `ipam-server` binary, an HTTP server (axum, tokio, tracing)
+//!   over the [`rest`] handler, so Scaleway clients (SDKs, CLI, Terraform) can use the engine as a
+//!   local IPAM: `cargo run --release --features server --bin ipam-server -- --listen
+//!   127.0.0.1:8080`. The default build has no such dependency and does no I/O.
+//!
 //! # Errors
 //!
 //! Every failure is an [`Error`] variant with structured fields; [`Error::to_api_error`] gives
@@ -110,6 +117,7 @@ mod model;
 mod pool;
 mod query;
 mod registry;
+pub mod rest;
 mod store;
 
 /// The README's examples, compiled and run as doctests.

@@ -84,8 +84,8 @@ pub(crate) struct RegionState {
 /// The IPAM engine: VPCs, Private Networks, and the IPs booked in them, for every region.
 ///
 /// All state is in memory. The engine does no I/O: time and randomness come from the injected
-/// [`Clock`] and [`RandomSource`] (see [`IpamBuilder`]). It is `Send` but not `Sync`: wrap it in a
-/// lock to share it between threads.
+/// [`Clock`] and [`RandomSource`] (see [`IpamBuilder`]). It is `Send` and `Sync`: wrap it in a lock
+/// (`RwLock` lets reads run together) to share it between threads.
 pub struct Ipam {
     regions: Vec<RegionState>,
     organizations: FastMap<ProjectId, OrganizationId>,

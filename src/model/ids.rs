@@ -50,7 +50,7 @@ macro_rules! id_type {
                 Uuid::parse_str(s).map(Self).map_err(|_| Error::InvalidArgument {
                     argument: $argument.into(),
                     reason: ArgumentReason::Format,
-                    help: format!("{s:?} is not a UUID"),
+                    help: format!("{:?} is not a UUID", crate::model::mac::truncate(s)),
                 })
             }
         }
