@@ -2,24 +2,17 @@
 //! product resources through the embedding service's calls, and the list filters and orders that
 //! follow attachments.
 
-use chrono::{DateTime, TimeDelta};
 use ipam_engine::{
     ArgumentReason, BookIpRequest, CreatePrivateNetworkRequest, CustomResource, Error, Ip, IpId,
-    Ipam, ListIpsRequest, MacAddress, ManualClock, MoveIpRequest, OrderBy, PrivateNetwork,
-    ProjectId, Region, ResourceId, ResourceRef, ResourceType, SeededRandom, ServiceResource,
-    Source,
+    Ipam, ListIpsRequest, MacAddress, MoveIpRequest, OrderBy, PrivateNetwork, ProjectId, Region,
+    ResourceId, ResourceRef, ResourceType, ServiceResource, Source,
 };
 use uuid::Uuid;
 
 const REGION: Region = Region::FrPar;
 
-fn engine(seed: u64) -> Ipam {
-    let start = DateTime::from_timestamp(1_750_000_000, 0).unwrap();
-    Ipam::builder()
-        .clock(ManualClock::new(start, TimeDelta::microseconds(1)))
-        .random(SeededRandom::new(seed))
-        .build()
-}
+mod common;
+use common::engine;
 
 fn project() -> ProjectId {
     "564aa517-68b0-4fd7-8c8c-d21c4bcdcbd5".parse().unwrap()

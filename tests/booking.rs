@@ -5,25 +5,19 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 
-use chrono::{DateTime, TimeDelta};
 use ipam_engine::{
     ArgumentReason, BookIpRequest, CreatePrivateNetworkRequest, CreateVpcRequest, CustomResource,
-    Error, Ip, IpId, Ipam, ListIpsRequest, MacAddress, ManualClock, OrderBy, PrivateNetwork,
-    PrivateNetworkId, ProjectId, RandomSource, Region, ResourceId, ResourceRef, ResourceType,
-    SeededRandom, ServiceResource, Source, SubnetId,
+    Error, Ip, IpId, Ipam, ListIpsRequest, MacAddress, OrderBy, PrivateNetwork, PrivateNetworkId,
+    ProjectId, RandomSource, Region, ResourceId, ResourceRef, ResourceType, SeededRandom,
+    ServiceResource, Source, SubnetId,
 };
 use ipnet::IpNet;
 use uuid::Uuid;
 
 const REGION: Region = Region::FrPar;
 
-fn engine(seed: u64) -> Ipam {
-    let start = DateTime::from_timestamp(1_750_000_000, 0).unwrap();
-    Ipam::builder()
-        .clock(ManualClock::new(start, TimeDelta::microseconds(1)))
-        .random(SeededRandom::new(seed))
-        .build()
-}
+mod common;
+use common::engine;
 
 fn project(n: u128) -> ProjectId {
     ProjectId::from_uuid(Uuid::from_u128(

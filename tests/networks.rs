@@ -3,25 +3,19 @@
 
 use std::net::IpAddr;
 
-use chrono::{DateTime, TimeDelta};
 use ipam_engine::{
     ArgumentReason, BookIpRequest, CreatePrivateNetworkRequest, CreateVpcRequest, CustomResource,
     Error, Ipam, ListIpsRequest, ListPrivateNetworksRequest, ListPrivateNetworksResponse,
-    ListVpcsRequest, ListVpcsResponse, ManualClock, OrganizationId, PrivateNetwork,
-    PrivateNetworkId, ProjectId, Region, SeededRandom, Source, Vpc, VpcId,
+    ListVpcsRequest, ListVpcsResponse, OrganizationId, PrivateNetwork, PrivateNetworkId, ProjectId,
+    Region, Source, Vpc, VpcId,
 };
 use ipnet::{IpNet, Ipv6Net};
 use uuid::Uuid;
 
 const REGION: Region = Region::FrPar;
 
-fn engine(seed: u64) -> Ipam {
-    let start = DateTime::from_timestamp(1_750_000_000, 0).unwrap();
-    Ipam::builder()
-        .clock(ManualClock::new(start, TimeDelta::microseconds(1)))
-        .random(SeededRandom::new(seed))
-        .build()
-}
+mod common;
+use common::engine;
 
 fn project(n: u128) -> ProjectId {
     ProjectId::from_uuid(Uuid::from_u128(

@@ -13,7 +13,6 @@ mod validate;
 
 use std::fmt;
 
-use chrono::{DateTime, Utc};
 use ipnet::IpNet;
 
 use crate::env::{Clock, OsRandom, RandomSource, SystemClock};
@@ -290,9 +289,4 @@ pub(crate) fn resource_view(a: &Attachment) -> Resource {
         mac_address: a.mac,
         name: a.name.as_deref().map(str::to_owned),
     }
-}
-
-/// Microseconds to a timestamp, for views of registry records.
-pub(crate) fn time(micros: i64) -> DateTime<Utc> {
-    from_micros(micros)
 }

@@ -4,7 +4,7 @@
 use ipnet::{IpNet, Ipv6Net};
 use smallvec::SmallVec;
 
-use crate::engine::{time, validate, Ipam, RegionState};
+use crate::engine::{validate, Ipam, RegionState};
 use crate::error::Error;
 use crate::model::enums::Region;
 use crate::model::ids::{PrivateNetworkId, ProjectId, SubnetId, VpcId};
@@ -14,6 +14,7 @@ use crate::model::network::{
 use crate::model::request::{
     CreatePrivateNetworkRequest, CreateVpcRequest, ListPrivateNetworksRequest, ListVpcsRequest,
 };
+use crate::model::time::from_micros;
 use crate::registry::{PnRecord, Registry, VpcRecord};
 
 fn short(id: uuid::Uuid) -> String {
@@ -351,8 +352,8 @@ impl Ipam {
             region: rs.region,
             tags: v.tags.clone(),
             is_default: v.is_default,
-            created_at: time(v.created),
-            updated_at: time(v.updated),
+            created_at: from_micros(v.created),
+            updated_at: from_micros(v.updated),
             private_network_count: v.private_networks,
             routing_enabled: v.routing_enabled,
         }
@@ -367,8 +368,8 @@ impl Ipam {
             project_id: p.project,
             region: rs.region,
             tags: p.tags.clone(),
-            created_at: time(p.created),
-            updated_at: time(p.updated),
+            created_at: from_micros(p.created),
+            updated_at: from_micros(p.updated),
             subnets: p
                 .subnets
                 .iter()
@@ -376,8 +377,8 @@ impl Ipam {
                     let s = rs.registry.subnet(slot);
                     Subnet {
                         id: s.id,
-                        created_at: time(s.created),
-                        updated_at: time(s.updated),
+                        created_at: from_micros(s.created),
+                        updated_at: from_micros(s.updated),
                         subnet: s.net(),
                         project_id: s.project,
                         private_network_id: s.pn,
