@@ -8,10 +8,13 @@ mod invariants;
 mod list;
 mod network;
 mod release;
+mod snapshot;
 mod update;
 mod validate;
 
 use std::fmt;
+
+pub use snapshot::{Snapshot, SnapshotError, SNAPSHOT_FORMAT_VERSION};
 
 use ipnet::IpNet;
 
