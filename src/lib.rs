@@ -125,7 +125,9 @@ mod store;
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-pub use engine::{Ipam, IpamBuilder, Limits, Snapshot, SnapshotError, SNAPSHOT_FORMAT_VERSION};
+pub use engine::{
+    Ipam, IpamBuilder, Limits, SharedIpam, Snapshot, SnapshotError, SNAPSHOT_FORMAT_VERSION,
+};
 pub use env::{Clock, ManualClock, OsRandom, RandomSource, SeededRandom, SystemClock};
 pub use error::{ApiError, ArgumentDetail, ArgumentReason, Error, ResourceRef};
 pub use model::enums::{OrderBy, Region, ResourceType};

@@ -8,12 +8,14 @@ mod invariants;
 mod list;
 mod network;
 mod release;
+mod shared;
 mod snapshot;
 mod update;
 mod validate;
 
 use std::fmt;
 
+pub use shared::SharedIpam;
 pub use snapshot::{Snapshot, SnapshotError, SNAPSHOT_FORMAT_VERSION};
 
 use ipnet::IpNet;

@@ -192,17 +192,24 @@ fn check_time(what: &str, micros: i64) -> Result<(), SnapshotError> {
 impl Ipam {
     /// The engine's whole state as a [`Snapshot`]. O(n) in everything stored.
     pub fn snapshot(&self) -> Snapshot {
+        self.snapshot_with(self.last_micros, |i| &self.regions[i])
+    }
+
+    /// A snapshot with these organizations, of the regions `region(i)` for every region index.
+    pub(crate) fn snapshot_with<'a>(
+        &self,
+        clock_floor: i64,
+        region: impl Fn(usize) -> &'a RegionState,
+    ) -> Snapshot {
         let mut organizations: Vec<(ProjectId, OrganizationId)> =
             self.organizations.iter().map(|(&p, &o)| (p, o)).collect();
         organizations.sort_unstable();
         Snapshot {
             format_version: SNAPSHOT_FORMAT_VERSION,
-            clock_floor: self.last_micros,
+            clock_floor,
             organizations,
-            regions: self
-                .regions
-                .iter()
-                .map(region_snapshot)
+            regions: (0..Region::ALL.len())
+                .map(|i| region_snapshot(region(i)))
                 .filter(|r| !r.vpcs.is_empty())
                 .collect(),
         }
