@@ -93,6 +93,13 @@
 //!   leaves the engine as it was. (The one exception is unobservable: an IPv6 booking that gives
 //!   up after 64 colliding draws has consumed randomness.)
 //!
+//! # Threads and snapshots
+//!
+//! [`SharedIpam`] shares an engine between threads with one read-write lock per region.
+//! [`Ipam::snapshot`] gives the whole state as serde data with a format version.
+//! [`IpamBuilder::restore`] validates a snapshot and rebuilds the engine from it, and refuses an
+//! inconsistent one with a [`SnapshotError`].
+//!
 //! # Feature flags
 //!
 //! - `server` (off by default): the `ipam-server` binary, an HTTP server (axum, tokio, tracing)

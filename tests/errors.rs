@@ -203,8 +203,9 @@ fn full_vpc() -> (Ipam, VpcId) {
 // Observable state and atomicity.
 // ---------------------------------------------------------------------------------------------
 
-/// Every observable thing in the engine, as one JSON text: for each region, every VPC, every
-/// Private Network and every IP (oldest first).
+/// Every observable thing in the engine, as one JSON text: the engine's snapshot (byte for
+/// byte), and for each region every VPC, every Private Network and every IP (oldest first) as
+/// the API shows them.
 fn state(ipam: &Ipam) -> String {
     let mut regions = serde_json::Map::new();
     for &region in Region::ALL {
@@ -273,7 +274,8 @@ fn state(ipam: &Ipam) -> String {
             json!({ "vpcs": vpcs, "private_networks": pns, "ips": ips }),
         );
     }
-    Value::Object(regions).to_string()
+    let snapshot = serde_json::to_string(&ipam.snapshot()).unwrap();
+    format!("{snapshot}\n{}", Value::Object(regions))
 }
 
 #[test]
