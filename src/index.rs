@@ -1,7 +1,11 @@
 //! Secondary indexes over record handles: tags, attachment state, resource type, resource id and
-//! MAC address. Bitmaps where sets are large (tags, types, attached); small vectors where a key
-//! has one or two IPs (a resource's or MAC's IPv4 and IPv6). Indexes know nothing of addresses:
-//! filters on Project, VPC, Private Network and subnet go through the subnets' own handle sets.
+//! MAC address. Bitmaps where sets are large (tags, types, attached); for resource ids and MACs,
+//! where a key usually has one IP, a map of 4-byte values that holds a lone handle itself and
+//! points to a bitmap for more. Indexes know nothing of addresses: filters on Project, VPC,
+//! Private Network and subnet go through the subnets' own handle sets.
+
+use std::collections::hash_map::Entry;
+use std::hash::Hash;
 
 use roaring::RoaringBitmap;
 use smallvec::SmallVec;
@@ -12,8 +16,157 @@ use crate::model::ids::ResourceId;
 use crate::model::mac::MacAddress;
 use crate::store::{Attachment, Handle, Record};
 
-/// Handles of the (usually one or two) IPs sharing a key.
-pub(crate) type Postings = SmallVec<[Handle; 2]>;
+/// In a [`PostingMap`] value, the bit that marks an index into its bitmaps (clear: a handle).
+const SHARED: u32 = 1 << 31;
+
+/// The handles of the IPs sharing each key. A key with one IP costs one map entry of the key and
+/// a `u32`; a key with more points to a bitmap, so adding and removing stay O(log n) however many
+/// IPs share a key.
+#[derive(Clone, Debug)]
+pub(crate) struct PostingMap<K> {
+    map: FastMap<K, u32>,
+    shared: Vec<RoaringBitmap>,
+    free: Vec<u32>,
+}
+
+/// The handles of one key.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Postings<'a> {
+    /// No IP.
+    None,
+    /// One IP.
+    One(Handle),
+    /// Two or more IPs.
+    Many(&'a RoaringBitmap),
+}
+
+impl<'a> Postings<'a> {
+    /// The handles, in creation order.
+    pub(crate) fn iter(self) -> impl Iterator<Item = Handle> + 'a {
+        let (one, many) = match self {
+            Postings::None => (None, None),
+            Postings::One(h) => (Some(h), None),
+            Postings::Many(b) => (None, Some(b.iter())),
+        };
+        one.into_iter().chain(many.into_iter().flatten())
+    }
+
+    pub(crate) fn contains(self, handle: Handle) -> bool {
+        match self {
+            Postings::None => false,
+            Postings::One(h) => h == handle,
+            Postings::Many(b) => b.contains(handle),
+        }
+    }
+
+    fn len(self) -> u64 {
+        match self {
+            Postings::None => 0,
+            Postings::One(_) => 1,
+            Postings::Many(b) => b.len(),
+        }
+    }
+}
+
+impl<K: Hash + Eq> PostingMap<K> {
+    fn new(hasher: KeyedState) -> Self {
+        Self {
+            map: FastMap::with_hasher(hasher),
+            shared: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+
+    pub(crate) fn get(&self, key: &K) -> Postings<'_> {
+        match self.map.get(key) {
+            None => Postings::None,
+            Some(&v) if v & SHARED == 0 => Postings::One(v),
+            Some(&v) => Postings::Many(&self.shared[(v & !SHARED) as usize]),
+        }
+    }
+
+    fn push(&mut self, key: K, handle: Handle) {
+        let (shared, free) = (&mut self.shared, &mut self.free);
+        let mut new_shared = |handles: &[Handle]| {
+            let bitmap: RoaringBitmap = handles.iter().copied().collect();
+            let i = match free.pop() {
+                Some(i) => {
+                    shared[i as usize] = bitmap;
+                    i
+                }
+                None => {
+                    shared.push(bitmap);
+                    u32::try_from(shared.len() - 1).expect("fewer keys than handles")
+                }
+            };
+            i | SHARED
+        };
+        match self.map.entry(key) {
+            Entry::Vacant(e) if handle & SHARED == 0 => {
+                e.insert(handle);
+            }
+            Entry::Vacant(e) => {
+                e.insert(new_shared(&[handle]));
+            }
+            Entry::Occupied(mut e) => {
+                let v = *e.get();
+                if v & SHARED == 0 {
+                    *e.get_mut() = new_shared(&[v, handle]);
+                } else {
+                    shared[(v & !SHARED) as usize].insert(handle);
+                }
+            }
+        }
+    }
+
+    fn remove(&mut self, key: &K, handle: Handle) {
+        let Some(v) = self.map.get_mut(key) else {
+            return;
+        };
+        if *v & SHARED == 0 {
+            if *v == handle {
+                self.map.remove(key);
+            }
+            return;
+        }
+        let i = *v & !SHARED;
+        let bitmap = &mut self.shared[i as usize];
+        bitmap.remove(handle);
+        let lone = match bitmap.len() {
+            0 => None,
+            // A lone handle goes back into the map, unless it cannot be told from an index.
+            1 if bitmap.min().is_some_and(|h| h & SHARED == 0) => bitmap.min(),
+            _ => return,
+        };
+        *bitmap = RoaringBitmap::new();
+        self.free.push(i);
+        match lone {
+            Some(h) => *v = h,
+            None => {
+                self.map.remove(key);
+            }
+        }
+    }
+
+    /// Renumbers every handle through `map` (order preserving).
+    fn remap(&mut self, map: &[Handle]) {
+        for v in self.map.values_mut() {
+            if *v & SHARED == 0 {
+                *v = map[*v as usize];
+            }
+        }
+        for b in &mut self.shared {
+            *b = RoaringBitmap::from_sorted_iter(b.iter().map(|h| map[h as usize]))
+                .expect("order-preserving map");
+        }
+    }
+
+    /// Number of (key, handle) pairs.
+    fn pairs(&self) -> u64 {
+        self.map.keys().map(|k| self.get(k).len()).sum()
+    }
+}
+
 
 #[derive(Clone, Debug)]
 struct Tag {
@@ -105,21 +258,8 @@ pub(crate) struct Index {
     pub(crate) tags: TagIndex,
     pub(crate) attached: RoaringBitmap,
     pub(crate) by_type: Vec<RoaringBitmap>,
-    pub(crate) by_resource: FastMap<ResourceId, Postings>,
-    pub(crate) by_mac: FastMap<MacAddress, Postings>,
-}
-
-fn postings_remove<K: std::hash::Hash + Eq>(
-    map: &mut FastMap<K, Postings>,
-    key: &K,
-    handle: Handle,
-) {
-    if let Some(p) = map.get_mut(key) {
-        p.retain(|h| *h != handle);
-        if p.is_empty() {
-            map.remove(key);
-        }
-    }
+    pub(crate) by_resource: PostingMap<ResourceId>,
+    pub(crate) by_mac: PostingMap<MacAddress>,
 }
 
 impl Index {
@@ -128,8 +268,8 @@ impl Index {
             tags: TagIndex::new(hasher),
             attached: RoaringBitmap::new(),
             by_type: vec![RoaringBitmap::new(); ResourceType::COUNT],
-            by_resource: FastMap::with_hasher(hasher),
-            by_mac: FastMap::with_hasher(hasher),
+            by_resource: PostingMap::new(hasher),
+            by_mac: PostingMap::new(hasher),
         }
     }
 
@@ -151,10 +291,10 @@ impl Index {
         self.attached.insert(handle);
         self.by_type[a.resource_type.index()].insert(handle);
         if a.resource_type != ResourceType::Custom {
-            self.by_resource.entry(a.id).or_default().push(handle);
+            self.by_resource.push(a.id, handle);
         }
         if let Some(mac) = a.mac {
-            self.by_mac.entry(mac).or_default().push(handle);
+            self.by_mac.push(mac, handle);
         }
     }
 
@@ -162,22 +302,22 @@ impl Index {
         self.attached.remove(handle);
         self.by_type[a.resource_type.index()].remove(handle);
         if a.resource_type != ResourceType::Custom {
-            postings_remove(&mut self.by_resource, &a.id, handle);
+            self.by_resource.remove(&a.id, handle);
         }
         if let Some(mac) = a.mac {
-            postings_remove(&mut self.by_mac, &mac, handle);
+            self.by_mac.remove(&mac, handle);
         }
     }
 
     /// Handles of IPs attached to the product resource `id`. A custom resource's id is its IP's
     /// id, so custom attachments are found through the id map instead and are not posted here.
-    pub(crate) fn resource(&self, id: ResourceId) -> &[Handle] {
-        self.by_resource.get(&id).map_or(&[], |p| p.as_slice())
+    pub(crate) fn resource(&self, id: ResourceId) -> Postings<'_> {
+        self.by_resource.get(&id)
     }
 
     /// Handles of IPs attached to a resource with `mac`.
-    pub(crate) fn mac(&self, mac: MacAddress) -> &[Handle] {
-        self.by_mac.get(&mac).map_or(&[], |p| p.as_slice())
+    pub(crate) fn mac(&self, mac: MacAddress) -> Postings<'_> {
+        self.by_mac.get(&mac)
     }
 
     /// Renumbers every handle through `map` (old handle → new handle, order preserving).
@@ -193,15 +333,8 @@ impl Index {
         for b in &mut self.by_type {
             remap_bitmap(b);
         }
-        for p in self
-            .by_resource
-            .values_mut()
-            .chain(self.by_mac.values_mut())
-        {
-            for h in p.iter_mut() {
-                *h = map[*h as usize];
-            }
-        }
+        self.by_resource.remap(map);
+        self.by_mac.remap(map);
     }
 
     /// Checks every index entry against the records, in both directions.
@@ -212,8 +345,8 @@ impl Index {
         let mut attached = RoaringBitmap::new();
         let mut by_type = vec![RoaringBitmap::new(); ResourceType::COUNT];
         let mut tags: FastMap<u32, RoaringBitmap> = FastMap::default();
-        let mut resources = 0usize;
-        let mut macs = 0usize;
+        let mut resources = 0u64;
+        let mut macs = 0u64;
         for (h, r) in records {
             for &t in &r.tags {
                 tags.entry(t).or_default().insert(h);
@@ -222,7 +355,7 @@ impl Index {
                 attached.insert(h);
                 by_type[a.resource_type.index()].insert(h);
                 if a.resource_type != ResourceType::Custom {
-                    if !self.resource(a.id).contains(&h) {
+                    if !self.resource(a.id).contains(h) {
                         return Err(format!(
                             "handle {h} missing from resource {} postings",
                             a.id
@@ -231,7 +364,7 @@ impl Index {
                     resources += 1;
                 }
                 if let Some(mac) = a.mac {
-                    if !self.mac(mac).contains(&h) {
+                    if !self.mac(mac).contains(h) {
                         return Err(format!("handle {h} missing from mac {mac} postings"));
                     }
                     macs += 1;
@@ -244,13 +377,13 @@ impl Index {
         if by_type != self.by_type {
             return Err("resource type sets disagree with records".into());
         }
-        let posted: usize = self.by_resource.values().map(SmallVec::len).sum();
+        let posted = self.by_resource.pairs();
         if posted != resources {
             return Err(format!(
                 "{posted} resource postings for {resources} attachments"
             ));
         }
-        let posted: usize = self.by_mac.values().map(SmallVec::len).sum();
+        let posted = self.by_mac.pairs();
         if posted != macs {
             return Err(format!(
                 "{posted} mac postings for {macs} attachments with a mac"
@@ -270,5 +403,54 @@ impl Index {
             return Err("tag interner holds unused or missing tags".into());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn handles(p: &PostingMap<u8>, key: u8) -> Vec<Handle> {
+        p.get(&key).iter().collect()
+    }
+
+    #[test]
+    fn posting_map_moves_between_one_and_many() {
+        let mut p = PostingMap::new(KeyedState::default());
+        p.push(1, 7);
+        assert!(matches!(p.get(&1), Postings::One(7)));
+        p.push(1, 3);
+        p.push(1, 9);
+        assert_eq!(handles(&p, 1), [3, 7, 9]);
+        assert_eq!(p.pairs(), 3);
+        p.remove(&1, 7);
+        p.remove(&1, 3);
+        assert!(matches!(p.get(&1), Postings::One(9)));
+        assert_eq!(p.free.len(), 1);
+        p.remove(&1, 9);
+        assert!(matches!(p.get(&1), Postings::None));
+        assert!(p.map.is_empty());
+        // A freed bitmap is reused.
+        p.push(2, 1);
+        p.push(2, 2);
+        assert!(p.free.is_empty());
+        assert_eq!(handles(&p, 2), [1, 2]);
+        p.remove(&2, 5);
+        assert_eq!(handles(&p, 2), [1, 2]);
+    }
+
+    #[test]
+    fn posting_map_keeps_large_handles_in_bitmaps() {
+        let mut p = PostingMap::new(KeyedState::default());
+        let big = SHARED + 5;
+        p.push(1, big);
+        assert!(matches!(p.get(&1), Postings::Many(_)));
+        assert_eq!(handles(&p, 1), [big]);
+        p.push(1, 4);
+        p.remove(&1, 4);
+        assert_eq!(handles(&p, 1), [big]);
+        p.remove(&1, big);
+        assert!(p.map.is_empty());
+        p.remap(&[]);
     }
 }

@@ -101,7 +101,7 @@ fn attached_to(rs: &RegionState, id: ResourceId) -> impl Iterator<Item = Handle>
             .as_ref()
             .is_some_and(|a| a.resource_type == ResourceType::Custom)
     });
-    rs.index.resource(id).iter().copied().chain(custom)
+    rs.index.resource(id).iter().chain(custom)
 }
 
 fn from_handles(handles: impl IntoIterator<Item = Handle>) -> RoaringBitmap {
@@ -134,7 +134,7 @@ fn filter<'a>(
         )));
     }
     if let Some(mac) = r.mac_address {
-        postings.push(Cow::Owned(from_handles(index.mac(mac).iter().copied())));
+        postings.push(Cow::Owned(from_handles(index.mac(mac).iter())));
     }
     if !r.tags.is_empty() {
         let mut tagged: Vec<&RoaringBitmap> = r
