@@ -167,7 +167,6 @@ impl<K: Hash + Eq> PostingMap<K> {
     }
 }
 
-
 #[derive(Clone, Debug)]
 struct Tag {
     name: Box<str>,

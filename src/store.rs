@@ -47,11 +47,22 @@ pub(crate) struct Record {
 }
 
 /// The slab of records.
+///
+/// The id map is keyed by 64 bits of the id (12-byte entries instead of 20) and a hit is
+/// confirmed against the record. The engine draws ids whose key is free, so a second id with
+/// a taken key (possible only for ids from a snapshot) is rare; it goes to `collided`.
 #[derive(Clone, Debug)]
 pub(crate) struct Store {
     slots: Vec<Option<Record>>,
-    ids: FastMap<IpId, Handle>,
+    ids: FastMap<u64, Handle>,
+    collided: FastMap<IpId, Handle>,
     live: RoaringBitmap,
+}
+
+/// The id map key of `id`: its two halves folded.
+pub(crate) fn id_key(id: IpId) -> u64 {
+    let u = id.uuid().as_u128();
+    (u as u64) ^ ((u >> 64) as u64)
 }
 
 impl Store {
@@ -59,6 +70,7 @@ impl Store {
         Self {
             slots: Vec::new(),
             ids: FastMap::with_hasher(hasher),
+            collided: FastMap::with_hasher(hasher),
             live: RoaringBitmap::new(),
         }
     }
@@ -75,19 +87,39 @@ impl Store {
         let handle = self
             .next_handle()
             .expect("handle space checked by the caller");
-        let previous = self.ids.insert(record.id, handle);
-        debug_assert!(previous.is_none());
+        debug_assert!(!self.contains_id(record.id));
+        match self.ids.entry(id_key(record.id)) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(handle);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.collided.insert(record.id, handle);
+            }
+        }
         self.slots.push(Some(record));
         self.live.push(handle);
         handle
     }
 
     pub(crate) fn contains_id(&self, id: IpId) -> bool {
-        self.ids.contains_key(&id)
+        self.handle(id).is_some()
+    }
+
+    /// Whether an id with this key would go to the main map.
+    pub(crate) fn key_is_free(&self, id: IpId) -> bool {
+        !self.ids.contains_key(&id_key(id))
     }
 
     pub(crate) fn handle(&self, id: IpId) -> Option<Handle> {
-        self.ids.get(&id).copied()
+        if let Some(&h) = self.ids.get(&id_key(id)) {
+            if self.get(h).id == id {
+                return Some(h);
+            }
+        }
+        if self.collided.is_empty() {
+            return None;
+        }
+        self.collided.get(&id).copied()
     }
 
     /// The live record at `handle`.
@@ -101,7 +133,12 @@ impl Store {
 
     pub(crate) fn remove(&mut self, handle: Handle) -> Record {
         let record = self.slots[handle as usize].take().expect("live handle");
-        self.ids.remove(&record.id);
+        let key = id_key(record.id);
+        if self.ids.get(&key) == Some(&handle) {
+            self.ids.remove(&key);
+        } else {
+            self.collided.remove(&record.id);
+        }
         self.live.remove(handle);
         record
     }
@@ -112,11 +149,11 @@ impl Store {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.ids.len()
+        self.live.len() as usize
     }
 
     pub(crate) fn dead(&self) -> usize {
-        self.slots.len() - self.ids.len()
+        self.slots.len() - self.len()
     }
 
     /// Iterates live `(handle, record)` pairs in creation order.
@@ -128,7 +165,7 @@ impl Store {
     /// (`Handle::MAX` for dead handles).
     pub(crate) fn compact(&mut self) -> Vec<Handle> {
         let mut map = vec![Handle::MAX; self.slots.len()];
-        let mut kept = Vec::with_capacity(self.ids.len());
+        let mut kept = Vec::with_capacity(self.len());
         for (old, slot) in self.slots.drain(..).enumerate() {
             if let Some(record) = slot {
                 let new = Handle::try_from(kept.len()).expect("fewer live records than handles");
@@ -137,7 +174,7 @@ impl Store {
             }
         }
         self.slots = kept;
-        for handle in self.ids.values_mut() {
+        for handle in self.ids.values_mut().chain(self.collided.values_mut()) {
             *handle = map[*handle as usize];
         }
         let n = Handle::try_from(self.slots.len()).expect("fewer live records than handles");
@@ -147,14 +184,24 @@ impl Store {
 
     /// Checks the id map, the live set and the slots agree.
     pub(crate) fn check(&self) -> Result<(), String> {
-        if self.live.len() != self.ids.len() as u64 {
+        let mapped = self.ids.len() + self.collided.len();
+        if self.live.len() != mapped as u64 {
             return Err(format!(
-                "live set has {} handles, id map {}",
+                "live set has {} handles, id maps {mapped}",
                 self.live.len(),
-                self.ids.len()
             ));
         }
-        for (&id, &h) in &self.ids {
+        for (&key, &h) in &self.ids {
+            match self.slots.get(h as usize) {
+                Some(Some(r)) if id_key(r.id) == key && self.live.contains(h) => {}
+                _ => {
+                    return Err(format!(
+                        "id key {key} maps to handle {h}, which does not hold it"
+                    ))
+                }
+            }
+        }
+        for (&id, &h) in &self.collided {
             match self.slots.get(h as usize) {
                 Some(Some(r)) if r.id == id && self.live.contains(h) => {}
                 _ => {
@@ -164,10 +211,62 @@ impl Store {
                 }
             }
         }
+        for (h, r) in self.iter() {
+            if self.handle(r.id) != Some(h) {
+                return Err(format!("record {} at handle {h} is not found by id", r.id));
+            }
+        }
         let occupied = self.slots.iter().filter(|s| s.is_some()).count();
-        if occupied != self.ids.len() {
-            return Err(format!("{occupied} occupied slots, {} ids", self.ids.len()));
+        if occupied != mapped {
+            return Err(format!("{occupied} occupied slots, {mapped} ids"));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: IpId) -> Record {
+        Record {
+            id,
+            subnet: 0,
+            offset: 0,
+            created: 0,
+            updated: 0,
+            tags: SmallVec::new(),
+            attachment: None,
+            reverses: Box::new([]),
+        }
+    }
+
+    #[test]
+    fn ids_sharing_a_key_are_told_apart() {
+        let a = IpId::from_uuid(uuid::Uuid::from_u128(
+            0x1234_5678_9abc_def0_0fed_cba9_8765_4321,
+        ));
+        let c = 0x5555_aaaa_5555_aaaa_u128;
+        let b = IpId::from_uuid(uuid::Uuid::from_u128(a.uuid().as_u128() ^ (c << 64 | c)));
+        assert_eq!(id_key(a), id_key(b));
+        let mut store = Store::new(KeyedState::default());
+        let ha = store.insert(record(a));
+        assert!(!store.key_is_free(b));
+        assert_eq!(store.handle(b), None);
+        let hb = store.insert(record(b));
+        assert_eq!((store.handle(a), store.handle(b)), (Some(ha), Some(hb)));
+        store.check().unwrap();
+        // Removing the holder of the key leaves the other reachable, before and after compaction.
+        store.remove(ha);
+        assert_eq!((store.handle(a), store.handle(b)), (None, Some(hb)));
+        store.check().unwrap();
+        store.compact();
+        assert_eq!(store.handle(b), Some(0));
+        store.check().unwrap();
+        let ha = store.insert(record(a));
+        assert_eq!((store.handle(a), store.handle(b)), (Some(ha), Some(0)));
+        store.remove(0);
+        assert_eq!((store.handle(a), store.handle(b)), (Some(ha), None));
+        store.check().unwrap();
     }
 }

@@ -244,7 +244,7 @@ impl Ipam {
     pub(crate) fn fresh_ip_id(&mut self, region: Region) -> IpId {
         loop {
             let id = IpId::from_uuid(self.rng.next_uuid());
-            if !self.region(region).store.contains_id(id) {
+            if self.region(region).store.key_is_free(id) {
                 return id;
             }
         }
