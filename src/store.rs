@@ -97,7 +97,7 @@ impl Store {
             }
         }
         self.slots.push(Some(record));
-        self.live.push(handle);
+        self.live.insert(handle);
         handle
     }
 
