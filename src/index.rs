@@ -14,7 +14,7 @@ use crate::hash::{FastMap, KeyedState};
 use crate::model::enums::ResourceType;
 use crate::model::ids::ResourceId;
 use crate::model::mac::MacAddress;
-use crate::store::{Attachment, Handle, Record};
+use crate::store::{AttachmentRef, Handle, Record};
 
 /// In a [`PostingMap`] value, the bit that marks an index into its bitmaps (clear: a handle).
 const SHARED: u32 = 1 << 31;
@@ -251,10 +251,73 @@ impl TagIndex {
     }
 }
 
+/// Interned tag lists (tag ids in the order given, repeats kept). IPs share a handful of tag
+/// lists, so a record holds one `u32` for its tags. List `0` is the empty list.
+#[derive(Clone, Debug)]
+pub(crate) struct TagSets {
+    ids: FastMap<Box<[u32]>, u32>,
+    /// Each list and the number of records that hold it; free slots hold an empty list.
+    sets: Vec<(Box<[u32]>, u32)>,
+    free: Vec<u32>,
+}
+
+impl TagSets {
+    fn new(hasher: KeyedState) -> Self {
+        Self {
+            ids: FastMap::with_hasher(hasher),
+            sets: vec![(Box::new([]), 0)],
+            free: Vec::new(),
+        }
+    }
+
+    /// Takes a reference to the list `tags`; returns its id.
+    fn intern(&mut self, tags: &[u32]) -> u32 {
+        if tags.is_empty() {
+            return 0;
+        }
+        if let Some(&id) = self.ids.get(tags) {
+            self.sets[id as usize].1 += 1;
+            return id;
+        }
+        let list: Box<[u32]> = tags.into();
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.sets[id as usize] = (list.clone(), 1);
+                id
+            }
+            None => {
+                self.sets.push((list.clone(), 1));
+                u32::try_from(self.sets.len() - 1).expect("fewer tag lists than records")
+            }
+        };
+        self.ids.insert(list, id);
+        id
+    }
+
+    /// Drops a reference to list `id`.
+    fn release(&mut self, id: u32) {
+        if id == 0 {
+            return;
+        }
+        let entry = &mut self.sets[id as usize];
+        entry.1 -= 1;
+        if entry.1 == 0 {
+            let list = std::mem::take(&mut entry.0);
+            self.ids.remove(&list);
+            self.free.push(id);
+        }
+    }
+
+    fn get(&self, id: u32) -> &[u32] {
+        &self.sets[id as usize].0
+    }
+}
+
 /// All secondary indexes of one region.
 #[derive(Clone, Debug)]
 pub(crate) struct Index {
     pub(crate) tags: TagIndex,
+    pub(crate) tag_sets: TagSets,
     pub(crate) attached: RoaringBitmap,
     pub(crate) by_type: Vec<RoaringBitmap>,
     pub(crate) by_resource: PostingMap<ResourceId>,
@@ -265,6 +328,7 @@ impl Index {
     pub(crate) fn new(hasher: KeyedState) -> Self {
         Self {
             tags: TagIndex::new(hasher),
+            tag_sets: TagSets::new(hasher),
             attached: RoaringBitmap::new(),
             by_type: vec![RoaringBitmap::new(); ResourceType::COUNT],
             by_resource: PostingMap::new(hasher),
@@ -272,21 +336,32 @@ impl Index {
         }
     }
 
-    /// Interns `names` for `handle` and returns their ids, in order (duplicates kept).
-    pub(crate) fn add_tags(&mut self, handle: Handle, names: &[String]) -> SmallVec<[u32; 3]> {
-        names.iter().map(|n| self.tags.add(n, handle)).collect()
+    /// Posts `handle` under each of `names` and returns the id of the interned tag list.
+    pub(crate) fn add_tags(&mut self, handle: Handle, names: &[String]) -> u32 {
+        if names.is_empty() {
+            return 0;
+        }
+        let ids: SmallVec<[u32; 4]> = names.iter().map(|n| self.tags.add(n, handle)).collect();
+        self.tag_sets.intern(&ids)
     }
 
-    /// Drops `handle` from the postings of `ids`.
-    pub(crate) fn remove_tags(&mut self, handle: Handle, ids: &[u32]) {
+    /// Drops `handle` from the postings of the tag list `set`, and the list's reference.
+    pub(crate) fn remove_tags(&mut self, handle: Handle, set: u32) {
+        let ids = self.tag_sets.get(set);
         for (i, &id) in ids.iter().enumerate() {
             if !ids[..i].contains(&id) {
                 self.tags.remove(id, handle);
             }
         }
+        self.tag_sets.release(set);
     }
 
-    pub(crate) fn add_attachment(&mut self, handle: Handle, a: &Attachment) {
+    /// The tag ids of the tag list `set`, in the order given.
+    pub(crate) fn tag_ids(&self, set: u32) -> &[u32] {
+        self.tag_sets.get(set)
+    }
+
+    pub(crate) fn add_attachment(&mut self, handle: Handle, a: AttachmentRef<'_>) {
         self.attached.insert(handle);
         self.by_type[a.resource_type.index()].insert(handle);
         if a.resource_type != ResourceType::Custom {
@@ -297,7 +372,7 @@ impl Index {
         }
     }
 
-    pub(crate) fn remove_attachment(&mut self, handle: Handle, a: &Attachment) {
+    pub(crate) fn remove_attachment(&mut self, handle: Handle, a: AttachmentRef<'_>) {
         self.attached.remove(handle);
         self.by_type[a.resource_type.index()].remove(handle);
         if a.resource_type != ResourceType::Custom {
@@ -346,11 +421,15 @@ impl Index {
         let mut tags: FastMap<u32, RoaringBitmap> = FastMap::default();
         let mut resources = 0u64;
         let mut macs = 0u64;
+        let mut set_refs: FastMap<u32, u32> = FastMap::default();
         for (h, r) in records {
-            for &t in &r.tags {
+            for &t in self.tag_ids(r.tags) {
                 tags.entry(t).or_default().insert(h);
             }
-            if let Some(a) = &r.attachment {
+            if r.tags != 0 {
+                *set_refs.entry(r.tags).or_default() += 1;
+            }
+            if let Some(a) = r.attachment() {
                 attached.insert(h);
                 by_type[a.resource_type.index()].insert(h);
                 if a.resource_type != ResourceType::Custom {
@@ -400,6 +479,19 @@ impl Index {
         }
         if live_tags != tags.len() || live_tags != self.tags.ids.len() {
             return Err("tag interner holds unused or missing tags".into());
+        }
+        let sets = &self.tag_sets;
+        for (i, (list, refs)) in sets.sets.iter().enumerate().skip(1) {
+            let i = u32::try_from(i).map_err(|e| e.to_string())?;
+            if set_refs.get(&i).copied().unwrap_or(0) != *refs {
+                return Err(format!("tag list {i} counts {refs} records, wrongly"));
+            }
+            if *refs > 0 && sets.ids.get(list) != Some(&i) {
+                return Err(format!("tag list {i} is not interned"));
+            }
+        }
+        if sets.ids.len() != set_refs.len() {
+            return Err("tag list interner holds unused lists".into());
         }
         Ok(())
     }

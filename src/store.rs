@@ -6,7 +6,6 @@
 //! slots outnumber live ones, so its cost is amortized over the releases that caused it.
 
 use roaring::RoaringBitmap;
-use smallvec::SmallVec;
 
 use crate::hash::{FastMap, KeyedState};
 use crate::model::enums::ResourceType;
@@ -17,7 +16,7 @@ use crate::model::mac::MacAddress;
 /// A dense handle of a live record.
 pub(crate) type Handle = u32;
 
-/// What an IP is attached to.
+/// What an IP is attached to, owned: to give a record a new attachment.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Attachment {
     pub(crate) resource_type: ResourceType,
@@ -28,22 +27,141 @@ pub(crate) struct Attachment {
     pub(crate) attached_at: i64,
 }
 
-/// One booked IP.
+impl Attachment {
+    pub(crate) fn as_ref(&self) -> AttachmentRef<'_> {
+        AttachmentRef {
+            resource_type: self.resource_type,
+            id: self.id,
+            mac: self.mac,
+            name: self.name.as_deref(),
+            attached_at: self.attached_at,
+        }
+    }
+}
+
+/// What an IP is attached to, as read from its record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct AttachmentRef<'a> {
+    pub(crate) resource_type: ResourceType,
+    pub(crate) id: ResourceId,
+    pub(crate) mac: Option<MacAddress>,
+    pub(crate) name: Option<&'a str>,
+    /// When this attachment was made, in microseconds since the epoch.
+    pub(crate) attached_at: i64,
+}
+
+/// The parts of a record most IPs lack, boxed so that a record stays at 72 bytes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Cold {
+    /// The attached resource's id when it is not the IP's own (product resources).
+    resource_id: Option<ResourceId>,
+    /// The attached resource's name.
+    name: Option<Box<str>>,
+    reverses: Box<[Reverse]>,
+}
+
+/// One booked IP: 72 bytes, plus a box for a product resource, a resource name or reverses.
+/// A custom resource (type, MAC, time) is held inline: its id is the IP's own.
 #[derive(Clone, Debug)]
 pub(crate) struct Record {
     pub(crate) id: IpId,
-    /// Slot of the subnet in the region's registry.
-    pub(crate) subnet: u32,
     /// Offset of the address in the subnet's pool.
     pub(crate) offset: u64,
     /// Microseconds since the epoch.
     pub(crate) created: i64,
     /// Microseconds since the epoch.
     pub(crate) updated: i64,
-    /// Interned tag ids, in the order given.
-    pub(crate) tags: SmallVec<[u32; 3]>,
-    pub(crate) attachment: Option<Box<Attachment>>,
-    pub(crate) reverses: Box<[Reverse]>,
+    /// When the attachment was made (meaningless without one).
+    attached_at: i64,
+    /// Slot of the subnet in the region's registry.
+    pub(crate) subnet: u32,
+    /// The interned tag set ([`crate::index::Index::tag_ids`]), `0` for none.
+    pub(crate) tags: u32,
+    resource_type: Option<ResourceType>,
+    mac: Option<MacAddress>,
+    cold: Option<Box<Cold>>,
+}
+
+impl Record {
+    /// A record without attachment nor reverses.
+    pub(crate) fn new(id: IpId, subnet: u32, offset: u64, now: i64, tags: u32) -> Self {
+        Self {
+            id,
+            offset,
+            created: now,
+            updated: now,
+            attached_at: 0,
+            subnet,
+            tags,
+            resource_type: None,
+            mac: None,
+            cold: None,
+        }
+    }
+
+    /// What the IP is attached to.
+    pub(crate) fn attachment(&self) -> Option<AttachmentRef<'_>> {
+        let resource_type = self.resource_type?;
+        let cold = self.cold.as_deref();
+        Some(AttachmentRef {
+            resource_type,
+            id: cold
+                .and_then(|c| c.resource_id)
+                .unwrap_or_else(|| ResourceId::from(self.id)),
+            mac: self.mac,
+            name: cold.and_then(|c| c.name.as_deref()),
+            attached_at: self.attached_at,
+        })
+    }
+
+    /// Replaces the attachment; returns the previous one.
+    pub(crate) fn set_attachment(&mut self, new: Option<Attachment>) -> Option<Attachment> {
+        let old = self.resource_type.take().map(|resource_type| {
+            let (resource_id, name) = match self.cold.as_deref_mut() {
+                Some(c) => (c.resource_id.take(), c.name.take()),
+                None => (None, None),
+            };
+            Attachment {
+                resource_type,
+                id: resource_id.unwrap_or_else(|| ResourceId::from(self.id)),
+                mac: self.mac.take(),
+                name,
+                attached_at: self.attached_at,
+            }
+        });
+        if let Some(a) = new {
+            self.resource_type = Some(a.resource_type);
+            self.mac = a.mac;
+            self.attached_at = a.attached_at;
+            let resource_id = (a.id != ResourceId::from(self.id)).then_some(a.id);
+            if resource_id.is_some() || a.name.is_some() {
+                let cold = self.cold.get_or_insert_with(Box::default);
+                cold.resource_id = resource_id;
+                cold.name = a.name;
+            }
+        }
+        self.trim();
+        old
+    }
+
+    pub(crate) fn reverses(&self) -> &[Reverse] {
+        self.cold.as_deref().map_or(&[], |c| &c.reverses)
+    }
+
+    pub(crate) fn set_reverses(&mut self, reverses: Box<[Reverse]>) {
+        if reverses.is_empty() && self.cold.is_none() {
+            return;
+        }
+        self.cold.get_or_insert_with(Box::default).reverses = reverses;
+        self.trim();
+    }
+
+    /// Drops the box when it holds nothing.
+    fn trim(&mut self) {
+        if self.cold.as_deref().is_some_and(|c| *c == Cold::default()) {
+            self.cold = None;
+        }
+    }
 }
 
 /// The slab of records.
@@ -229,16 +347,39 @@ mod tests {
     use super::*;
 
     fn record(id: IpId) -> Record {
-        Record {
-            id,
-            subnet: 0,
-            offset: 0,
-            created: 0,
-            updated: 0,
-            tags: SmallVec::new(),
-            attachment: None,
-            reverses: Box::new([]),
-        }
+        Record::new(id, 0, 0, 0, 0)
+    }
+
+    #[test]
+    fn records_stay_small_and_box_only_what_is_rare() {
+        assert_eq!(std::mem::size_of::<Record>(), 72);
+        let id = IpId::from_uuid(uuid::Uuid::from_u128(5));
+        let mut r = record(id);
+        let custom = Attachment {
+            resource_type: ResourceType::Custom,
+            id: ResourceId::from(id),
+            mac: Some(MacAddress::new([2, 0, 0, 0, 0, 1])),
+            name: None,
+            attached_at: 9,
+        };
+        assert_eq!(r.set_attachment(Some(custom.clone())), None);
+        assert!(r.cold.is_none());
+        assert_eq!(r.attachment(), Some(custom.as_ref()));
+        let product = Attachment {
+            resource_type: ResourceType::InstanceServer,
+            id: ResourceId::from_uuid(uuid::Uuid::from_u128(6)),
+            mac: None,
+            name: Some("srv".into()),
+            attached_at: 10,
+        };
+        assert_eq!(r.set_attachment(Some(product.clone())), Some(custom));
+        assert_eq!(r.attachment(), Some(product.as_ref()));
+        r.set_reverses(vec![Reverse::new("a.example.com.", None)].into());
+        assert_eq!(r.set_attachment(None), Some(product));
+        assert_eq!(r.attachment(), None);
+        assert_eq!(r.reverses().len(), 1);
+        r.set_reverses(Box::new([]));
+        assert!(r.cold.is_none());
     }
 
     #[test]

@@ -150,10 +150,10 @@ impl Ipam {
         let handle = self.handle(region, id)?;
         check_service_resource(&resource)?;
         validate::name(&self.limits, "resource.name", resource.name.as_deref())?;
-        let attached_at = match &self.region(region).store.get(handle).attachment {
+        let attached_at = match self.region(region).store.get(handle).attachment() {
             None => None,
             Some(a) if a.resource_type == resource.resource_type && a.id == resource.id => {
-                if a.mac == resource.mac_address && a.name.as_deref() == resource.name.as_deref() {
+                if a.mac == resource.mac_address && a.name == resource.name.as_deref() {
                     return Ok(self.region(region).view(handle));
                 }
                 Some(a.attached_at)
@@ -166,13 +166,13 @@ impl Ipam {
             }
         };
         let now = self.now();
-        let a = Box::new(Attachment {
+        let a = Attachment {
             resource_type: resource.resource_type,
             id: resource.id,
             mac: resource.mac_address,
             name: resource.name.map(String::into_boxed_str),
             attached_at: attached_at.unwrap_or(now),
-        });
+        };
         Ok(self.set_attachment(region, handle, Some(a), now))
     }
 
@@ -189,7 +189,7 @@ impl Ipam {
         resource_id: ResourceId,
     ) -> Result<Ip, Error> {
         let handle = self.handle(region, id)?;
-        match &self.region(region).store.get(handle).attachment {
+        match self.region(region).store.get(handle).attachment() {
             None => Ok(self.region(region).view(handle)),
             Some(a) if a.id == resource_id => {
                 let now = self.now();
@@ -204,7 +204,7 @@ impl Ipam {
     }
 
     fn current(&self, region: Region, handle: Handle) -> Current {
-        match &self.region(region).store.get(handle).attachment {
+        match self.region(region).store.get(handle).attachment() {
             None => Current::None,
             Some(a) => match (a.resource_type, a.mac) {
                 (ResourceType::Custom, Some(mac)) => Current::Custom(mac),
@@ -218,30 +218,29 @@ impl Ipam {
         &mut self,
         region: Region,
         handle: Handle,
-        new: Option<Box<Attachment>>,
+        new: Option<Attachment>,
         now: i64,
     ) -> Ip {
         let rs = self.region_mut(region);
         let record = rs.store.get_mut(handle);
-        let old = std::mem::replace(&mut record.attachment, new);
+        let old = record.set_attachment(new);
         record.updated = now;
         if let Some(a) = &old {
-            rs.index.remove_attachment(handle, a);
+            rs.index.remove_attachment(handle, a.as_ref());
         }
-        if let Some(a) = &rs.store.get(handle).attachment {
+        if let Some(a) = rs.store.get(handle).attachment() {
             rs.index.add_attachment(handle, a);
         }
         rs.view(handle)
     }
 }
 
-#[allow(clippy::unnecessary_box_returns)] // records hold attachments boxed
-fn custom(id: IpId, resource: CustomResource, now: i64) -> Box<Attachment> {
-    Box::new(Attachment {
+fn custom(id: IpId, resource: CustomResource, now: i64) -> Attachment {
+    Attachment {
         resource_type: ResourceType::Custom,
         id: ResourceId::from(id),
         mac: Some(resource.mac_address),
         name: resource.name.map(String::into_boxed_str),
         attached_at: now,
-    })
+    }
 }

@@ -212,40 +212,31 @@ impl Ipam {
 
         let id = self.fresh_ip_id(region);
         let now = self.now();
-        let attachment = attachment.map(|a| {
-            Box::new(match a {
-                NewAttachment::Custom(c) => Attachment {
-                    resource_type: ResourceType::Custom,
-                    id: ResourceId::from(id),
-                    mac: Some(c.mac_address),
-                    name: c.name.map(String::into_boxed_str),
-                    attached_at: now,
-                },
-                NewAttachment::Service(s) => Attachment {
-                    resource_type: s.resource_type,
-                    id: s.id,
-                    mac: s.mac_address,
-                    name: s.name.map(String::into_boxed_str),
-                    attached_at: now,
-                },
-            })
+        let attachment = attachment.map(|a| match a {
+            NewAttachment::Custom(c) => Attachment {
+                resource_type: ResourceType::Custom,
+                id: ResourceId::from(id),
+                mac: Some(c.mac_address),
+                name: c.name.map(String::into_boxed_str),
+                attached_at: now,
+            },
+            NewAttachment::Service(s) => Attachment {
+                resource_type: s.resource_type,
+                id: s.id,
+                mac: s.mac_address,
+                name: s.name.map(String::into_boxed_str),
+                attached_at: now,
+            },
         });
         let rs = self.region_mut(region);
         let tags = rs.index.add_tags(handle, &request.tags);
         if let Some(a) = &attachment {
-            rs.index.add_attachment(handle, a);
+            rs.index.add_attachment(handle, a.as_ref());
         }
         rs.registry.subnet_mut(slot).handles.insert(handle);
-        let inserted = rs.store.insert(Record {
-            id,
-            subnet: slot,
-            offset,
-            created: now,
-            updated: now,
-            tags,
-            attachment,
-            reverses: Box::new([]),
-        });
+        let mut record = Record::new(id, slot, offset, now, tags);
+        record.set_attachment(attachment);
+        let inserted = rs.store.insert(record);
         debug_assert_eq!(inserted, handle);
         Ok(rs.view(handle))
     }

@@ -52,7 +52,7 @@ impl Ipam {
                     return Err(ctx(format!("ip {} breaks creation order or times", r.id)));
                 }
                 last_created = r.created;
-                if let Some(a) = &r.attachment {
+                if let Some(a) = r.attachment() {
                     if a.resource_type == crate::ResourceType::Custom
                         && (a.id.uuid() != r.id.uuid() || a.mac.is_none())
                     {

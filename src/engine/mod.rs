@@ -29,7 +29,7 @@ use crate::model::ids::{IpId, OrganizationId, ProjectId};
 use crate::model::ip::{Ip, Resource, Source};
 use crate::model::time::from_micros;
 use crate::registry::Registry;
-use crate::store::{Attachment, Handle, Store};
+use crate::store::{AttachmentRef, Handle, Store};
 
 /// Bounds on what one request may ask, so that no input can make the engine allocate or loop
 /// without bound. Every bound breached is an `invalid_arguments` error naming the argument.
@@ -274,24 +274,25 @@ impl RegionState {
             created_at: from_micros(r.created),
             updated_at: from_micros(r.updated),
             source: Source::SubnetId(s.id),
-            resource: r.attachment.as_deref().map(resource_view),
-            tags: r
-                .tags
+            resource: r.attachment().map(resource_view),
+            tags: self
+                .index
+                .tag_ids(r.tags)
                 .iter()
                 .map(|&t| self.index.tags.name(t).to_owned())
                 .collect(),
-            reverses: r.reverses.to_vec(),
+            reverses: r.reverses().to_vec(),
             region: self.region,
             zone: None,
         }
     }
 }
 
-pub(crate) fn resource_view(a: &Attachment) -> Resource {
+pub(crate) fn resource_view(a: AttachmentRef<'_>) -> Resource {
     Resource {
         resource_type: a.resource_type,
         id: a.id,
         mac_address: a.mac,
-        name: a.name.as_deref().map(str::to_owned),
+        name: a.name.map(str::to_owned),
     }
 }

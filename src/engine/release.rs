@@ -6,12 +6,12 @@ use crate::engine::{validate, Ipam};
 use crate::error::{Error, ResourceRef};
 use crate::model::enums::{Region, ResourceType};
 use crate::model::ids::IpId;
-use crate::store::{Attachment, Handle};
+use crate::store::{AttachmentRef, Handle};
 
 /// Compaction waits for at least this many dead slots, so small stores never pay for it.
 const MIN_DEAD_TO_COMPACT: usize = 4096;
 
-pub(crate) fn resource_ref(a: &Attachment) -> ResourceRef {
+pub(crate) fn resource_ref(a: AttachmentRef<'_>) -> ResourceRef {
     match (a.resource_type, a.mac) {
         (ResourceType::Custom, Some(mac)) => ResourceRef::Custom(mac),
         (t, _) => ResourceRef::Product(t, a.id),
@@ -51,7 +51,7 @@ impl Ipam {
 
     fn releasable(&self, region: Region, id: IpId) -> Result<Handle, Error> {
         let handle = self.handle(region, id)?;
-        if let Some(a) = &self.region(region).store.get(handle).attachment {
+        if let Some(a) = self.region(region).store.get(handle).attachment() {
             return Err(Error::IpAttached {
                 ip_id: id,
                 attached: resource_ref(a),
@@ -63,8 +63,8 @@ impl Ipam {
     fn remove(&mut self, region: Region, handle: Handle) {
         let rs = self.region_mut(region);
         let record = rs.store.remove(handle);
-        rs.index.remove_tags(handle, &record.tags);
-        if let Some(a) = &record.attachment {
+        rs.index.remove_tags(handle, record.tags);
+        if let Some(a) = record.attachment() {
             rs.index.remove_attachment(handle, a);
         }
         let subnet = rs.registry.subnet_mut(record.subnet);

@@ -275,19 +275,20 @@ fn region_snapshot(rs: &RegionState) -> RegionSnapshot {
                     address: s.pool.address(r.offset),
                     created: r.created,
                     updated: r.updated,
-                    tags: r
-                        .tags
+                    tags: rs
+                        .index
+                        .tag_ids(r.tags)
                         .iter()
                         .map(|&t| rs.index.tags.name(t).to_owned())
                         .collect(),
-                    resource: r.attachment.as_deref().map(|a| AttachmentSnapshot {
+                    resource: r.attachment().map(|a| AttachmentSnapshot {
                         resource_type: a.resource_type,
                         id: a.id,
                         mac_address: a.mac,
-                        name: a.name.as_deref().map(str::to_owned),
+                        name: a.name.map(str::to_owned),
                         attached_at: a.attached_at,
                     }),
-                    reverses: r.reverses.to_vec(),
+                    reverses: r.reverses().to_vec(),
                 }
             })
             .collect(),
@@ -505,13 +506,13 @@ impl Ipam {
                         }
                         _ => {}
                     }
-                    Some(Box::new(Attachment {
+                    Some(Attachment {
                         resource_type: a.resource_type,
                         id: a.id,
                         mac: a.mac_address,
                         name: a.name.clone().map(String::into_boxed_str),
                         attached_at: a.attached_at,
-                    }))
+                    })
                 }
                 None => None,
             };
@@ -525,18 +526,13 @@ impl Ipam {
             rs.registry.subnet_mut(slot).handles.insert(handle);
             let tags = rs.index.add_tags(handle, &ip.tags);
             if let Some(a) = &attachment {
-                rs.index.add_attachment(handle, a);
+                rs.index.add_attachment(handle, a.as_ref());
             }
-            rs.store.insert(Record {
-                id: ip.id,
-                subnet: slot,
-                offset,
-                created: ip.created,
-                updated: ip.updated,
-                tags,
-                attachment,
-                reverses,
-            });
+            let mut record = Record::new(ip.id, slot, offset, ip.created, tags);
+            record.updated = ip.updated;
+            record.set_attachment(attachment);
+            record.set_reverses(reverses);
+            rs.store.insert(record);
         }
         Ok(latest)
     }

@@ -36,14 +36,14 @@ impl Ipam {
         let now = self.now();
         let rs = self.region_mut(region);
         if let Some(tags) = &request.tags {
-            let old = std::mem::take(&mut rs.store.get_mut(handle).tags);
-            rs.index.remove_tags(handle, &old);
+            let old = rs.store.get(handle).tags;
+            rs.index.remove_tags(handle, old);
             let new = rs.index.add_tags(handle, tags);
             rs.store.get_mut(handle).tags = new;
         }
         let record = rs.store.get_mut(handle);
         if let Some(reverses) = reverses {
-            record.reverses = reverses;
+            record.set_reverses(reverses);
         }
         record.updated = now;
         Ok(rs.view(handle))

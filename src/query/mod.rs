@@ -97,8 +97,7 @@ fn attached_to(rs: &RegionState, id: ResourceId) -> impl Iterator<Item = Handle>
     let custom = rs.store.handle(IpId::from_uuid(id.uuid())).filter(|&h| {
         rs.store
             .get(h)
-            .attachment
-            .as_ref()
+            .attachment()
             .is_some_and(|a| a.resource_type == ResourceType::Custom)
     });
     rs.index.resource(id).iter().chain(custom)
@@ -221,9 +220,8 @@ fn filter<'a>(
             .filter(|&h| {
                 rs.store
                     .get(h)
-                    .attachment
-                    .as_ref()
-                    .and_then(|a| a.name.as_deref())
+                    .attachment()
+                    .and_then(|a| a.name)
                     .is_some_and(|n| n.contains(needle.as_str()))
             })
             .collect();
@@ -262,7 +260,7 @@ fn order(
         }
         OrderBy::AttachedAtAsc | OrderBy::AttachedAtDesc => {
             window(matches, desc, start, size, |h| {
-                store.get(h).attachment.as_ref().map(|a| a.attached_at)
+                store.get(h).attachment().map(|a| a.attached_at)
             })
         }
         OrderBy::IpAddressAsc | OrderBy::IpAddressDesc => window(matches, desc, start, size, |h| {
@@ -276,7 +274,7 @@ fn order(
         }),
         OrderBy::MacAddressAsc | OrderBy::MacAddressDesc => {
             window(matches, desc, start, size, |h| {
-                store.get(h).attachment.as_ref().and_then(|a| a.mac)
+                store.get(h).attachment().and_then(|a| a.mac)
             })
         }
     }
