@@ -10,12 +10,13 @@ pub(crate) fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok,
     s.collect_str(&t.to_rfc3339_opts(SecondsFormat::Micros, true))
 }
 
-/// Parses any RFC 3339 timestamp and converts it to UTC.
+/// Parses any RFC 3339 timestamp, converts it to UTC and truncates it to whole microseconds,
+/// the API's precision, so that it prints back as it reads.
 pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
     let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-    DateTime::parse_from_rfc3339(&s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(serde::de::Error::custom)
+    let t = DateTime::parse_from_rfc3339(&s).map_err(serde::de::Error::custom)?;
+    DateTime::from_timestamp_micros(t.timestamp_micros())
+        .ok_or_else(|| serde::de::Error::custom("timestamp out of range"))
 }
 
 /// Microseconds since the Unix epoch to a timestamp; out-of-range values clamp to the epoch.
@@ -26,6 +27,13 @@ pub(crate) fn from_micros(micros: i64) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sub_microsecond_digits_are_truncated() {
+        let mut de = serde_json::Deserializer::from_str("\"2025-06-30T17:02:10.950535999+02:00\"");
+        let t = deserialize(&mut de).unwrap();
+        assert_eq!(t, from_micros(1_751_295_730_950_535));
+    }
 
     #[test]
     fn prints_six_digits_and_z() {
