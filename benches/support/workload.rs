@@ -409,7 +409,7 @@ impl Drop for Release<'_> {
 pub(crate) struct Attach<'a> {
     data: &'a mut RegionData,
     walk: Walk,
-    waiting: VecDeque<usize>,
+    waiting: VecDeque<(usize, IpId)>,
 }
 
 impl<'a> Attach<'a> {
@@ -432,13 +432,12 @@ impl<'a> Attach<'a> {
                 .ipam
                 .detach_ip(REGION, id, CustomResource::new(mac_of(i)))
                 .expect("attached");
-            self.waiting.push_back(i);
+            self.waiting.push_back((i, id));
         }
     }
 
     fn attach(&mut self, n: usize) {
-        for i in self.waiting.drain(..n) {
-            let id = self.data.ids[i];
+        for (i, id) in self.waiting.drain(..n) {
             let ip = self
                 .data
                 .ipam
@@ -481,7 +480,10 @@ pub(crate) struct Modify<'a> {
     data: &'a mut RegionData,
     change: Change,
     walk: Walk,
-    chunk: Vec<usize>,
+    /// The chunk's IPs: index and id, looked up untimed.
+    chunk: Vec<(usize, IpId)>,
+    /// The chunk's tag updates, built untimed.
+    updates: Vec<Option<UpdateIpRequest>>,
 }
 
 impl<'a> Modify<'a> {
@@ -492,24 +494,19 @@ impl<'a> Modify<'a> {
             change,
             walk,
             chunk: Vec::with_capacity(1000),
+            updates: Vec::with_capacity(1000),
         }
     }
 
-    fn apply(&mut self, i: usize, forward: bool) {
+    /// Applies the change to the `k`th IP of the chunk, or undoes it.
+    fn apply(&mut self, k: usize, forward: bool) {
         let ipam = &mut self.data.ipam;
-        let id = self.data.ids[i];
+        let (i, id) = self.chunk[k];
         let (mac, other) = (mac_of(i), other_mac_of(i));
         let done = match (self.change, forward) {
             (Change::UpdateTags, true) => {
-                let tags = vec![format!("u{:02}", i % 100), "updated".to_owned()];
-                ipam.update_ip(
-                    REGION,
-                    id,
-                    UpdateIpRequest {
-                        tags: Some(tags),
-                        reverses: None,
-                    },
-                )
+                let request = self.updates[k].take().expect("prepared update");
+                ipam.update_ip(REGION, id, request)
             }
             (Change::UpdateTags, false) => ipam.update_ip(
                 REGION,
@@ -540,21 +537,28 @@ impl<'a> Modify<'a> {
 impl Op for Modify<'_> {
     fn prepare(&mut self, n: usize) {
         self.chunk.clear();
+        self.updates.clear();
         for _ in 0..n {
             let i = self.walk.step();
-            self.chunk.push(i);
+            self.chunk.push((i, self.data.ids[i]));
+            if self.change == Change::UpdateTags {
+                self.updates.push(Some(UpdateIpRequest {
+                    tags: Some(vec![format!("u{:02}", i % 100), "updated".to_owned()]),
+                    reverses: None,
+                }));
+            }
         }
     }
 
     fn run(&mut self, n: usize) {
         for k in 0..n {
-            self.apply(self.chunk[k], true);
+            self.apply(k, true);
         }
     }
 
     fn restore(&mut self, n: usize) {
         for k in 0..n {
-            self.apply(self.chunk[k], false);
+            self.apply(k, false);
         }
     }
 }
