@@ -9,8 +9,9 @@
 //! - `--ips N`: IPs in the region the per-IP operations, the lists and the memory figures use
 //!   (default 1,000,000; `--ips 10000000` for the 10M load and memory figures). The IPv6 pool
 //!   holds `min(N, 1M)` IPs; the IPv4 pools are a /24, a /16 and a /12 whatever N.
-//! - `--reps R`: timed batches per operation, the median is reported (default 7, 5 with
-//!   `--quick`).
+//! - `--reps R`: timed batches of about 20 ms per operation (default 7, 5 with `--quick`). Each
+//!   batch is timed in chunks of about 200 µs and the median chunk is reported, so a chunk the
+//!   scheduler interrupts (the machine may be shared) is an outlier rather than a skewed batch.
 //! - `--quick`: shorter batches (about 5 ms instead of 20 ms) and fewer repetitions.
 //!
 //! The scenarios, the floor and the timing are those of the criterion bench
@@ -32,7 +33,7 @@ use std::time::Instant;
 
 use ipnet::IpNet;
 use support::floor::{Floor, FloorBook, FloorGet};
-use support::measure::{drive, timer_overhead, Op};
+use support::measure::{drive, drive_chunks, timer_overhead, Op};
 use support::workload::{
     engine, list_cases, network, region, v4_pool, v6_pool, Attach, BookAuto, BookSpecific, Change,
     Churn, Get, List, ListKind, Modify, Pool, RegionData, Release, REGION,
@@ -118,15 +119,37 @@ impl Config {
     }
 }
 
-/// Median ns per call of `op`: a probe sizes the batches to about `batch_ns`, then `reps`
-/// batches are timed.
+/// Timed chunks last about this long (or one call, when a call takes longer), so that a chunk
+/// the scheduler interrupts is an outlier the median drops rather than a skewed batch.
+const CHUNK_NS: f64 = 200e3;
+
+/// Median ns per call of `op`: probes with two single calls, then growing call counts (which
+/// also warms up) until a probe takes a tenth of `batch_ns`; then times `reps` batches of about `batch_ns` each, in
+/// chunks of about [`CHUNK_NS`], and returns the median chunk's ns per call. When one call alone
+/// takes more than ten batches' time, 3 calls are timed.
 fn measure(op: &mut dyn Op, config: &Config) -> f64 {
     let per_call = |calls: u64, op: &mut dyn Op| drive(op, calls).as_nanos() as f64 / calls as f64;
-    let probe = per_call(8, op).max(1.0);
-    let calls = (config.batch_ns / 10.0 / probe).clamp(1.0, 20_000.0) as u64;
-    let warm = per_call(calls, op).max(1.0);
-    let calls = (config.batch_ns / warm).clamp(1.0, 200_000.0) as u64;
-    let mut samples: Vec<f64> = (0..config.reps).map(|_| per_call(calls, op)).collect();
+    let mut calls = 1;
+    // Two single calls: a one-time cost in the first (a table's first growth) is not the cost of
+    // a call, while a call that is truly slow is slow twice.
+    let mut ns = per_call(1, op).min(per_call(1, op)).max(1.0);
+    while ns * (calls as f64) < config.batch_ns / 10.0 && calls < 20_000 {
+        calls *= 8;
+        ns = per_call(calls, op).max(1.0);
+    }
+    let calls = (config.batch_ns / ns).clamp(1.0, 200_000.0) as u64;
+    let reps = if ns > 10.0 * config.batch_ns {
+        config.reps.min(3)
+    } else {
+        config.reps
+    };
+    let chunk = (CHUNK_NS / ns).max(1.0) as usize;
+    let mut samples = Vec::new();
+    for _ in 0..reps {
+        drive_chunks(op, calls, chunk, |n, d| {
+            samples.push(d.as_nanos() as f64 / n as f64);
+        });
+    }
     samples.sort_by(f64::total_cmp);
     samples[samples.len() / 2]
 }
@@ -621,10 +644,11 @@ fn main() {
     pool_rows(&mut table);
 
     println!(
-        "ipam-engine bench: region of {} IPs, median of {} batches of ~{:.0} ms per row, timer cost {} subtracted per chunk",
+        "ipam-engine bench: region of {} IPs; per row, {} batches of ~{:.0} ms timed in chunks of ~{:.0} µs, median chunk reported; timer cost {} subtracted per chunk",
         config.ips,
         config.reps,
         config.batch_ns / 1e6,
+        CHUNK_NS / 1e3,
         time(timer_overhead().as_nanos() as f64),
     );
     println!(

@@ -44,8 +44,18 @@ pub(crate) fn timer_overhead() -> Duration {
 /// Makes `calls` calls of `op`, in timed chunks; returns the time spent in the timed parts, less
 /// the timer's own cost.
 pub(crate) fn drive(op: &mut dyn Op, calls: u64) -> Duration {
+    drive_chunks(op, calls, usize::MAX, |_, _| {})
+}
+
+/// [`drive`], with chunks of at most `chunk` calls, reporting each chunk's call count and time.
+pub(crate) fn drive_chunks(
+    op: &mut dyn Op,
+    calls: u64,
+    chunk: usize,
+    mut each: impl FnMut(usize, Duration),
+) -> Duration {
     let overhead = timer_overhead();
-    let chunk = op.max_chunk().max(1) as u64;
+    let chunk = op.max_chunk().min(chunk).max(1) as u64;
     let mut left = calls;
     let mut timed = Duration::ZERO;
     while left > 0 {
@@ -53,8 +63,10 @@ pub(crate) fn drive(op: &mut dyn Op, calls: u64) -> Duration {
         op.prepare(n);
         let start = Instant::now();
         op.run(n);
-        timed += start.elapsed().saturating_sub(overhead);
+        let elapsed = start.elapsed().saturating_sub(overhead);
         op.restore(n);
+        each(n, elapsed);
+        timed += elapsed;
         left -= n as u64;
     }
     timed
