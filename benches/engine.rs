@@ -51,13 +51,13 @@ fn floor(c: &mut Criterion) {
         .collect();
     let mut group = c.benchmark_group("floor_book");
     for f in &mut floors {
-        let id = format!("{} live", f.len());
+        let id = format!("{}_live", f.len());
         bench(&mut group, &id, &mut FloorBook(f));
     }
     group.finish();
     let mut group = c.benchmark_group("floor_get");
     for f in &floors {
-        let id = format!("{} live", f.len());
+        let id = format!("{}_live", f.len());
         bench(&mut group, &id, &mut FloorGet::new(f));
     }
     group.finish();
@@ -72,7 +72,7 @@ fn book_v4(c: &mut Criterion) {
         let mut group = c.benchmark_group("book_auto_v4");
         for (percent, pool) in &mut pools {
             if *percent != 1 {
-                let label = pool.label.clone();
+                let label = pool.id.clone();
                 bench(&mut group, &label, &mut BookAuto::new(pool));
             }
         }
@@ -80,7 +80,7 @@ fn book_v4(c: &mut Criterion) {
         let mut group = c.benchmark_group("churn_v4");
         for (percent, pool) in &mut pools {
             if *percent != 0 {
-                let label = pool.label.clone();
+                let label = pool.id.clone();
                 bench(&mut group, &label, &mut Churn { pool });
             }
         }
@@ -92,7 +92,7 @@ fn book_v6(c: &mut Criterion) {
     let mut group = c.benchmark_group("book_auto_v6");
     for ips in [0, region_ips()] {
         let mut pool = v6_pool(ips);
-        let label = pool.label.clone();
+        let label = pool.id.clone();
         bench(&mut group, &label, &mut BookAuto::new(&mut pool));
     }
     group.finish();
@@ -100,7 +100,7 @@ fn book_v6(c: &mut Criterion) {
 
 fn region_ops(c: &mut Criterion) {
     let mut data = region(region_ips());
-    let id = format!("{} IPs", data.ids.len());
+    let id = format!("{}_ips", data.ids.len());
     let mut one = |name: &str, op: &mut dyn Op| {
         let mut group = c.benchmark_group(name);
         bench(&mut group, &id, op);
@@ -129,7 +129,7 @@ fn region_ops(c: &mut Criterion) {
             assert_eq!(total, case.expected_total, "total_count of {name}");
             bench(
                 &mut group,
-                &case.label(),
+                &case.id(),
                 &mut List {
                     ipam: &data.ipam,
                     request: &case.request,

@@ -22,6 +22,8 @@
 // Figures for people: float conversions of counts and times are fine here.
 #![allow(clippy::cast_precision_loss, clippy::cast_sign_loss)]
 
+// Criterion ids the harness does not print.
+#[allow(dead_code)]
 #[path = "../benches/support/mod.rs"]
 mod support;
 

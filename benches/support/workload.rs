@@ -80,6 +80,8 @@ pub(crate) struct Pool {
     pub(crate) free: usize,
     /// What it is, for reports: `/16 99%`, `/64 1000000 IPs`.
     pub(crate) label: String,
+    /// The same, as a criterion id: `16_fill99`, `64_ips1000000`.
+    pub(crate) id: String,
 }
 
 /// A `/prefix` IPv4 block filled to `percent`, every hundredth address free at 99%, every
@@ -107,6 +109,7 @@ pub(crate) fn v4_pool(prefix: u8, percent: usize) -> Pool {
         live,
         free: capacity - live,
         label: format!("/{prefix} {percent}%"),
+        id: format!("{prefix}_fill{percent}"),
     }
 }
 
@@ -126,6 +129,7 @@ pub(crate) fn v6_pool(ips: usize) -> Pool {
         live: ips,
         free: usize::MAX,
         label: format!("/64 {ips} IPs"),
+        id: format!("64_ips{ips}"),
     }
 }
 
@@ -604,6 +608,11 @@ impl ListCase {
             ListKind::UnfilteredDeep => format!("unfiltered p{DEEP_PAGE}"),
         };
         format!("{filter} {}", self.request.order_by.as_str())
+    }
+
+    /// The label as a criterion id: `pn_created_at_desc`, `tag_1pct_created_at_desc`.
+    pub(crate) fn id(&self) -> String {
+        self.label().replace(' ', "_").replace('%', "pct")
     }
 }
 
