@@ -1,186 +1,152 @@
-//! Criterion benches of the core operations, with fixed seeds: booking churn in an IPv4 /16 at
-//! several fill levels (it must stay flat), IPv6 booking, get, and lists over a region of
-//! 100,000 IPs.
+//! Criterion benches of the engine's operations, one group per operation, with fixed seeds, and
+//! the physical floor of a booking measured in the same run (see `support/floor.rs`).
 //!
-//! `cargo bench --bench engine`
+//! - `floor_book`, `floor_get`: the floor at 250, 65,536 and 1M live entries.
+//! - `book_auto_v4`: booking alone (each timed chunk's IPs are released untimed) in a /24, /16
+//!   and /12 at 0%, 50% and 99% fill; `churn_v4`: a book + release pair, both timed, at 1%, 50%
+//!   and 99% fill.
+//! - `book_auto_v6`: booking alone in a /64 holding no IP and 1M IPs.
+//! - `book_specific`, `release`, `get`, `update_tags`, `attach`, `detach`, `move`: one call on a
+//!   region of 1M IPs (two tags and a MAC each), scattered over the IPs; the untimed part of each
+//!   chunk puts the region back as it was.
+//! - `list_*`: page size 100 over that region, per filter kind, per order.
+//!
+//! `cargo bench --bench engine [-- FILTER]`; `IPAM_BENCH_IPS=N` sets the region size (default
+//! 1,000,000). The region and the pools are built once and shared by the groups that use them.
+//! `cargo run --release --example bench` gives the same figures as one table, with ratios to
+//! the floor and memory.
 
-#![allow(missing_docs)]
-// criterion_group! generates undocumented items
+#![allow(missing_docs)] // criterion_group! generates undocumented items
 
-// Figures for people: float conversions of counts and times are fine here.
-#![allow(clippy::cast_precision_loss, clippy::cast_sign_loss)]
+// Fields and helpers only the harness (memory, load time) reads.
+#[allow(dead_code)]
+mod support;
 
-use std::net::IpAddr;
+use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta};
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use ipam_engine::{
-    BookIpRequest, CreatePrivateNetworkRequest, IpId, Ipam, Limits, ListIpsRequest, ManualClock,
-    OrderBy, PrivateNetworkId, ProjectId, Region, SeededRandom, Source,
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
+use support::floor::{Floor, FloorBook, FloorGet};
+use support::measure::{drive, Op};
+use support::workload::{
+    list_cases, region, v4_pool, v6_pool, Attach, BookAuto, BookSpecific, Change, Churn, Get, List,
+    Modify, Release,
 };
 
-const REGION: Region = Region::FrPar;
-
-fn engine(seed: u64) -> Ipam {
-    let mut limits = Limits::default();
-    limits.min_ipv4_prefix = 12;
-    Ipam::builder()
-        .clock(ManualClock::new(
-            DateTime::UNIX_EPOCH,
-            TimeDelta::microseconds(1),
-        ))
-        .random(SeededRandom::new(seed))
-        .limits(limits)
-        .build()
+fn region_ips() -> usize {
+    std::env::var("IPAM_BENCH_IPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000)
 }
 
-fn project() -> ProjectId {
-    ProjectId::from_uuid(uuid::Uuid::from_u64_pair(1, 1))
+fn bench(group: &mut BenchmarkGroup<'_, WallTime>, id: &str, op: &mut dyn Op) {
+    group.bench_function(id, |b| b.iter_custom(|iters| drive(op, iters)));
 }
 
-fn network(ipam: &mut Ipam, cidr: &str) -> PrivateNetworkId {
-    let net = cidr.parse().expect("valid cidr");
-    ipam.create_private_network(
-        REGION,
-        CreatePrivateNetworkRequest::new(project()).subnets([net]),
-    )
-    .expect("network")
-    .id
-}
-
-fn book(ipam: &mut Ipam, pn: PrivateNetworkId, v6: bool) -> IpId {
-    let request = BookIpRequest::new(project(), Source::PrivateNetworkId(pn)).ipv6(v6);
-    ipam.book_ip(REGION, request).expect("room").id
-}
-
-/// Book then release one address in a /16 filled to `percent`, releasing a random spread so
-/// that freed addresses are scattered through the block.
-fn book_release_churn(c: &mut Criterion) {
-    let mut group = c.benchmark_group("book_release_v4_16");
-    for percent in [0u64, 50, 99] {
-        let mut ipam = engine(1);
-        let pn = network(&mut ipam, "10.0.0.0/16");
-        let capacity = 65_532u64;
-        let ids: Vec<IpId> = (0..capacity).map(|_| book(&mut ipam, pn, false)).collect();
-        let keep = capacity * percent / 100;
-        // Release every address but `keep` of them, spread over the block.
-        let step = capacity as f64 / (capacity - keep) as f64;
-        let mut x = 0.0;
-        let mut release = Vec::new();
-        while (x as u64) < capacity && (release.len() as u64) < capacity - keep {
-            release.push(ids[x as usize]);
-            x += step;
-        }
-        for id in release {
-            ipam.release_ip(REGION, id).expect("release");
-        }
-        group.bench_function(BenchmarkId::from_parameter(format!("{percent}%")), |b| {
-            b.iter(|| {
-                let id = book(&mut ipam, pn, false);
-                ipam.release_ip(REGION, id).expect("release");
-            });
-        });
+fn floor(c: &mut Criterion) {
+    let mut floors: Vec<Floor> = [250, 65_536, 1_000_000]
+        .into_iter()
+        .map(|live| Floor::new(live, 1))
+        .collect();
+    let mut group = c.benchmark_group("floor_book");
+    for f in &mut floors {
+        let id = format!("{}_live", f.len());
+        bench(&mut group, &id, &mut FloorBook(f));
     }
     group.finish();
+    let mut group = c.benchmark_group("floor_get");
+    for f in &floors {
+        let id = format!("{}_live", f.len());
+        bench(&mut group, &id, &mut FloorGet::new(f));
+    }
+    group.finish();
+}
+
+fn book_v4(c: &mut Criterion) {
+    for prefix in [24, 16, 12] {
+        let mut pools: Vec<_> = [0, 1, 50, 99]
+            .into_iter()
+            .map(|percent| (percent, v4_pool(prefix, percent)))
+            .collect();
+        let mut group = c.benchmark_group("book_auto_v4");
+        for (percent, pool) in &mut pools {
+            if *percent != 1 {
+                let label = pool.id.clone();
+                bench(&mut group, &label, &mut BookAuto::new(pool));
+            }
+        }
+        group.finish();
+        let mut group = c.benchmark_group("churn_v4");
+        for (percent, pool) in &mut pools {
+            if *percent != 0 {
+                let label = pool.id.clone();
+                bench(&mut group, &label, &mut Churn { pool });
+            }
+        }
+        group.finish();
+    }
 }
 
 fn book_v6(c: &mut Criterion) {
-    let mut ipam = engine(2);
-    let pn = network(&mut ipam, "fd00:0:0:1::/64");
-    for _ in 0..100_000 {
-        book(&mut ipam, pn, true);
-    }
-    c.bench_function("book_release_v6_64_100k", |b| {
-        b.iter(|| {
-            let id = book(&mut ipam, pn, true);
-            ipam.release_ip(REGION, id).expect("release");
-        });
-    });
-}
-
-fn region_of_100k() -> (Ipam, Vec<PrivateNetworkId>, Vec<IpId>) {
-    let mut ipam = engine(3);
-    let pns: Vec<PrivateNetworkId> = (0..100)
-        .map(|i| network(&mut ipam, &format!("10.{}.{}.0/22", i / 64, (i % 64) * 4)))
-        .collect();
-    let mut ids = Vec::new();
-    for i in 0..100_000usize {
-        let pn = pns[i % pns.len()];
-        let tags: Vec<String> = if i % 100 == 0 {
-            vec!["rare".into()]
-        } else {
-            vec!["common".into()]
-        };
-        let request = BookIpRequest::new(project(), Source::PrivateNetworkId(pn)).tags(tags);
-        ids.push(ipam.book_ip(REGION, request).expect("room").id);
-    }
-    (ipam, pns, ids)
-}
-
-fn reads(c: &mut Criterion) {
-    let (ipam, pns, ids) = region_of_100k();
-    let mut group = c.benchmark_group("read_100k");
-    let mut i = 0usize;
-    group.bench_function("get", |b| {
-        b.iter(|| {
-            i = (i + 7919) % ids.len();
-            ipam.get_ip(REGION, ids[i]).expect("live")
-        });
-    });
-    let cases: Vec<(&str, ListIpsRequest)> = vec![
-        (
-            "pn_filter",
-            ListIpsRequest {
-                private_network_id: Some(pns[17]),
-                ..Default::default()
-            },
-        ),
-        (
-            "ip_ids",
-            ListIpsRequest {
-                ip_ids: ids[..10].to_vec(),
-                ..Default::default()
-            },
-        ),
-        (
-            "tag_1pct_desc",
-            ListIpsRequest {
-                tags: vec!["rare".into()],
-                page_size: 100,
-                ..Default::default()
-            },
-        ),
-        (
-            "unfiltered_page_500",
-            ListIpsRequest {
-                page: 500,
-                page_size: 100,
-                order_by: OrderBy::CreatedAtAsc,
-                ..Default::default()
-            },
-        ),
-        (
-            "pn_ip_address_asc",
-            ListIpsRequest {
-                private_network_id: Some(pns[3]),
-                order_by: OrderBy::IpAddressAsc,
-                ..Default::default()
-            },
-        ),
-    ];
-    for (name, request) in &cases {
-        group.bench_function(*name, |b| {
-            b.iter(|| ipam.list_ips(REGION, request).expect("valid"));
-        });
+    let mut group = c.benchmark_group("book_auto_v6");
+    for ips in [0, region_ips()] {
+        let mut pool = v6_pool(ips);
+        let label = pool.id.clone();
+        bench(&mut group, &label, &mut BookAuto::new(&mut pool));
     }
     group.finish();
-    // Keep the address type in use so a change to it shows up here.
-    let _: IpAddr = ipam.get_ip(REGION, ids[0]).expect("live").address.addr();
+}
+
+fn region_ops(c: &mut Criterion) {
+    let mut data = region(region_ips());
+    let id = format!("{}_ips", data.ids.len());
+    let mut one = |name: &str, op: &mut dyn Op| {
+        let mut group = c.benchmark_group(name);
+        bench(&mut group, &id, op);
+        group.finish();
+    };
+    one("book_specific", &mut BookSpecific::new(&mut data));
+    one("release", &mut Release::new(&mut data));
+    one("get", &mut Get::new(&data));
+    one(
+        "update_tags",
+        &mut Modify::new(&mut data, Change::UpdateTags),
+    );
+    one("attach", &mut Attach::new(&mut data));
+    one("detach", &mut Modify::new(&mut data, Change::Detach));
+    one("move", &mut Modify::new(&mut data, Change::Move));
+
+    let cases = list_cases(&data);
+    let mut i = 0;
+    while i < cases.len() {
+        let name = cases[i].group;
+        let mut group = c.benchmark_group(name);
+        while i < cases.len() && cases[i].group == name {
+            let case = &cases[i];
+            let page = data.ipam.list_ips(support::workload::REGION, &case.request);
+            let total = page.expect("valid").total_count;
+            assert_eq!(total, case.expected_total, "total_count of {name}");
+            bench(
+                &mut group,
+                &case.id(),
+                &mut List {
+                    ipam: &data.ipam,
+                    request: &case.request,
+                },
+            );
+            i += 1;
+        }
+        group.finish();
+    }
 }
 
 criterion_group! {
     name = benches;
-    config = Criterion::default().sample_size(30).warm_up_time(std::time::Duration::from_secs(1)).measurement_time(std::time::Duration::from_secs(3));
-    targets = book_release_churn, book_v6, reads
+    config = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(1));
+    targets = floor, book_v4, book_v6, region_ops
 }
 criterion_main!(benches);

@@ -1,0 +1,73 @@
+//! How an operation is timed, shared by the criterion bench and the harness: the operation is
+//! split into an untimed `prepare`, a timed `run` of up to `max_chunk` calls, and an untimed
+//! `restore` that puts the engine back as it was, so a booking bench times booking alone while
+//! the pool stays at its fill level.
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// One measured operation over some state.
+pub(crate) trait Op {
+    /// Most calls one timed chunk may make before `restore` must run (a pool at 99% fill has
+    /// few free addresses).
+    fn max_chunk(&self) -> usize {
+        1000
+    }
+
+    /// Untimed: readies the next `n` calls (for instance, books the IPs a release will free).
+    fn prepare(&mut self, _n: usize) {}
+
+    /// Timed: makes `n` calls of the operation.
+    fn run(&mut self, n: usize);
+
+    /// Untimed: undoes what `run` changed (for instance, releases what a booking took).
+    fn restore(&mut self, _n: usize) {}
+}
+
+/// The cost of reading the clock twice, subtracted from every timed chunk so that chunks of one
+/// or two calls (a /24 at 99% fill has three free addresses) are not inflated by the timer.
+pub(crate) fn timer_overhead() -> Duration {
+    static OVERHEAD: OnceLock<Duration> = OnceLock::new();
+    *OVERHEAD.get_or_init(|| {
+        let mut samples: Vec<Duration> = (0..10_001)
+            .map(|_| {
+                let t = Instant::now();
+                std::hint::black_box(&t);
+                t.elapsed()
+            })
+            .collect();
+        samples.sort_unstable();
+        samples[samples.len() / 2]
+    })
+}
+
+/// Makes `calls` calls of `op`, in timed chunks; returns the time spent in the timed parts, less
+/// the timer's own cost.
+pub(crate) fn drive(op: &mut dyn Op, calls: u64) -> Duration {
+    drive_chunks(op, calls, usize::MAX, |_, _| {})
+}
+
+/// [`drive`], with chunks of at most `chunk` calls, reporting each chunk's call count and time.
+pub(crate) fn drive_chunks(
+    op: &mut dyn Op,
+    calls: u64,
+    chunk: usize,
+    mut each: impl FnMut(usize, Duration),
+) -> Duration {
+    let overhead = timer_overhead();
+    let chunk = op.max_chunk().min(chunk).max(1) as u64;
+    let mut left = calls;
+    let mut timed = Duration::ZERO;
+    while left > 0 {
+        let n = left.min(chunk) as usize;
+        op.prepare(n);
+        let start = Instant::now();
+        op.run(n);
+        let elapsed = start.elapsed().saturating_sub(overhead);
+        op.restore(n);
+        each(n, elapsed);
+        timed += elapsed;
+        left -= n as u64;
+    }
+    timed
+}

@@ -1,0 +1,739 @@
+//! The benchmarked engines and operations, with fixed seeds, shared by the criterion bench and the
+//! harness so both measure exactly the same thing.
+//!
+//! - A *pool*: one Private Network whose one IPv4 block (/24, /16 or /12) is filled to a given
+//!   percentage with the free addresses spread evenly through it, or whose IPv6 /64 holds a given
+//!   number of IPs.
+//! - A *region*: `n` IPs over Private Networks of 2,500 IPs each (one IPv4 /20 apiece, booked
+//!   round-robin), every IP with two short tags (`t00`..`t99`, so each matches 1%, and one of
+//!   eight roles) and attached at booking to a custom resource with its own MAC address.
+
+use std::collections::VecDeque;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeDelta};
+use ipam_engine::{
+    BookIpRequest, CreatePrivateNetworkRequest, CustomResource, IpId, Ipam, Limits, ListIpsRequest,
+    MacAddress, ManualClock, MoveIpRequest, OrderBy, PrivateNetworkId, ProjectId, Region,
+    ResourceId, SeededRandom, Source, UpdateIpRequest,
+};
+use ipnet::IpNet;
+
+use super::measure::Op;
+
+/// The region every benchmark books in.
+pub(crate) const REGION: Region = Region::FrPar;
+
+/// IPs per Private Network in a region.
+pub(crate) const PER_NETWORK: usize = 2500;
+
+/// The page number of the deep unfiltered page.
+pub(crate) const DEEP_PAGE: u32 = 5000;
+
+/// A seeded engine on a manual clock, allowing IPv4 blocks up to a /12.
+pub(crate) fn engine(seed: u64) -> Ipam {
+    let mut limits = Limits::default();
+    limits.min_ipv4_prefix = 12;
+    Ipam::builder()
+        .clock(ManualClock::new(
+            DateTime::from_timestamp(1_767_225_600, 0).expect("valid time"),
+            TimeDelta::microseconds(1),
+        ))
+        .random(SeededRandom::new(seed))
+        .limits(limits)
+        .build()
+}
+
+/// The one Project of every benchmark.
+pub(crate) fn project() -> ProjectId {
+    ProjectId::from_uuid(uuid::Uuid::from_u64_pair(1, 1))
+}
+
+/// A Private Network with exactly `subnets` (plus the /64 the engine adds when none is given).
+pub(crate) fn network(ipam: &mut Ipam, subnets: &[IpNet]) -> PrivateNetworkId {
+    ipam.create_private_network(
+        REGION,
+        CreatePrivateNetworkRequest::new(project()).subnets(subnets.iter().copied()),
+    )
+    .expect("valid network")
+    .id
+}
+
+/// How many of `0..n` are `r` modulo `m`.
+fn count_mod(n: usize, m: usize, r: usize) -> usize {
+    if r < n {
+        (n - r - 1) / m + 1
+    } else {
+        0
+    }
+}
+
+/// An engine whose one Private Network books in one block at a known fill.
+pub(crate) struct Pool {
+    pub(crate) ipam: Ipam,
+    pub(crate) pn: PrivateNetworkId,
+    pub(crate) v6: bool,
+    /// Booked IPs.
+    pub(crate) live: usize,
+    /// Free addresses (`usize::MAX` for a /64).
+    pub(crate) free: usize,
+    /// What it is, for reports: `/16 99%`, `/64 1000000 IPs`.
+    pub(crate) label: String,
+    /// The same, as a criterion id: `16_fill99`, `64_ips1000000`.
+    pub(crate) id: String,
+}
+
+/// A `/prefix` IPv4 block filled to `percent`, every hundredth address free at 99%, every
+/// hundredth taken at 1%. The taken addresses are booked by address, in ascending order.
+pub(crate) fn v4_pool(prefix: u8, percent: usize) -> Pool {
+    let mut ipam = engine(u64::from(prefix) * 1000 + percent as u64);
+    let base = Ipv4Addr::new(10, 0, 0, 0);
+    let net = IpNet::new(IpAddr::V4(base), prefix).expect("valid prefix");
+    let pn = network(&mut ipam, &[net]);
+    let capacity = (1usize << (32 - prefix)) - 4;
+    let mut live = 0;
+    for j in 0..capacity {
+        if (j + 1) * percent / 100 > j * percent / 100 {
+            let address = Ipv4Addr::from(u32::from(base) + 2 + j as u32);
+            let request =
+                BookIpRequest::new(project(), Source::PrivateNetworkId(pn)).address(address.into());
+            ipam.book_ip(REGION, request).expect("free address");
+            live += 1;
+        }
+    }
+    Pool {
+        ipam,
+        pn,
+        v6: false,
+        live,
+        free: capacity - live,
+        label: format!("/{prefix} {percent}%"),
+        id: format!("{prefix}_fill{percent}"),
+    }
+}
+
+/// An IPv6 /64 holding `ips` automatically booked IPs.
+pub(crate) fn v6_pool(ips: usize) -> Pool {
+    let mut ipam = engine(64);
+    let net: IpNet = "fd00:0:0:1::/64".parse().expect("valid /64");
+    let pn = network(&mut ipam, &[net]);
+    for _ in 0..ips {
+        let request = BookIpRequest::new(project(), Source::PrivateNetworkId(pn)).ipv6(true);
+        ipam.book_ip(REGION, request).expect("room");
+    }
+    Pool {
+        ipam,
+        pn,
+        v6: true,
+        live: ips,
+        free: usize::MAX,
+        label: format!("/64 {ips} IPs"),
+        id: format!("64_ips{ips}"),
+    }
+}
+
+/// Automatic booking alone: `restore` releases what `run` booked, so the fill stays put.
+pub(crate) struct BookAuto<'a> {
+    pool: &'a mut Pool,
+    booked: Vec<IpId>,
+}
+
+impl<'a> BookAuto<'a> {
+    pub(crate) fn new(pool: &'a mut Pool) -> Self {
+        Self {
+            pool,
+            booked: Vec::with_capacity(1000),
+        }
+    }
+}
+
+impl Op for BookAuto<'_> {
+    /// A tenth of the free addresses at most, so a chunk barely moves the fill.
+    fn max_chunk(&self) -> usize {
+        (self.pool.free / 10).clamp(1, 1000)
+    }
+
+    fn run(&mut self, n: usize) {
+        let request = BookIpRequest::new(project(), Source::PrivateNetworkId(self.pool.pn))
+            .ipv6(self.pool.v6);
+        for _ in 0..n {
+            let ip = self
+                .pool
+                .ipam
+                .book_ip(REGION, request.clone())
+                .expect("room");
+            self.booked.push(ip.id);
+        }
+    }
+
+    fn restore(&mut self, _n: usize) {
+        for id in self.booked.drain(..) {
+            self.pool.ipam.release_ip(REGION, id).expect("booked");
+        }
+    }
+}
+
+/// A book + release pair, both timed: the churn of a pool at its fill.
+pub(crate) struct Churn<'a> {
+    pub(crate) pool: &'a mut Pool,
+}
+
+impl Op for Churn<'_> {
+    fn run(&mut self, n: usize) {
+        let request = BookIpRequest::new(project(), Source::PrivateNetworkId(self.pool.pn))
+            .ipv6(self.pool.v6);
+        for _ in 0..n {
+            let ip = self
+                .pool
+                .ipam
+                .book_ip(REGION, request.clone())
+                .expect("room");
+            self.pool.ipam.release_ip(REGION, ip.id).expect("booked");
+        }
+    }
+}
+
+/// A region of booked IPs.
+pub(crate) struct RegionData {
+    pub(crate) ipam: Ipam,
+    /// Private Networks and the base address of their /20.
+    pub(crate) networks: Vec<(PrivateNetworkId, Ipv4Addr)>,
+    /// IP `i`'s id; its tags are [`tags_of`]`(i)` and its MAC [`mac_of`]`(i)`.
+    pub(crate) ids: Vec<IpId>,
+    /// Wall time to create the networks and book every IP.
+    pub(crate) load: Duration,
+}
+
+const ROLES: [&str; 8] = [
+    "web", "db", "cache", "batch", "prod", "dev", "blue", "green",
+];
+
+/// The tags of IP `i`: `t00`..`t99` (1% each) and a role.
+pub(crate) fn tags_of(i: usize) -> [String; 2] {
+    [format!("t{:02}", i % 100), ROLES[(i / 100) % 8].to_owned()]
+}
+
+/// The MAC address IP `i` is attached to.
+pub(crate) fn mac_of(i: usize) -> MacAddress {
+    let b = (i as u32).to_be_bytes();
+    MacAddress::new([0x02, 0, b[0], b[1], b[2], b[3]])
+}
+
+/// The MAC address IP `i` is moved to and back from.
+fn other_mac_of(i: usize) -> MacAddress {
+    let b = (i as u32).to_be_bytes();
+    MacAddress::new([0x06, 0, b[0], b[1], b[2], b[3]])
+}
+
+/// `ips` IPs in one region, as the module doc describes.
+pub(crate) fn region(ips: usize) -> RegionData {
+    let count = ips.div_ceil(PER_NETWORK).max(1);
+    assert!(count <= 4096, "at most 4096 /20 networks fit in 10.0.0.0/8");
+    let mut ids = Vec::with_capacity(ips);
+    let mut networks = Vec::with_capacity(count);
+    let start = Instant::now();
+    let mut ipam = engine(7);
+    for k in 0..count {
+        let base = Ipv4Addr::new(10, (k / 16) as u8, ((k % 16) * 16) as u8, 0);
+        let net = IpNet::new(IpAddr::V4(base), 20).expect("valid /20");
+        networks.push((network(&mut ipam, &[net]), base));
+    }
+    for i in 0..ips {
+        let pn = networks[i % count].0;
+        let request = BookIpRequest::new(project(), Source::PrivateNetworkId(pn))
+            .tags(tags_of(i))
+            .resource(CustomResource::new(mac_of(i)));
+        ids.push(ipam.book_ip(REGION, request).expect("room").id);
+    }
+    let load = start.elapsed();
+    RegionData {
+        ipam,
+        networks,
+        ids,
+        load,
+    }
+}
+
+impl RegionData {
+    /// Heap held by this struct beside the engine (the id and network lists).
+    pub(crate) fn side_bytes(&self) -> usize {
+        self.ids.capacity() * std::mem::size_of::<IpId>()
+            + self.networks.capacity() * std::mem::size_of::<(PrivateNetworkId, Ipv4Addr)>()
+    }
+}
+
+/// Walks the region's IPs in a scattered order (a prime stride), so that successive calls touch
+/// unrelated records, as real traffic does.
+struct Walk {
+    next: usize,
+    len: usize,
+}
+
+impl Walk {
+    fn new(len: usize) -> Self {
+        Self { next: 0, len }
+    }
+
+    fn step(&mut self) -> usize {
+        let i = self.next;
+        self.next = (self.next + 7919) % self.len;
+        i
+    }
+}
+
+/// Gets an IP by id.
+pub(crate) struct Get<'a> {
+    data: &'a RegionData,
+    walk: Walk,
+}
+
+impl<'a> Get<'a> {
+    pub(crate) fn new(data: &'a RegionData) -> Self {
+        Self {
+            data,
+            walk: Walk::new(data.ids.len()),
+        }
+    }
+}
+
+impl Op for Get<'_> {
+    fn run(&mut self, n: usize) {
+        for _ in 0..n {
+            let id = self.data.ids[self.walk.step()];
+            std::hint::black_box(self.data.ipam.get_ip(REGION, id).expect("live"));
+        }
+    }
+}
+
+/// Books a given free address (above each network's booked range); `restore` releases it.
+pub(crate) struct BookSpecific<'a> {
+    data: &'a mut RegionData,
+    targets: Vec<(PrivateNetworkId, IpAddr)>,
+    booked: Vec<IpId>,
+}
+
+impl<'a> BookSpecific<'a> {
+    pub(crate) fn new(data: &'a mut RegionData) -> Self {
+        let count = data.networks.len();
+        let targets = (0..1000)
+            .map(|j| {
+                let (pn, base) = data.networks[(j * 37) % count];
+                let offset = 4093 - (j / count) as u32;
+                (pn, IpAddr::V4(Ipv4Addr::from(u32::from(base) + offset)))
+            })
+            .collect();
+        Self {
+            data,
+            targets,
+            booked: Vec::with_capacity(1000),
+        }
+    }
+}
+
+impl Op for BookSpecific<'_> {
+    fn run(&mut self, n: usize) {
+        for &(pn, address) in &self.targets[..n] {
+            let request =
+                BookIpRequest::new(project(), Source::PrivateNetworkId(pn)).address(address);
+            let ip = self
+                .data
+                .ipam
+                .book_ip(REGION, request)
+                .expect("free address");
+            self.booked.push(ip.id);
+        }
+    }
+
+    fn restore(&mut self, _n: usize) {
+        for id in self.booked.drain(..) {
+            self.data.ipam.release_ip(REGION, id).expect("booked");
+        }
+    }
+}
+
+/// How many prepared items wait before a timed call uses them: enough for their cache lines to
+/// leave the L2 cache (a few MiB), so the timed call does not find them warm from `prepare`.
+pub(crate) const AGE: usize = 16_384;
+
+/// Releases an unattached IP booked [`AGE`] bookings earlier; `prepare` books the IPs
+/// (untimed). Dropping it releases those still waiting.
+pub(crate) struct Release<'a> {
+    data: &'a mut RegionData,
+    waiting: VecDeque<IpId>,
+    next_network: usize,
+}
+
+impl<'a> Release<'a> {
+    pub(crate) fn new(data: &'a mut RegionData) -> Self {
+        let mut op = Self {
+            data,
+            waiting: VecDeque::with_capacity(AGE + 1000),
+            next_network: 0,
+        };
+        // Small regions have less room than that above their booked addresses.
+        let room = op.data.networks.len() * (4092 - PER_NETWORK);
+        op.book(AGE.min(room.saturating_sub(1000) / 2));
+        op
+    }
+
+    fn book(&mut self, n: usize) {
+        for _ in 0..n {
+            let pn = self.data.networks[self.next_network].0;
+            self.next_network = (self.next_network + 1) % self.data.networks.len();
+            let request = BookIpRequest::new(project(), Source::PrivateNetworkId(pn));
+            let id = self.data.ipam.book_ip(REGION, request).expect("room").id;
+            self.waiting.push_back(id);
+        }
+    }
+}
+
+impl Op for Release<'_> {
+    fn prepare(&mut self, n: usize) {
+        self.book(n);
+    }
+
+    fn run(&mut self, n: usize) {
+        for id in self.waiting.drain(..n) {
+            self.data.ipam.release_ip(REGION, id).expect("booked");
+        }
+    }
+}
+
+impl Drop for Release<'_> {
+    fn drop(&mut self) {
+        for id in self.waiting.drain(..) {
+            self.data.ipam.release_ip(REGION, id).expect("booked");
+        }
+    }
+}
+
+/// Attaches an IP of the region to its MAC again, [`AGE`] detachments after `prepare` detached
+/// it (untimed). Dropping it attaches those still waiting.
+pub(crate) struct Attach<'a> {
+    data: &'a mut RegionData,
+    walk: Walk,
+    waiting: VecDeque<(usize, IpId)>,
+}
+
+impl<'a> Attach<'a> {
+    pub(crate) fn new(data: &'a mut RegionData) -> Self {
+        let walk = Walk::new(data.ids.len());
+        let mut op = Self {
+            data,
+            walk,
+            waiting: VecDeque::with_capacity(AGE + 1000),
+        };
+        op.detach(AGE.min(op.data.ids.len() / 2));
+        op
+    }
+
+    fn detach(&mut self, n: usize) {
+        for _ in 0..n {
+            let i = self.walk.step();
+            let id = self.data.ids[i];
+            self.data
+                .ipam
+                .detach_ip(REGION, id, CustomResource::new(mac_of(i)))
+                .expect("attached");
+            self.waiting.push_back((i, id));
+        }
+    }
+
+    fn attach(&mut self, n: usize) {
+        for (i, id) in self.waiting.drain(..n) {
+            let ip = self
+                .data
+                .ipam
+                .attach_ip(REGION, id, CustomResource::new(mac_of(i)));
+            std::hint::black_box(ip.expect("detached"));
+        }
+    }
+}
+
+impl Op for Attach<'_> {
+    fn prepare(&mut self, n: usize) {
+        self.detach(n);
+    }
+
+    fn run(&mut self, n: usize) {
+        self.attach(n);
+    }
+}
+
+impl Drop for Attach<'_> {
+    fn drop(&mut self) {
+        self.attach(self.waiting.len());
+    }
+}
+
+/// What a region operation on existing IPs does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Change {
+    /// Replaces both tags (restore puts the old ones back).
+    UpdateTags,
+    /// Detaches an IP from its MAC (restore attaches it again).
+    Detach,
+    /// Moves an IP from its MAC to another (restore moves it back).
+    Move,
+}
+
+/// One [`Change`] applied to scattered IPs of the region (timed), then undone (untimed), so the
+/// region is as it was after `restore`.
+pub(crate) struct Modify<'a> {
+    data: &'a mut RegionData,
+    change: Change,
+    walk: Walk,
+    /// The chunk's IPs: index and id, looked up untimed.
+    chunk: Vec<(usize, IpId)>,
+    /// The chunk's tag updates, built untimed.
+    updates: Vec<Option<UpdateIpRequest>>,
+}
+
+impl<'a> Modify<'a> {
+    pub(crate) fn new(data: &'a mut RegionData, change: Change) -> Self {
+        let walk = Walk::new(data.ids.len());
+        Self {
+            data,
+            change,
+            walk,
+            chunk: Vec::with_capacity(1000),
+            updates: Vec::with_capacity(1000),
+        }
+    }
+
+    /// Applies the change to the `k`th IP of the chunk, or undoes it.
+    fn apply(&mut self, k: usize, forward: bool) {
+        let ipam = &mut self.data.ipam;
+        let (i, id) = self.chunk[k];
+        let (mac, other) = (mac_of(i), other_mac_of(i));
+        let done = match (self.change, forward) {
+            (Change::UpdateTags, true) => {
+                let request = self.updates[k].take().expect("prepared update");
+                ipam.update_ip(REGION, id, request)
+            }
+            (Change::UpdateTags, false) => ipam.update_ip(
+                REGION,
+                id,
+                UpdateIpRequest {
+                    tags: Some(tags_of(i).to_vec()),
+                    reverses: None,
+                },
+            ),
+            (Change::Detach, false) => ipam.attach_ip(REGION, id, CustomResource::new(mac)),
+            (Change::Detach, true) => ipam.detach_ip(REGION, id, CustomResource::new(mac)),
+            (Change::Move, forward) => {
+                let (from, to) = if forward { (mac, other) } else { (other, mac) };
+                ipam.move_ip(
+                    REGION,
+                    id,
+                    MoveIpRequest {
+                        from_resource: CustomResource::new(from),
+                        to_resource: Some(CustomResource::new(to)),
+                    },
+                )
+            }
+        };
+        std::hint::black_box(done.expect("valid change"));
+    }
+}
+
+impl Op for Modify<'_> {
+    fn prepare(&mut self, n: usize) {
+        self.chunk.clear();
+        self.updates.clear();
+        for _ in 0..n {
+            let i = self.walk.step();
+            self.chunk.push((i, self.data.ids[i]));
+            if self.change == Change::UpdateTags {
+                self.updates.push(Some(UpdateIpRequest {
+                    tags: Some(vec![format!("u{:02}", i % 100), "updated".to_owned()]),
+                    reverses: None,
+                }));
+            }
+        }
+    }
+
+    fn run(&mut self, n: usize) {
+        for k in 0..n {
+            self.apply(k, true);
+        }
+    }
+
+    fn restore(&mut self, n: usize) {
+        for k in 0..n {
+            self.apply(k, false);
+        }
+    }
+}
+
+/// What a list case filters on, for reports and targets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ListKind {
+    /// One Private Network (2,500 IPs).
+    PrivateNetwork,
+    /// One resource id (one IP).
+    ResourceId,
+    /// One MAC address (one IP).
+    Mac,
+    /// 100 IP ids.
+    IpIds,
+    /// One tag carried by 1% of the IPs.
+    Tag,
+    /// No filter, first page.
+    Unfiltered,
+    /// No filter, page [`DEEP_PAGE`].
+    UnfilteredDeep,
+}
+
+/// One list request over a region, with the `total_count` it must report.
+pub(crate) struct ListCase {
+    /// Criterion group, and section of the harness's table.
+    pub(crate) group: &'static str,
+    pub(crate) kind: ListKind,
+    pub(crate) request: ListIpsRequest,
+    pub(crate) expected_total: u64,
+}
+
+impl ListCase {
+    /// What it filters on and in which order: `pn created_at_desc`.
+    pub(crate) fn label(&self) -> String {
+        let filter = match self.kind {
+            ListKind::PrivateNetwork => "pn".to_owned(),
+            ListKind::ResourceId => "resource_id".to_owned(),
+            ListKind::Mac => "mac".to_owned(),
+            ListKind::IpIds => format!("{} ip_ids", self.request.ip_ids.len()),
+            ListKind::Tag => "tag 1%".to_owned(),
+            ListKind::Unfiltered => "unfiltered p1".to_owned(),
+            ListKind::UnfilteredDeep => format!("unfiltered p{DEEP_PAGE}"),
+        };
+        format!("{filter} {}", self.request.order_by.as_str())
+    }
+
+    /// The label as a criterion id: `pn_created_at_desc`, `tag_1pct_created_at_desc`.
+    pub(crate) fn id(&self) -> String {
+        self.label().replace(' ', "_").replace('%', "pct")
+    }
+}
+
+/// The list cases, page size 100: the selective indexed filters in the default order, and the
+/// Private Network filter, the 1% tag filter and the deep unfiltered page in every order.
+pub(crate) fn list_cases(data: &RegionData) -> Vec<ListCase> {
+    let n = data.ids.len();
+    let networks = data.networks.len();
+    let pn_index = 17 % networks;
+    let one = n / 2;
+    let mut cases = Vec::new();
+    let mut push = |kind: ListKind, group: &'static str, request: ListIpsRequest, total: usize| {
+        cases.push(ListCase {
+            group,
+            kind,
+            request: ListIpsRequest {
+                page_size: 100,
+                ..request
+            },
+            expected_total: total as u64,
+        });
+    };
+    let pn = ListIpsRequest {
+        private_network_id: Some(data.networks[pn_index].0),
+        ..Default::default()
+    };
+    let pn_total = count_mod(n, networks, pn_index);
+    push(
+        ListKind::PrivateNetwork,
+        "list_selective",
+        pn.clone(),
+        pn_total,
+    );
+    push(
+        ListKind::ResourceId,
+        "list_selective",
+        ListIpsRequest {
+            resource_id: Some(ResourceId::from(data.ids[one])),
+            ..Default::default()
+        },
+        1,
+    );
+    push(
+        ListKind::Mac,
+        "list_selective",
+        ListIpsRequest {
+            mac_address: Some(mac_of(n / 3)),
+            ..Default::default()
+        },
+        1,
+    );
+    let ip_ids: Vec<IpId> = (0..100.min(n)).map(|k| data.ids[(k * 7919) % n]).collect();
+    let id_total = {
+        let mut unique = ip_ids.clone();
+        unique.sort_unstable_by_key(IpId::uuid);
+        unique.dedup();
+        unique.len()
+    };
+    push(
+        ListKind::IpIds,
+        "list_selective",
+        ListIpsRequest {
+            ip_ids,
+            ..Default::default()
+        },
+        id_total,
+    );
+    push(
+        ListKind::Unfiltered,
+        "list_unfiltered_page_1",
+        ListIpsRequest::default(),
+        n,
+    );
+    for &order in OrderBy::ALL {
+        push(
+            ListKind::PrivateNetwork,
+            "list_pn",
+            ListIpsRequest {
+                order_by: order,
+                ..pn.clone()
+            },
+            pn_total,
+        );
+    }
+    for &order in OrderBy::ALL {
+        push(
+            ListKind::Tag,
+            "list_tag_1pct",
+            ListIpsRequest {
+                order_by: order,
+                tags: vec!["t42".to_owned()],
+                ..Default::default()
+            },
+            count_mod(n, 100, 42),
+        );
+    }
+    for &order in OrderBy::ALL {
+        push(
+            ListKind::UnfilteredDeep,
+            "list_unfiltered_page_5000",
+            ListIpsRequest {
+                order_by: order,
+                page: DEEP_PAGE,
+                ..Default::default()
+            },
+            n,
+        );
+    }
+    cases
+}
+
+/// Runs one list request.
+pub(crate) struct List<'a> {
+    pub(crate) ipam: &'a Ipam,
+    pub(crate) request: &'a ListIpsRequest,
+}
+
+impl Op for List<'_> {
+    fn run(&mut self, n: usize) {
+        for _ in 0..n {
+            std::hint::black_box(self.ipam.list_ips(REGION, self.request).expect("valid"));
+        }
+    }
+}

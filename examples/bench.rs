@@ -1,0 +1,675 @@
+//! The benchmark harness: one table of every operation's median time, its ratio to the physical
+//! floor measured in the same run at the same scale, the engine's heap per booked IP, and the
+//! issue's targets with whether each is met.
+//!
+//! ```text
+//! cargo run --release --example bench [-- --ips 1000000 --reps 7 --quick]
+//! ```
+//!
+//! - `--ips N`: IPs in the region the per-IP operations, the lists and the memory figures use
+//!   (default 1,000,000; `--ips 10000000` for the 10M load and memory figures). The IPv6 pool
+//!   holds `min(N, 1M)` IPs; the IPv4 pools are a /24, a /16 and a /12 whatever N.
+//! - `--reps R`: timed batches of about 20 ms per operation (default 7, 5 with `--quick`). Each
+//!   batch is timed in chunks of about 200 µs and the median chunk is reported, so a chunk the
+//!   scheduler interrupts (the machine may be shared) is an outlier rather than a skewed batch.
+//! - `--quick`: shorter batches (about 5 ms instead of 20 ms) and fewer repetitions.
+//!
+//! The scenarios, the floor and the timing are those of the criterion bench
+//! (`benches/support/`); each batch's untimed part keeps the engine at its fill level and the
+//! timer's own cost is subtracted. Heap figures come from a counting global allocator: the heap
+//! an engine holds after it is built, divided by its booked IPs.
+
+// Figures for people: float conversions of counts and times are fine here.
+#![allow(clippy::cast_precision_loss, clippy::cast_sign_loss)]
+
+// Criterion ids the harness does not print.
+#[allow(dead_code)]
+#[path = "../benches/support/mod.rs"]
+mod support;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::fmt::Write as _;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use ipnet::IpNet;
+use support::floor::{Floor, FloorBook, FloorGet};
+use support::measure::{drive, drive_chunks, timer_overhead, Op};
+use support::workload::{
+    engine, list_cases, network, region, v4_pool, v6_pool, Attach, BookAuto, BookSpecific, Change,
+    Churn, Get, List, ListKind, Modify, Pool, RegionData, Release, REGION,
+};
+
+/// Counts live and peak heap bytes.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call forwards to the system allocator unchanged; the counters only observe.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = System.alloc(layout);
+        if !p.is_null() {
+            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(live, Ordering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout);
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let p = System.realloc(ptr, layout, new_size);
+        if !p.is_null() {
+            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+            let live = LIVE.fetch_add(new_size, Ordering::Relaxed) + new_size;
+            PEAK.fetch_max(live, Ordering::Relaxed);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+fn heap() -> usize {
+    LIVE.load(Ordering::Relaxed)
+}
+
+/// Builds something and returns it with the heap it holds afterwards.
+fn with_heap<T>(build: impl FnOnce() -> T) -> (T, usize) {
+    let before = heap();
+    let value = build();
+    (value, heap().saturating_sub(before))
+}
+
+struct Config {
+    ips: usize,
+    reps: usize,
+    batch_ns: f64,
+}
+
+impl Config {
+    fn from_args() -> Self {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        if args.iter().any(|a| a == "--help" || a == "-h") {
+            println!(
+                "usage: cargo run --release --example bench [-- --ips N] [--reps R] [--quick]"
+            );
+            std::process::exit(0);
+        }
+        let value = |name: &str| -> Option<usize> {
+            let i = args.iter().position(|a| a == name)?;
+            let v = args.get(i + 1)?;
+            Some(v.replace('_', "").parse().unwrap_or_else(|_| {
+                eprintln!("{name} expects a number, found {v}");
+                std::process::exit(2)
+            }))
+        };
+        let quick = args.iter().any(|a| a == "--quick");
+        Self {
+            ips: value("--ips").unwrap_or(1_000_000).max(1),
+            reps: value("--reps").unwrap_or(if quick { 5 } else { 7 }).max(1),
+            batch_ns: if quick { 5e6 } else { 20e6 },
+        }
+    }
+}
+
+/// Timed chunks last about this long (or one call, when a call takes longer), so that a chunk
+/// the scheduler interrupts is an outlier the median drops rather than a skewed batch.
+const CHUNK_NS: f64 = 200e3;
+
+/// Median ns per call of `op`: probes with two single calls, then growing call counts (which
+/// also warms up) until a probe takes a tenth of `batch_ns`; then times `reps` batches of about `batch_ns` each, in
+/// chunks of about [`CHUNK_NS`], and returns the median chunk's ns per call. When one call alone
+/// takes more than ten batches' time, 3 calls are timed.
+fn measure(op: &mut dyn Op, config: &Config) -> f64 {
+    let per_call = |calls: u64, op: &mut dyn Op| drive(op, calls).as_nanos() as f64 / calls as f64;
+    let mut calls = 1;
+    // Two single calls: a one-time cost in the first (a table's first growth) is not the cost of
+    // a call, while a call that is truly slow is slow twice.
+    let mut ns = per_call(1, op).min(per_call(1, op)).max(1.0);
+    while ns * (calls as f64) < config.batch_ns / 10.0 && calls < 20_000 {
+        calls *= 8;
+        ns = per_call(calls, op).max(1.0);
+    }
+    let calls = (config.batch_ns / ns).clamp(1.0, 200_000.0) as u64;
+    let reps = if ns > 10.0 * config.batch_ns {
+        config.reps.min(3)
+    } else {
+        config.reps
+    };
+    let chunk = (CHUNK_NS / ns).max(1.0) as usize;
+    let mut samples = Vec::new();
+    for _ in 0..reps {
+        drive_chunks(op, calls, chunk, |n, d| {
+            samples.push(d.as_nanos() as f64 / n as f64);
+        });
+    }
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+/// The floor at one scale.
+struct FloorTier {
+    live: usize,
+    book_ns: f64,
+    get_ns: f64,
+}
+
+/// The floor tier nearest to `live` (on a log scale).
+fn nearest(floors: &[FloorTier], live: usize) -> &FloorTier {
+    let distance = |f: &FloorTier| ((live.max(1) as f64).ln() - (f.live as f64).ln()).abs();
+    floors
+        .iter()
+        .min_by(|a, b| distance(a).total_cmp(&distance(b)))
+        .expect("at least one floor")
+}
+
+#[derive(Default)]
+struct Row {
+    section: Option<String>,
+    name: String,
+    live: Option<usize>,
+    value: String,
+    ratio: Option<f64>,
+    floor: String,
+    bytes_per_ip: Option<f64>,
+    target: String,
+    met: Option<bool>,
+}
+
+#[derive(Default)]
+struct Table {
+    rows: Vec<Row>,
+}
+
+impl Table {
+    fn section(&mut self, title: impl Into<String>) {
+        self.rows.push(Row {
+            section: Some(title.into()),
+            ..Row::default()
+        });
+    }
+
+    fn push(&mut self, row: Row) {
+        // Progress on stderr, so a long run shows it is alive; the table goes to stdout.
+        eprintln!("  {} {}", row.name, row.value);
+        self.rows.push(row);
+    }
+
+    fn print(&self) {
+        let mut out = String::new();
+        let header = format!(
+            "{:<50} {:>9} {:>10} {:>8} {:<14} {:>7}  {:<22} {}",
+            "operation", "live", "median", "x floor", "floor", "B/IP", "target", "met"
+        );
+        let _ = writeln!(out, "{header}");
+        let _ = writeln!(out, "{}", "-".repeat(header.chars().count()));
+        for r in &self.rows {
+            if let Some(title) = &r.section {
+                let _ = writeln!(out, "{title}");
+                continue;
+            }
+            let live = r.live.map(|l| l.to_string()).unwrap_or_default();
+            let ratio = r.ratio.map(|x| format!("{x:.2}x")).unwrap_or_default();
+            let bytes = r
+                .bytes_per_ip
+                .map(|b| format!("{b:.0}"))
+                .unwrap_or_default();
+            let met = match r.met {
+                Some(true) => "yes",
+                Some(false) => "NO",
+                None => "",
+            };
+            let _ = writeln!(
+                out,
+                "  {:<48} {:>9} {:>10} {:>8} {:<14} {:>7}  {:<22} {}",
+                r.name, live, r.value, ratio, r.floor, bytes, r.target, met
+            );
+        }
+        print!("{out}");
+    }
+}
+
+fn time(ns: f64) -> String {
+    if ns < 1e3 {
+        format!("{ns:.0} ns")
+    } else if ns < 1e6 {
+        format!("{:.1} µs", ns / 1e3)
+    } else if ns < 1e9 {
+        format!("{:.2} ms", ns / 1e6)
+    } else {
+        format!("{:.2} s", ns / 1e9)
+    }
+}
+
+fn bytes(n: f64) -> String {
+    if n < 10_240.0 {
+        format!("{n:.0} B")
+    } else if n < 10_485_760.0 {
+        format!("{:.1} KiB", n / 1024.0)
+    } else {
+        format!("{:.1} MiB", n / 1_048_576.0)
+    }
+}
+
+/// A row for an operation compared with the booking floor: `<= max_ratio x floor`, and
+/// optionally `<= max_ns`.
+#[allow(clippy::too_many_arguments)]
+fn op_row(
+    name: String,
+    live: usize,
+    ns: f64,
+    floor_ns: f64,
+    floor_label: String,
+    bytes_per_ip: Option<f64>,
+    max_ratio: Option<f64>,
+    max_ns: Option<f64>,
+) -> Row {
+    let ratio = ns / floor_ns;
+    let mut target = Vec::new();
+    let mut met = None;
+    if let Some(max) = max_ns {
+        target.push(format!("<= {}", time(max)));
+        met = Some(ns <= max);
+    }
+    if let Some(max) = max_ratio {
+        target.push(format!("<= {max}x floor"));
+        met = Some(met.unwrap_or(true) && ratio <= max);
+    }
+    Row {
+        name,
+        live: Some(live),
+        value: time(ns),
+        ratio: Some(ratio),
+        floor: floor_label,
+        bytes_per_ip,
+        target: target.join(", "),
+        met,
+        ..Row::default()
+    }
+}
+
+/// Makes an operation over a region.
+type Make = for<'a> fn(&'a mut RegionData) -> Box<dyn Op + 'a>;
+
+/// Heap per booked IP, when there are enough IPs for the figure to mean something.
+fn per_ip(heap: usize, live: usize) -> Option<f64> {
+    (live >= 1000).then(|| heap as f64 / live as f64)
+}
+
+fn floors(config: &Config, table: &mut Table) -> Vec<FloorTier> {
+    let mut tiers = vec![250, 65_536, 1_000_000, config.ips];
+    tiers.sort_unstable();
+    tiers.dedup();
+    table.section("floor (roaring min+remove, uuid draw, 128 B record push + uuid->u32 insert)");
+    let mut out = Vec::new();
+    for live in tiers {
+        let mut floor = Floor::new(live, 1);
+        let book_ns = measure(&mut FloorBook(&mut floor), config);
+        let get_ns = measure(&mut FloorGet::new(&floor), config);
+        for (what, ns) in [("book", book_ns), ("get", get_ns)] {
+            table.push(Row {
+                name: format!("floor {what}"),
+                live: Some(live),
+                value: time(ns),
+                ..Row::default()
+            });
+        }
+        out.push(FloorTier {
+            live,
+            book_ns,
+            get_ns,
+        });
+    }
+    out
+}
+
+fn v4_pools(config: &Config, floors: &[FloorTier], table: &mut Table) {
+    table.section("book auto IPv4, book alone (chunk released untimed)");
+    let mut churn_rows = Vec::new();
+    let mut churn_ratios = Vec::new();
+    for prefix in [24u8, 16, 12] {
+        let mut churn_at = Vec::new();
+        for percent in [0, 1, 50, 99] {
+            let (mut pool, heap) = with_heap(|| v4_pool(prefix, percent));
+            let live = pool.live;
+            let floor = nearest(floors, live);
+            let label = pool.label.clone();
+            let bytes_per_ip = per_ip(heap, live);
+            if percent != 1 {
+                let ns = measure(&mut BookAuto::new(&mut pool), config);
+                let max_ns = (prefix == 16).then_some(250.0);
+                table.push(op_row(
+                    format!("book auto v4 {label}"),
+                    live,
+                    ns,
+                    floor.book_ns,
+                    format!("book@{}", floor.live),
+                    bytes_per_ip,
+                    Some(3.0),
+                    max_ns,
+                ));
+            }
+            if percent != 0 {
+                let ns = measure(&mut Churn { pool: &mut pool }, config);
+                churn_at.push((percent, ns));
+                churn_rows.push(Row {
+                    name: format!("churn v4 (book+release) {label}"),
+                    live: Some(live),
+                    value: time(ns),
+                    bytes_per_ip,
+                    ..Row::default()
+                });
+            }
+        }
+        let ns_at = |p| churn_at.iter().find(|(q, _)| *q == p).map(|(_, ns)| *ns);
+        if let (Some(low), Some(high)) = (ns_at(1), ns_at(99)) {
+            churn_ratios.push((prefix, high / low));
+        }
+    }
+    table.section("book+release churn, both timed");
+    for row in churn_rows {
+        table.push(row);
+    }
+    for (prefix, ratio) in churn_ratios {
+        let has_target = prefix != 24;
+        table.push(Row {
+            name: format!("churn 99% / churn 1%, /{prefix}"),
+            value: format!("{ratio:.2}"),
+            target: if has_target {
+                "<= 1.5".into()
+            } else {
+                String::new()
+            },
+            met: has_target.then_some(ratio <= 1.5),
+            ..Row::default()
+        });
+    }
+}
+
+fn v6_pools(config: &Config, floors: &[FloorTier], table: &mut Table) {
+    table.section("book auto IPv6 in a /64, book alone");
+    for ips in [0, config.ips.min(1_000_000)] {
+        let (mut pool, heap): (Pool, usize) = with_heap(|| v6_pool(ips));
+        let floor = nearest(floors, ips);
+        let ns = measure(&mut BookAuto::new(&mut pool), config);
+        table.push(op_row(
+            format!("book auto v6 {}", pool.label),
+            ips,
+            ns,
+            floor.book_ns,
+            format!("book@{}", floor.live),
+            per_ip(heap, ips),
+            (ips > 0).then_some(3.0),
+            None,
+        ));
+    }
+}
+
+fn region_rows(config: &Config, floors: &[FloorTier], table: &mut Table) {
+    PEAK.store(heap(), Ordering::Relaxed);
+    let (mut data, heap_built) = with_heap(|| region(config.ips));
+    let engine_heap = heap_built.saturating_sub(data.side_bytes());
+    let peak = PEAK.load(Ordering::Relaxed);
+    let n = data.ids.len();
+    let floor = nearest(floors, n);
+    let bytes_per_ip = per_ip(engine_heap, n);
+
+    table.section("one call on a region of N IPs (2 tags + MAC each), scattered IPs");
+    let ops: [(&str, Make); 6] = [
+        ("book specific", |d| Box::new(BookSpecific::new(d))),
+        ("release", |d| Box::new(Release::new(d))),
+        ("update tags", |d| {
+            Box::new(Modify::new(d, Change::UpdateTags))
+        }),
+        ("attach", |d| Box::new(Attach::new(d))),
+        ("detach", |d| Box::new(Modify::new(d, Change::Detach))),
+        ("move", |d| Box::new(Modify::new(d, Change::Move))),
+    ];
+    for (name, make) in ops {
+        let ns = measure(&mut *make(&mut data), config);
+        table.push(op_row(
+            name.to_owned(),
+            n,
+            ns,
+            floor.book_ns,
+            format!("book@{}", floor.live),
+            bytes_per_ip,
+            Some(3.0),
+            None,
+        ));
+    }
+    let ns = measure(&mut Get::new(&data), config);
+    table.push(op_row(
+        "get by id".to_owned(),
+        n,
+        ns,
+        floor.get_ns,
+        format!("get@{}", floor.live),
+        bytes_per_ip,
+        Some(2.0),
+        None,
+    ));
+
+    let mut group = "";
+    for case in list_cases(&data) {
+        if case.group != group {
+            group = case.group;
+            table.section(format!(
+                "{group}: page_size 100, met also needs an exact total_count"
+            ));
+        }
+        let response = data.ipam.list_ips(REGION, &case.request).expect("valid");
+        let exact = response.total_count == case.expected_total;
+        let ns = measure(
+            &mut List {
+                ipam: &data.ipam,
+                request: &case.request,
+            },
+            config,
+        );
+        let default_order = case.request.order_by == ipam_engine::OrderBy::CreatedAtDesc;
+        let created = matches!(
+            case.request.order_by,
+            ipam_engine::OrderBy::CreatedAtAsc | ipam_engine::OrderBy::CreatedAtDesc
+        );
+        let max_ns = match case.kind {
+            ListKind::ResourceId | ListKind::Mac | ListKind::IpIds => Some(30e3),
+            ListKind::PrivateNetwork if default_order => Some(30e3),
+            ListKind::Tag if default_order => Some(2e6),
+            ListKind::UnfilteredDeep if created => Some(200e3),
+            _ => None,
+        };
+        let mut target = max_ns
+            .map(|m| format!("<= {}", time(m)))
+            .unwrap_or_default();
+        if !exact {
+            let _ = write!(
+                target,
+                " total {} != {}",
+                response.total_count, case.expected_total
+            );
+        }
+        let past_end = u64::from(case.request.page - 1) * u64::from(case.request.page_size)
+            >= case.expected_total;
+        table.push(Row {
+            name: format!(
+                "{} ({} hits{})",
+                case.label(),
+                case.expected_total,
+                if past_end { ", page past the end" } else { "" }
+            ),
+            live: Some(n),
+            value: time(ns),
+            target,
+            met: max_ns
+                .map(|m| ns <= m && exact)
+                .or((!exact).then_some(false)),
+            ..Row::default()
+        });
+    }
+
+    table.section("memory and load (2 short tags + attached custom resource per IP)");
+    table.push(Row {
+        name: format!("engine heap, {n} IPs ({})", bytes(engine_heap as f64)),
+        live: Some(n),
+        value: bytes(engine_heap as f64 / n as f64),
+        bytes_per_ip,
+        target: "<= 250 B/IP".into(),
+        met: bytes_per_ip.map(|b| b <= 250.0),
+        ..Row::default()
+    });
+    table.push(Row {
+        name: "peak heap while loading, per IP".to_owned(),
+        live: Some(n),
+        value: bytes(peak as f64 / n as f64),
+        ..Row::default()
+    });
+    let load = data.load.as_secs_f64();
+    let at_10m = n >= 10_000_000;
+    table.push(Row {
+        name: format!("load {n} IPs ({:.2} µs/IP)", load * 1e6 / n as f64),
+        live: Some(n),
+        value: format!("{load:.2} s"),
+        target: if at_10m {
+            "<= 20 s for 10M".into()
+        } else {
+            "(10M: --ips 10000000)".into()
+        },
+        met: at_10m.then_some(load <= 20.0 * n as f64 / 10_000_000.0),
+        ..Row::default()
+    });
+}
+
+/// Heap per Private Network created with `subnets(k)`, amortized over `count` networks in one
+/// VPC.
+fn network_heap(count: usize, subnets: impl Fn(usize) -> Vec<IpNet>) -> f64 {
+    let mut ipam = engine(99);
+    // The default VPC and the registry's first allocations are not part of any network.
+    network(&mut ipam, &["fdff::/64".parse().expect("valid /64")]);
+    let before = heap();
+    for k in 0..count {
+        network(&mut ipam, &subnets(k));
+    }
+    let after = heap();
+    drop(ipam);
+    after.saturating_sub(before) as f64 / count as f64
+}
+
+fn pool_rows(table: &mut Table) {
+    const COUNT: usize = 1000;
+    let v6 = |tag: u16, k: usize| -> IpNet {
+        format!("fd{tag:02x}:{k:x}::/64")
+            .parse()
+            .expect("valid /64")
+    };
+    let v4 = |k: usize, prefix: u8| -> IpNet {
+        let k = k as u32;
+        let base = match prefix {
+            16 => Ipv4Addr::new(10 + (k / 256) as u8, (k % 256) as u8, 0, 0),
+            _ => Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 0, 0, 0)) + (k << (32 - prefix))),
+        };
+        IpNet::new(IpAddr::V4(base), prefix).expect("valid block")
+    };
+    let base = network_heap(COUNT, |k| vec![v6(1, k)]);
+    let with_64 = network_heap(COUNT, |k| vec![v6(1, k), v6(2, k)]);
+    let with_22 = network_heap(COUNT, |k| vec![v6(1, k), v4(k, 22)]);
+    let with_16 = network_heap(COUNT, |k| vec![v6(1, k), v4(k, 16)]);
+    let only_22 = network_heap(COUNT, |k| vec![v4(k, 22)]);
+    let only_16 = network_heap(COUNT, |k| vec![v4(k, 16)]);
+    table.section(
+        "empty pools: heap per network created with just that subnet, amortized over 1000 in one VPC",
+    );
+    let rows = [
+        ("network with a /22 (engine adds a /64)", only_22, None),
+        ("network with a /16 (engine adds a /64)", only_16, None),
+        ("network with a /64", base, None),
+    ];
+    for (name, b, max) in rows {
+        table.push(Row {
+            name: name.to_owned(),
+            value: bytes(b),
+            target: max.map(|m| format!("<= {}", bytes(m))).unwrap_or_default(),
+            met: max.map(|m| b <= m),
+            ..Row::default()
+        });
+    }
+    table.section(
+        "empty pools: one more subnet in a network (subnet record, id map entry, pool, handle set)",
+    );
+    let rows = [
+        ("empty /22 subnet and pool", with_22 - base, None),
+        ("empty /16 subnet and pool", with_16 - base, Some(1024.0)),
+        ("empty /64 subnet and pool", with_64 - base, None),
+    ];
+    for (name, b, max) in rows {
+        table.push(Row {
+            name: name.to_owned(),
+            value: bytes(b),
+            target: max.map(|m| format!("<= {}", bytes(m))).unwrap_or_default(),
+            met: max.map(|m| b <= m),
+            ..Row::default()
+        });
+    }
+}
+
+/// The 1-minute load average, when the system tells it: other work on the machine skews every
+/// figure, so the table says how busy it was.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".to_owned())
+}
+
+fn main() {
+    let config = Config::from_args();
+    let wall = Instant::now();
+    let load_before = load_average();
+    let mut table = Table::default();
+    eprintln!(
+        "ipam-engine bench: {} IPs, {} reps; progress:",
+        config.ips, config.reps
+    );
+    let floors = floors(&config, &mut table);
+    v4_pools(&config, &floors, &mut table);
+    v6_pools(&config, &floors, &mut table);
+    region_rows(&config, &floors, &mut table);
+    pool_rows(&mut table);
+
+    println!(
+        "ipam-engine bench: region of {} IPs; per row, {} batches of ~{:.0} ms timed in chunks of ~{:.0} µs, median chunk reported; timer cost {} subtracted per chunk",
+        config.ips,
+        config.reps,
+        config.batch_ns / 1e6,
+        CHUNK_NS / 1e3,
+        time(timer_overhead().as_nanos() as f64),
+    );
+    println!(
+        "machine: {} CPUs, load average {load_before} at start, {} at end",
+        std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+        load_average(),
+    );
+    println!(
+        "x floor: median / floor median at the nearest floor scale (book@L, get@L: L live entries)"
+    );
+    println!("B/IP: heap of the engine the row ran on, divided by its booked IPs");
+    println!();
+    table.print();
+    let missed = table.rows.iter().filter(|r| r.met == Some(false)).count();
+    let checked = table.rows.iter().filter(|r| r.met.is_some()).count();
+    println!();
+    println!(
+        "targets met: {} of {checked}; wall time {:.1} s",
+        checked - missed,
+        wall.elapsed().as_secs_f64()
+    );
+}
