@@ -219,13 +219,41 @@ impl Store {
         handle
     }
 
-    pub(crate) fn contains_id(&self, id: IpId) -> bool {
-        self.handle(id).is_some()
+    /// Draws ids until one whose key is free, maps that key to the next handle (one probe of
+    /// the id map per draw) and returns the id. Its record must follow at once through
+    /// [`Store::push_claimed`].
+    pub(crate) fn claim_id(&mut self, mut draw: impl FnMut() -> IpId) -> IpId {
+        let handle = self
+            .next_handle()
+            .expect("handle space checked by the caller");
+        loop {
+            let id = draw();
+            if let std::collections::hash_map::Entry::Vacant(e) = self.ids.entry(id_key(id)) {
+                e.insert(handle);
+                return id;
+            }
+        }
     }
 
-    /// Whether an id with this key would go to the main map.
-    pub(crate) fn key_is_free(&self, id: IpId) -> bool {
-        !self.ids.contains_key(&id_key(id))
+    /// Adds the record of an id returned by [`Store::claim_id`]; returns its handle.
+    pub(crate) fn push_claimed(&mut self, record: Record) -> Handle {
+        let handle = self
+            .next_handle()
+            .expect("handle space checked by the caller");
+        debug_assert_eq!(self.ids.get(&id_key(record.id)), Some(&handle));
+        self.slots.push(Some(record));
+        self.live.insert(handle);
+        handle
+    }
+
+    /// Makes room for `additional` more records without growing the slab or the id map.
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.slots.reserve(additional);
+        self.ids.reserve(additional);
+    }
+
+    pub(crate) fn contains_id(&self, id: IpId) -> bool {
+        self.handle(id).is_some()
     }
 
     pub(crate) fn handle(&self, id: IpId) -> Option<Handle> {
@@ -392,7 +420,7 @@ mod tests {
         assert_eq!(id_key(a), id_key(b));
         let mut store = Store::new(KeyedState::default());
         let ha = store.insert(record(a));
-        assert!(!store.key_is_free(b));
+        assert!(store.ids.contains_key(&id_key(b)));
         assert_eq!(store.handle(b), None);
         let hb = store.insert(record(b));
         assert_eq!((store.handle(a), store.handle(b)), (Some(ha), Some(hb)));

@@ -5,7 +5,7 @@ use smallvec::SmallVec;
 use crate::engine::{validate, Ipam};
 use crate::error::{ArgumentReason, Error};
 use crate::model::enums::{Region, ResourceType};
-use crate::model::ids::ResourceId;
+use crate::model::ids::{IpId, ResourceId};
 use crate::model::ip::{Ip, Source};
 use crate::model::request::{BookIpRequest, ServiceResource};
 use crate::pool::AddressProblem;
@@ -210,8 +210,11 @@ impl Ipam {
             None => pool.take_auto(handle, rng).ok_or(exhausted)?,
         };
 
-        let id = self.fresh_ip_id(region);
         let now = self.now();
+        let rng = &mut *self.rng;
+        let id = self.regions[region.index()]
+            .store
+            .claim_id(|| IpId::from_uuid(rng.next_uuid()));
         let attachment = attachment.map(|a| match a {
             NewAttachment::Custom(c) => Attachment {
                 resource_type: ResourceType::Custom,
@@ -236,7 +239,7 @@ impl Ipam {
         rs.registry.subnet_mut(slot).handles.insert(handle);
         let mut record = Record::new(id, slot, offset, now, tags);
         record.set_attachment(attachment);
-        let inserted = rs.store.insert(record);
+        let inserted = rs.store.push_claimed(record);
         debug_assert_eq!(inserted, handle);
         Ok(rs.view(handle))
     }

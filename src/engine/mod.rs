@@ -209,6 +209,13 @@ impl Ipam {
         self.region(region).store.len()
     }
 
+    /// Makes room for `additional` more IPs in `region`, so that a bulk load of that many does
+    /// not grow the record slab and the id map step by step (no copy, no rehash, a lower peak).
+    /// O(n) in the region's IPs.
+    pub fn reserve(&mut self, region: Region, additional: usize) {
+        self.region_mut(region).store.reserve(additional);
+    }
+
     /// Records that `project` belongs to `organization`. A Project never registered belongs to
     /// the Organization with the same id (as an Organization's default Project does).
     /// O(1).
@@ -238,16 +245,6 @@ impl Ipam {
         let micros = self.clock.now().timestamp_micros();
         self.last_micros = self.last_micros.max(micros);
         self.last_micros
-    }
-
-    /// A fresh IP id, distinct from every live one in the region.
-    pub(crate) fn fresh_ip_id(&mut self, region: Region) -> IpId {
-        loop {
-            let id = IpId::from_uuid(self.rng.next_uuid());
-            if self.region(region).store.key_is_free(id) {
-                return id;
-            }
-        }
     }
 
     /// The handle of `id` in `region`.

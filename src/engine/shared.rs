@@ -304,6 +304,11 @@ impl SharedIpam {
         self.lock_write(region).default_vpc(region, project)
     }
 
+    /// [`Ipam::reserve`] under the region's write lock.
+    pub fn reserve(&self, region: Region, additional: usize) {
+        self.lock_write(region).reserve(region, additional);
+    }
+
     /// [`Ipam::ip_count`] under the region's read lock.
     pub fn ip_count(&self, region: Region) -> usize {
         self.lock_read(region).ip_count(region)

@@ -72,16 +72,39 @@ impl V4Allocator {
             return false;
         }
         if offset + 1 == self.next {
-            // Lower the mark past every freed offset right below it, so `freed` stays small.
-            self.next = offset;
-            while self.next > self.first && self.freed.max() == Some(self.next - 1) {
-                self.next -= 1;
-                self.freed.remove(self.next);
-            }
+            // Lower the mark past the run of freed offsets right below it, so `freed` stays
+            // small: a binary search on ranks, O(log² n), however long the run.
+            self.next = self.bottom_of_freed_run(offset);
+            self.freed.remove_range(self.next..offset);
         } else {
             self.freed.insert(offset);
         }
         true
+    }
+
+    /// The lowest `x` such that every offset of `x..top` is in `freed`.
+    fn bottom_of_freed_run(&self, top: u32) -> u32 {
+        // Offsets of `freed` in `x..top`, counted with ranks (`rank(v)`: members `<= v`).
+        let freed_in = |x: u32| -> u64 {
+            let below = if x == 0 { 0 } else { self.freed.rank(x - 1) };
+            let upto = if top == 0 {
+                0
+            } else {
+                self.freed.rank(top - 1)
+            };
+            upto - below
+        };
+        let (mut lo, mut hi) = (self.first, top);
+        // Invariant: `hi..top` is all freed; find the smallest such `hi`.
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if freed_in(mid) == u64::from(top - mid) {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        hi
     }
 
     /// Every offset at or above this one is free.
@@ -124,15 +147,15 @@ impl V6Allocator {
         V6_ANYCAST_START - 2
     }
 
-    /// Draws a random bookable offset for which `is_taken` is false, or `None` after a bounded
-    /// number of draws.
+    /// Draws random bookable offsets until `take` takes one (it returns `false` for a taken
+    /// offset); `None` after a bounded number of draws.
     pub(crate) fn draw(
         rng: &mut dyn RandomSource,
-        mut is_taken: impl FnMut(u64) -> bool,
+        mut take: impl FnMut(u64) -> bool,
     ) -> Option<u64> {
         (0..V6_DRAWS)
             .map(|_| rng.next_u64())
-            .find(|&offset| Self::is_bookable(offset) && !is_taken(offset))
+            .find(|&offset| Self::is_bookable(offset) && take(offset))
     }
 }
 
@@ -178,15 +201,30 @@ mod tests {
     }
 
     #[test]
+    fn releasing_the_top_lowers_the_mark_past_a_long_freed_run_at_once() {
+        let mut a = V4Allocator::new(2, 1 << 20);
+        assert!(a.take(5));
+        assert!(a.take((1 << 20) - 1));
+        assert_eq!(a.freed.len(), (1 << 20) - 4);
+        assert!(a.release((1 << 20) - 1));
+        assert_eq!(a.next, 6);
+        assert_eq!(a.freed.iter().collect::<Vec<_>>(), [2, 3, 4]);
+        assert!(a.release(5));
+        assert_eq!(a.next, 2);
+        assert!(a.freed.is_empty());
+        assert_eq!(a.taken(), 0);
+    }
+
+    #[test]
     fn v6_draws_avoid_unavailable_and_taken() {
         let mut rng = SeededRandom::new(1);
-        let first = V6Allocator::draw(&mut rng, |_| false).unwrap();
+        let first = V6Allocator::draw(&mut rng, |_| true).unwrap();
         assert!(V6Allocator::is_bookable(first));
         assert!(!V6Allocator::is_bookable(0));
         assert!(!V6Allocator::is_bookable(1));
         assert!(!V6Allocator::is_bookable(u64::MAX));
         assert!(!V6Allocator::is_bookable(u64::MAX - 127));
         assert!(V6Allocator::is_bookable(u64::MAX - 128));
-        assert_eq!(V6Allocator::draw(&mut rng, |_| true), None);
+        assert_eq!(V6Allocator::draw(&mut rng, |_| false), None);
     }
 }

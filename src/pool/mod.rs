@@ -4,6 +4,7 @@
 
 mod allocator;
 
+use std::collections::hash_map::Entry;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::IpNet;
@@ -131,11 +132,13 @@ impl Pool {
                 set_v4_owner(owners, offset, owner);
                 Some(u64::from(offset))
             }
-            Slots::V6 { owners } => {
-                let offset = V6Allocator::draw(rng, |o| owners.contains_key(&o))?;
-                owners.insert(offset, owner);
-                Some(offset)
-            }
+            Slots::V6 { owners } => V6Allocator::draw(rng, |o| match owners.entry(o) {
+                Entry::Vacant(e) => {
+                    e.insert(owner);
+                    true
+                }
+                Entry::Occupied(_) => false,
+            }),
         }
     }
 
