@@ -113,6 +113,26 @@ pub(crate) fn v4_pool(prefix: u8, percent: usize) -> Pool {
     }
 }
 
+/// [`v4_pool`], with the region padded by IPs booked in another Private Network (a /12 of
+/// `10.16.0.0`) until it holds `region_live` IPs: the pool's fill differs from a fuller pool's
+/// while the region's size, and so its caches' behaviour, is the same.
+pub(crate) fn v4_pool_padded(prefix: u8, percent: usize, region_live: usize) -> Pool {
+    let mut pool = v4_pool(prefix, percent);
+    let filler = network(
+        &mut pool.ipam,
+        &["10.16.0.0/12".parse().expect("valid /12")],
+    );
+    let request = BookIpRequest::new(project(), Source::PrivateNetworkId(filler));
+    for _ in pool.live..region_live {
+        pool.ipam
+            .book_ip(REGION, request.clone())
+            .expect("room in the filler");
+    }
+    pool.label = format!("{} (region padded to {region_live})", pool.label);
+    pool.id = format!("{}_padded", pool.id);
+    pool
+}
+
 /// An IPv6 /64 holding `ips` automatically booked IPs.
 pub(crate) fn v6_pool(ips: usize) -> Pool {
     let mut ipam = engine(64);
@@ -234,6 +254,8 @@ pub(crate) fn region(ips: usize) -> RegionData {
     let mut networks = Vec::with_capacity(count);
     let start = Instant::now();
     let mut ipam = engine(7);
+    // A bulk loader knows how many IPs come: no step-by-step growth of the slab and id map.
+    ipam.reserve(REGION, ips);
     for k in 0..count {
         let base = Ipv4Addr::new(10, (k / 16) as u8, ((k % 16) * 16) as u8, 0);
         let net = IpNet::new(IpAddr::V4(base), 20).expect("valid /20");
