@@ -133,7 +133,7 @@ mod store;
 struct ReadmeDoctests;
 
 pub use engine::{
-    Ipam, IpamBuilder, Limits, SharedIpam, Snapshot, SnapshotError, SNAPSHOT_FORMAT_VERSION,
+    IpRef, Ipam, IpamBuilder, Limits, SharedIpam, Snapshot, SnapshotError, SNAPSHOT_FORMAT_VERSION,
 };
 pub use env::{Clock, ManualClock, OsRandom, RandomSource, SeededRandom, SystemClock};
 pub use error::{ApiError, ArgumentDetail, ArgumentReason, Error, ResourceRef};

@@ -12,13 +12,13 @@ mod shared;
 mod snapshot;
 mod update;
 mod validate;
+mod view;
 
 use std::fmt;
 
 pub use shared::SharedIpam;
 pub use snapshot::{Snapshot, SnapshotError, SNAPSHOT_FORMAT_VERSION};
-
-use ipnet::IpNet;
+pub use view::IpRef;
 
 use crate::env::{Clock, OsRandom, RandomSource, SystemClock};
 use crate::error::Error;
@@ -26,8 +26,7 @@ use crate::hash::{FastMap, KeyedState};
 use crate::index::Index;
 use crate::model::enums::Region;
 use crate::model::ids::{IpId, OrganizationId, ProjectId};
-use crate::model::ip::{Ip, Resource, Source};
-use crate::model::time::from_micros;
+use crate::model::ip::{Ip, Resource};
 use crate::registry::Registry;
 use crate::store::{AttachmentRef, Handle, Store};
 
@@ -259,29 +258,7 @@ impl Ipam {
 impl RegionState {
     /// The API view of a live record.
     pub(crate) fn view(&self, handle: Handle) -> Ip {
-        let r = self.store.get(handle);
-        let s = self.registry.subnet(r.subnet);
-        let net = s.net();
-        Ip {
-            id: r.id,
-            address: IpNet::new(s.pool.address(r.offset), net.prefix_len())
-                .expect("prefix of a valid block"),
-            project_id: s.project,
-            is_ipv6: s.is_ipv6(),
-            created_at: from_micros(r.created),
-            updated_at: from_micros(r.updated),
-            source: Source::SubnetId(s.id),
-            resource: r.attachment().map(resource_view),
-            tags: self
-                .index
-                .tag_ids(r.tags)
-                .iter()
-                .map(|&t| self.index.tags.name(t).to_owned())
-                .collect(),
-            reverses: r.reverses().to_vec(),
-            region: self.region,
-            zone: None,
-        }
+        view::IpRef::new(self, handle).to_ip()
     }
 }
 
