@@ -38,7 +38,8 @@ use support::floor::{Floor, FloorBook, FloorGet};
 use support::measure::{drive, drive_chunks, timer_overhead, Op};
 use support::workload::{
     engine, list_cases, network, region, v4_pool, v4_pool_padded, v6_pool, Attach, BookAuto,
-    BookSpecific, Change, Churn, Get, List, ListKind, Modify, Pool, RegionData, Release, REGION,
+    BookSpecific, Change, Churn, Get, GetRef, List, ListKind, Modify, Pool, RegionData, Release,
+    REGION,
 };
 
 /// Counts live and peak heap bytes.
@@ -161,6 +162,8 @@ struct FloorTier {
     live: usize,
     book_ns: f64,
     get_ns: f64,
+    /// The get floor with each lookup waiting for the previous one.
+    chained_ns: f64,
 }
 
 /// The floor tier nearest to `live` (on a log scale).
@@ -315,7 +318,12 @@ fn floors(config: &Config, table: &mut Table) -> Vec<FloorTier> {
         let mut floor = Floor::new(live, 1);
         let book_ns = measure(&mut FloorBook(&mut floor), config);
         let get_ns = measure(&mut FloorGet::new(&floor), config);
-        for (what, ns) in [("book", book_ns), ("get", get_ns)] {
+        let chained_ns = measure(&mut FloorGet::chained(&floor), config);
+        for (what, ns) in [
+            ("book", book_ns),
+            ("get", get_ns),
+            ("get, each lookup after the last", chained_ns),
+        ] {
             table.push(Row {
                 name: format!("floor {what}"),
                 live: Some(live),
@@ -327,6 +335,7 @@ fn floors(config: &Config, table: &mut Table) -> Vec<FloorTier> {
             live,
             book_ns,
             get_ns,
+            chained_ns,
         });
     }
     out
@@ -470,13 +479,34 @@ fn region_rows(config: &Config, floors: &[FloorTier], table: &mut Table) {
     }
     let ns = measure(&mut Get::new(&data), config);
     table.push(op_row(
-        "get by id".to_owned(),
+        "get by id (owned Ip)".to_owned(),
         n,
         ns,
         floor.get_ns,
         format!("get@{}", floor.live),
         bytes_per_ip,
         Some(2.0),
+        None,
+    ));
+    let ns = measure(&mut GetRef::new(&data), config);
+    table.push(op_row(
+        "get by id (borrowed, Ipam::ip)".to_owned(),
+        n,
+        ns,
+        floor.get_ns,
+        format!("get@{}", floor.live),
+        bytes_per_ip,
+        Some(2.0),
+        None,
+    ));
+    table.push(op_row(
+        "get by id (borrowed) vs chained floor".to_owned(),
+        n,
+        ns,
+        floor.chained_ns,
+        format!("chained get@{}", floor.live),
+        bytes_per_ip,
+        None,
         None,
     ));
 

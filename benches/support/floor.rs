@@ -216,6 +216,9 @@ pub(crate) struct FloorGet<'a> {
     floor: &'a Floor,
     ids: Vec<u128>,
     next: usize,
+    /// Each lookup waits for the previous one's result (as consecutive engine calls do, whose
+    /// bodies are too long for the processor to overlap their cache misses).
+    chained: bool,
 }
 
 impl<'a> FloorGet<'a> {
@@ -224,16 +227,32 @@ impl<'a> FloorGet<'a> {
             floor,
             ids: (0..floor.len()).map(|h| floor.id_at(h)).collect(),
             next: 0,
+            chained: false,
+        }
+    }
+
+    /// The same walk, each lookup's index depending on the previous lookup's result.
+    pub(crate) fn chained(floor: &'a Floor) -> Self {
+        Self {
+            chained: true,
+            ..Self::new(floor)
         }
     }
 }
 
 impl Op for FloorGet<'_> {
     fn run(&mut self, n: usize) {
+        let mut last = 0u64;
         for _ in 0..n {
             let id = self.ids[self.next];
-            self.next = (self.next + 7919) % self.ids.len();
-            std::hint::black_box(self.floor.get(id));
+            // A zero the processor only knows once the previous lookup is done.
+            let dependency = if self.chained {
+                (last & std::hint::black_box(0)) as usize
+            } else {
+                0
+            };
+            self.next = (self.next + 7919 + dependency) % self.ids.len();
+            last = std::hint::black_box(self.floor.get(id));
         }
     }
 }

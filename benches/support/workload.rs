@@ -328,6 +328,31 @@ impl Op for Get<'_> {
     }
 }
 
+/// Gets an IP by id, borrowed ([`Ipam::ip`]): the lookup and a read of its fields in place.
+pub(crate) struct GetRef<'a> {
+    data: &'a RegionData,
+    walk: Walk,
+}
+
+impl<'a> GetRef<'a> {
+    pub(crate) fn new(data: &'a RegionData) -> Self {
+        Self {
+            data,
+            walk: Walk::new(data.ids.len()),
+        }
+    }
+}
+
+impl Op for GetRef<'_> {
+    fn run(&mut self, n: usize) {
+        for _ in 0..n {
+            let id = self.data.ids[self.walk.step()];
+            let ip = self.data.ipam.ip(REGION, id).expect("live");
+            std::hint::black_box((ip.address(), ip.tags().len(), ip.mac_address()));
+        }
+    }
+}
+
 /// Books a given free address (above each network's booked range); `restore` releases it.
 pub(crate) struct BookSpecific<'a> {
     data: &'a mut RegionData,
