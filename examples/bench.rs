@@ -27,10 +27,13 @@
 #[path = "../benches/support/mod.rs"]
 mod support;
 
-use std::alloc::{GlobalAlloc, Layout, System};
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
+
+use counting_alloc::{heap, peak, reset_peak};
+
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use ipnet::IpNet;
@@ -41,47 +44,6 @@ use support::workload::{
     BookSpecific, Change, Churn, Get, GetRef, List, ListKind, Modify, Pool, RegionData, Release,
     REGION,
 };
-
-/// Counts live and peak heap bytes.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call forwards to the system allocator unchanged; the counters only observe.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = System.alloc(layout);
-        if !p.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout);
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = System.realloc(ptr, layout, new_size);
-        if !p.is_null() {
-            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-            let live = LIVE.fetch_add(new_size, Ordering::Relaxed) + new_size;
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        p
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-fn heap() -> usize {
-    LIVE.load(Ordering::Relaxed)
-}
 
 /// Builds something and returns it with the heap it holds afterwards.
 fn with_heap<T>(build: impl FnOnce() -> T) -> (T, usize) {
@@ -445,10 +407,10 @@ fn v6_pools(config: &Config, floors: &[FloorTier], table: &mut Table) {
 }
 
 fn region_rows(config: &Config, floors: &[FloorTier], table: &mut Table) {
-    PEAK.store(heap(), Ordering::Relaxed);
+    reset_peak();
     let (mut data, heap_built) = with_heap(|| region(config.ips));
     let engine_heap = heap_built.saturating_sub(data.side_bytes());
-    let peak = PEAK.load(Ordering::Relaxed);
+    let peak = peak();
     let n = data.ids.len();
     let floor = nearest(floors, n);
     let bytes_per_ip = per_ip(engine_heap, n);

@@ -10,11 +10,9 @@
 // Figures for people: float conversions of counts and times are fine here.
 #![allow(clippy::cast_precision_loss, clippy::cast_sign_loss)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta};
@@ -25,42 +23,11 @@ use ipam_engine::{
     SeededRandom, ServiceResource, Source, UpdateIpRequest,
 };
 
-/// Counts live and peak heap bytes.
-struct Counting;
+#[path = "common/counting_alloc.rs"]
+#[allow(dead_code)]
+mod counting_alloc;
 
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call forwards to the system allocator unchanged; the counters only observe.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = System.alloc(layout);
-        if !p.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout);
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = System.realloc(ptr, layout, new_size);
-        if !p.is_null() {
-            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-            let live = LIVE.fetch_add(new_size, Ordering::Relaxed) + new_size;
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        p
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
+use counting_alloc::{heap, peak};
 
 #[derive(Default)]
 struct Stat {
@@ -398,7 +365,7 @@ fn main() {
         }
     }
 
-    let memory_at_end = LIVE.load(Ordering::Relaxed);
+    let memory_at_end = heap();
     let check = Instant::now();
     let invariants = sim.ipam.check_invariants();
     let check_time = check.elapsed();
@@ -429,7 +396,7 @@ fn main() {
     let digest = sim.digest.finish();
     // The engine's own heap: what dropping it gives back.
     drop(sim.ipam);
-    let engine_heap = memory_at_end - LIVE.load(Ordering::Relaxed);
+    let engine_heap = memory_at_end - heap();
     println!(
         "engine heap at the end    {:.1} MiB ({:.0} bytes per booked IP)",
         engine_heap as f64 / 1_048_576.0,
@@ -437,7 +404,7 @@ fn main() {
     );
     println!(
         "peak heap                 {:.1} MiB",
-        PEAK.load(Ordering::Relaxed) as f64 / 1_048_576.0
+        peak() as f64 / 1_048_576.0
     );
     println!(
         "invariant check           {} in {:.2} s",

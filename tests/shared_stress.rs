@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 
 use ipam_engine::{
     BookIpRequest, CreatePrivateNetworkRequest, CustomResource, Error, IpId, ListIpsRequest,
-    MacAddress, MoveIpRequest, PrivateNetworkId, ProjectId, Region, SharedIpam, Source,
-    UpdateIpRequest,
+    MacAddress, MoveIpRequest, PrivateNetworkId, ProjectId, RandomSource, Region, SeededRandom,
+    SharedIpam, Source, UpdateIpRequest,
 };
 use uuid::Uuid;
 
@@ -23,19 +23,12 @@ const OPS_PER_THREAD: usize = 50_000;
 /// Most IPs a thread holds; past it, it releases.
 const MAX_HELD: usize = 48;
 
-/// xorshift64*: each thread's own deterministic choices.
-struct Rng(u64);
+/// Each thread's own deterministic choices.
+struct Rng(SeededRandom);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        (self.0.next_u64() % n as u64) as usize
     }
 }
 
@@ -96,7 +89,7 @@ fn run_thread(
     ledger: &Ledger,
     seed: u64,
 ) -> (Vec<Held>, Vec<(Region, IpId)>, Counts) {
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng(SeededRandom::new(seed));
     let mut held: Vec<Held> = Vec::new();
     let mut released: Vec<(Region, IpId)> = Vec::new();
     let mut counts = Counts::default();
