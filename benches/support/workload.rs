@@ -246,8 +246,14 @@ fn other_mac_of(i: usize) -> MacAddress {
     MacAddress::new([0x06, 0, b[0], b[1], b[2], b[3]])
 }
 
-/// `ips` IPs in one region, as the module doc describes.
+/// `ips` IPs in one region, as the module doc describes, booked round-robin over its Private
+/// Networks.
 pub(crate) fn region(ips: usize) -> RegionData {
+    region_filled(ips, false)
+}
+
+/// [`region`], with the Private Networks filled round-robin or, `in_turn`, one after another.
+pub(crate) fn region_filled(ips: usize, in_turn: bool) -> RegionData {
     let count = ips.div_ceil(PER_NETWORK).max(1);
     assert!(count <= 4096, "at most 4096 /20 networks fit in 10.0.0.0/8");
     let mut ids = Vec::with_capacity(ips);
@@ -262,7 +268,11 @@ pub(crate) fn region(ips: usize) -> RegionData {
         networks.push((network(&mut ipam, &[net]), base));
     }
     for i in 0..ips {
-        let pn = networks[i % count].0;
+        let pn = if in_turn {
+            networks[i / PER_NETWORK].0
+        } else {
+            networks[i % count].0
+        };
         let request = BookIpRequest::new(project(), Source::PrivateNetworkId(pn))
             .tags(tags_of(i))
             .resource(CustomResource::new(mac_of(i)));
