@@ -801,9 +801,9 @@ fn exchange(ipam: &mut Ipam, ids: &mut Ids, owned: &Owned, n: usize) {
     let request = owned.request();
     let what = format!("request {n}: {}", owned.describe());
     let parsed = Call::parse(&request);
-    let (name, read_only) = match &parsed {
-        Ok(call) => (Some(call.name()), call.is_read_only()),
-        Err(_) => (None, true),
+    let (name, read_only, region) = match &parsed {
+        Ok(call) => (Some(call.name()), call.is_read_only(), call.region()),
+        Err(_) => (None, true, Region::default()),
     };
     let before = state(ipam);
     let response = handle(ipam, &request);
@@ -845,6 +845,14 @@ fn exchange(ipam: &mut Ipam, ids: &mut Ids, owned: &Owned, n: usize) {
         if name != Some("ReleaseIPSet") {
             assert!(before != after, "{what}: a deletion deleted nothing");
         }
+        frame(
+            name.unwrap_or_default(),
+            region,
+            &before,
+            &after,
+            &Value::Null,
+            &what,
+        );
         return;
     }
     assert_eq!(
@@ -921,8 +929,116 @@ fn exchange(ipam: &mut Ipam, ids: &mut Ids, owned: &Owned, n: usize) {
         "Health" => assert_eq!(body, serde_json::json!({ "status": "ok" }), "{what}"),
         other => panic!("{what}: 200 for {other}"),
     }
-    if matches!(name, "BookIP" | "CreateVPC" | "CreatePrivateNetwork") {
-        assert!(before != after, "{what}: a creation created nothing");
-    }
+    frame(name, region, &before, &after, &body, &what);
     ids.harvest(&body);
+}
+
+/// Whether `small` is `big` with some items removed.
+fn removed_from<T: PartialEq>(small: &[T], big: &[T]) -> bool {
+    let mut rest = big.iter();
+    small.iter().all(|x| rest.any(|y| y == x))
+}
+
+/// A successful change touches nothing but its own region, and there nothing but what it is
+/// about: a creation appends its object (lists are oldest first), a deletion removes objects
+/// and keeps the order of the others, an IP call changes no network and a network call no IP,
+/// and a change of an IP leaves the other IPs as they were.
+fn frame(name: &str, region: Region, before: &State, after: &State, body: &Value, what: &str) {
+    for (b, a) in before.0.iter().zip(&after.0) {
+        if b.region != region {
+            assert!(
+                b == a,
+                "{what}: another region changed: {}",
+                first_difference(before, after)
+            );
+            continue;
+        }
+        let ip_call = matches!(
+            name,
+            "BookIP"
+                | "UpdateIP"
+                | "AttachIP"
+                | "DetachIP"
+                | "MoveIP"
+                | "ReleaseIP"
+                | "ReleaseIPSet"
+        );
+        if ip_call {
+            assert!(
+                b.vpcs == a.vpcs && b.pns == a.pns,
+                "{what}: an IP call changed a network: {}",
+                first_difference(before, after)
+            );
+        } else {
+            assert!(b.ips == a.ips, "{what}: a network call changed an IP");
+        }
+        let appended = |old: usize, new: usize| new == old + 1;
+        match name {
+            "BookIP" => {
+                let ip: Ip = decode(body, what);
+                assert!(
+                    appended(b.ips.len(), a.ips.len())
+                        && a.ips[..b.ips.len()] == b.ips[..]
+                        && a.ips.last() == Some(&ip),
+                    "{what}: the booking is not the one new IP"
+                );
+            }
+            "UpdateIP" | "AttachIP" | "DetachIP" | "MoveIP" => {
+                let ip: Ip = decode(body, what);
+                assert_eq!(b.ips.len(), a.ips.len(), "{what}: IPs came or went");
+                for (x, y) in b.ips.iter().zip(&a.ips) {
+                    if x.id == ip.id {
+                        assert_eq!(y, &ip, "{what}: the IP is not the answer");
+                    } else {
+                        assert_eq!(x, y, "{what}: another IP changed");
+                    }
+                }
+            }
+            "ReleaseIP" => assert!(
+                appended(a.ips.len(), b.ips.len()) && removed_from(&a.ips, &b.ips),
+                "{what}: the release did not remove exactly one IP"
+            ),
+            "ReleaseIPSet" => assert!(
+                removed_from(&a.ips, &b.ips),
+                "{what}: the release changed more than it removed"
+            ),
+            "CreateVPC" => {
+                let vpc: Vpc = decode(body, what);
+                assert!(
+                    appended(b.vpcs.len(), a.vpcs.len())
+                        && a.vpcs[..b.vpcs.len()] == b.vpcs[..]
+                        && a.vpcs.last() == Some(&vpc),
+                    "{what}: the VPC is not the one new VPC"
+                );
+                assert!(
+                    b.pns == a.pns,
+                    "{what}: a VPC creation changed a Private Network"
+                );
+            }
+            "DeleteVPC" => {
+                assert!(
+                    appended(a.vpcs.len(), b.vpcs.len()) && removed_from(&a.vpcs, &b.vpcs),
+                    "{what}: the deletion did not remove exactly one VPC"
+                );
+                assert!(
+                    b.pns == a.pns,
+                    "{what}: a VPC deletion changed a Private Network"
+                );
+            }
+            "CreatePrivateNetwork" => {
+                let pn: PrivateNetwork = decode(body, what);
+                assert!(
+                    appended(b.pns.len(), a.pns.len())
+                        && a.pns[..b.pns.len()] == b.pns[..]
+                        && a.pns.last() == Some(&pn),
+                    "{what}: the Private Network is not the one new Private Network"
+                );
+            }
+            "DeletePrivateNetwork" => assert!(
+                appended(a.pns.len(), b.pns.len()) && removed_from(&a.pns, &b.pns),
+                "{what}: the deletion did not remove exactly one Private Network"
+            ),
+            _ => {}
+        }
+    }
 }
