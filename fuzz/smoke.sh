@@ -65,7 +65,12 @@ for target in $targets; do
     -max_total_time="$seconds" -timeout=20 -print_final_stats=1 >"$log" 2>&1; then
     status=FAILED
     failed+=("$target")
-    tail -n 60 "$log"
+    # The panic message (the backtrace after it is left out), then libFuzzer's verdict.
+    sed -n '/panicked at/,/^stack backtrace:/p' "$log" | head -n 40
+    grep -E '==[0-9]+== ERROR|Test unit written' "$log" || tail -n 30 "$log"
+    mkdir -p "artifacts/$target"
+    cp "$log" "artifacts/$target/smoke.log"
+    echo "-- full log: fuzz/artifacts/$target/smoke.log"
     artifact="$(grep -o 'artifacts/[^ ]*' "$log" | tail -n 1 || true)"
     if [ -n "$artifact" ]; then
       echo "-- replay it (FUZZ_TRACE=1 prints every step):"
