@@ -356,6 +356,22 @@ impl Index {
         self.tag_sets.release(set);
     }
 
+    /// Replaces the tags of `handle` (tag list `old`) with `names`; returns the new list's id.
+    /// The same tags in the same order change nothing.
+    pub(crate) fn replace_tags(&mut self, handle: Handle, old: u32, names: &[String]) -> u32 {
+        let current = self.tag_ids(old);
+        let same = current.len() == names.len()
+            && current
+                .iter()
+                .zip(names)
+                .all(|(&t, name)| self.tags.name(t) == name);
+        if same {
+            return old;
+        }
+        self.remove_tags(handle, old);
+        self.add_tags(handle, names)
+    }
+
     /// The tag ids of the tag list `set`, in the order given.
     pub(crate) fn tag_ids(&self, set: u32) -> &[u32] {
         self.tag_sets.get(set)
@@ -528,6 +544,23 @@ mod tests {
         assert_eq!(handles(&p, 2), [1, 2]);
         p.remove(&2, 5);
         assert_eq!(handles(&p, 2), [1, 2]);
+    }
+
+    #[test]
+    fn replacing_tags_with_the_same_list_changes_nothing() {
+        let mut index = Index::new(KeyedState::default());
+        let names = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let list = index.add_tags(7, &names(&["a", "b", "a"]));
+        assert_eq!(index.replace_tags(7, list, &names(&["a", "b", "a"])), list);
+        assert_eq!(index.tag_sets.sets[list as usize].1, 1);
+        // Another order is another list; the old one is dropped with its postings.
+        let (a, b) = (index.tags.id("a").unwrap(), index.tags.id("b").unwrap());
+        let other = index.replace_tags(7, list, &names(&["b", "a"]));
+        assert_eq!(index.tag_ids(other), [b, a]);
+        assert!(index.tag_sets.ids.get(&[a, b, a][..]).is_none());
+        assert!(index.tags.handles(a).contains(7));
+        assert_eq!(index.replace_tags(7, other, &[]), 0);
+        assert_eq!(index.tags.id("a"), None);
     }
 
     #[test]

@@ -10,8 +10,9 @@ use roaring::RoaringBitmap;
 use crate::hash::{FastMap, KeyedState};
 use crate::model::enums::ResourceType;
 use crate::model::ids::{IpId, ResourceId};
-use crate::model::ip::Reverse;
+use crate::model::ip::{CustomResource, Reverse};
 use crate::model::mac::MacAddress;
+use crate::model::request::ServiceResource;
 
 /// A dense handle of a live record.
 pub(crate) type Handle = u32;
@@ -28,6 +29,28 @@ pub(crate) struct Attachment {
 }
 
 impl Attachment {
+    /// An attachment of IP `id` to a custom resource: its id is the IP's own.
+    pub(crate) fn custom(id: IpId, resource: CustomResource, now: i64) -> Self {
+        Self {
+            resource_type: ResourceType::Custom,
+            id: ResourceId::from(id),
+            mac: Some(resource.mac_address),
+            name: resource.name.map(String::into_boxed_str),
+            attached_at: now,
+        }
+    }
+
+    /// An attachment to a product resource given by the embedding service.
+    pub(crate) fn service(resource: ServiceResource, attached_at: i64) -> Self {
+        Self {
+            resource_type: resource.resource_type,
+            id: resource.id,
+            mac: resource.mac_address,
+            name: resource.name.map(String::into_boxed_str),
+            attached_at,
+        }
+    }
+
     pub(crate) fn as_ref(&self) -> AttachmentRef<'_> {
         AttachmentRef {
             resource_type: self.resource_type,

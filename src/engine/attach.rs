@@ -37,7 +37,7 @@ impl Ipam {
         match self.current(region, handle) {
             Current::None => {
                 let now = self.now();
-                let a = custom(id, resource, now);
+                let a = Attachment::custom(id, resource, now);
                 Ok(self.set_attachment(region, handle, Some(a), now))
             }
             Current::Custom(mac) if mac == resource.mac_address => {
@@ -120,7 +120,7 @@ impl Ipam {
             (Current::None, None) => Ok(self.region(region).view(handle)),
             (Current::Custom(mac), to) if mac == from => {
                 let now = self.now();
-                let new = to.map(|t| custom(id, t, now));
+                let new = to.map(|t| Attachment::custom(id, t, now));
                 Ok(self.set_attachment(region, handle, new, now))
             }
             (current, _) => Err(Error::ResourceMismatch {
@@ -166,13 +166,7 @@ impl Ipam {
             }
         };
         let now = self.now();
-        let a = Attachment {
-            resource_type: resource.resource_type,
-            id: resource.id,
-            mac: resource.mac_address,
-            name: resource.name.map(String::into_boxed_str),
-            attached_at: attached_at.unwrap_or(now),
-        };
+        let a = Attachment::service(resource, attached_at.unwrap_or(now));
         Ok(self.set_attachment(region, handle, Some(a), now))
     }
 
@@ -232,15 +226,5 @@ impl Ipam {
             rs.index.add_attachment(handle, a);
         }
         rs.view(handle)
-    }
-}
-
-fn custom(id: IpId, resource: CustomResource, now: i64) -> Attachment {
-    Attachment {
-        resource_type: ResourceType::Custom,
-        id: ResourceId::from(id),
-        mac: Some(resource.mac_address),
-        name: resource.name.map(String::into_boxed_str),
-        attached_at: now,
     }
 }

@@ -5,7 +5,7 @@ use smallvec::SmallVec;
 use crate::engine::{validate, Ipam};
 use crate::error::{ArgumentReason, Error};
 use crate::model::enums::{Region, ResourceType};
-use crate::model::ids::{IpId, ResourceId};
+use crate::model::ids::IpId;
 use crate::model::ip::{Ip, Source};
 use crate::model::request::{BookIpRequest, ServiceResource};
 use crate::pool::AddressProblem;
@@ -216,20 +216,8 @@ impl Ipam {
             .store
             .claim_id(|| IpId::from_uuid(rng.next_uuid()));
         let attachment = attachment.map(|a| match a {
-            NewAttachment::Custom(c) => Attachment {
-                resource_type: ResourceType::Custom,
-                id: ResourceId::from(id),
-                mac: Some(c.mac_address),
-                name: c.name.map(String::into_boxed_str),
-                attached_at: now,
-            },
-            NewAttachment::Service(s) => Attachment {
-                resource_type: s.resource_type,
-                id: s.id,
-                mac: s.mac_address,
-                name: s.name.map(String::into_boxed_str),
-                attached_at: now,
-            },
+            NewAttachment::Custom(c) => Attachment::custom(id, c, now),
+            NewAttachment::Service(s) => Attachment::service(s, now),
         });
         let rs = self.region_mut(region);
         let tags = rs.index.add_tags(handle, &request.tags);

@@ -35,13 +35,10 @@ impl Ipam {
         };
         let now = self.now();
         let rs = self.region_mut(region);
-        if let Some(tags) = &request.tags {
-            let old = rs.store.get(handle).tags;
-            rs.index.remove_tags(handle, old);
-            let new = rs.index.add_tags(handle, tags);
-            rs.store.get_mut(handle).tags = new;
-        }
         let record = rs.store.get_mut(handle);
+        if let Some(tags) = &request.tags {
+            record.tags = rs.index.replace_tags(handle, record.tags, tags);
+        }
         if let Some(reverses) = reverses {
             record.set_reverses(reverses);
         }
