@@ -557,7 +557,7 @@ mod tests {
         let (a, b) = (index.tags.id("a").unwrap(), index.tags.id("b").unwrap());
         let other = index.replace_tags(7, list, &names(&["b", "a"]));
         assert_eq!(index.tag_ids(other), [b, a]);
-        assert!(index.tag_sets.ids.get(&[a, b, a][..]).is_none());
+        assert!(!index.tag_sets.ids.contains_key(&[a, b, a][..]));
         assert!(index.tags.handles(a).contains(7));
         assert_eq!(index.replace_tags(7, other, &[]), 0);
         assert_eq!(index.tags.id("a"), None);
