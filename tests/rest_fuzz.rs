@@ -111,34 +111,10 @@ const TEMPLATES: &[(&str, &str, &str)] = &[
     ("GET", "/vpc/v2/regions/fr-par/vpcs?is_default=true", ""),
 ];
 
-/// Replacement fragments that push parsers to their edges.
-const SPLICES: &[&str] = &[
-    "null",
-    "[]",
-    "{}",
-    "\"\"",
-    "-1",
-    "1e999",
-    "true",
-    "\"True\"",
-    "\u{0}",
-    "%",
-    "%ff",
-    "&",
-    "=",
-    "\\u0000",
-    "\"\\ud800\"",
-    "{{{{{{{{",
-    "]]]]",
-    "99999999999999999999",
-    "fd00::/8",
-    "/",
-    "..",
-    "?",
-    "unknown_type",
-    "02:00:00:00:00:00",
-    "00000000-0000-0000-0000-000000000000",
-];
+#[path = "../fuzz/checks/splices.rs"]
+mod splices;
+
+use splices::SPLICES;
 
 fn mutate(rng: &mut Rng, text: &str) -> Vec<u8> {
     let mut bytes = text.as_bytes().to_vec();
@@ -150,14 +126,14 @@ fn mutate(rng: &mut Rng, text: &str) -> Vec<u8> {
                 bytes.drain(at.min(end)..end);
             }
             1 => {
-                let splice = rng.pick(SPLICES).as_bytes();
+                let splice = rng.pick(&SPLICES).as_bytes();
                 bytes.splice(at..at, splice.iter().copied());
             }
             2 if at < bytes.len() => bytes[at] = rng.next() as u8,
             3 => bytes.insert(at, rng.next() as u8),
             _ => {
                 let end = (at + rng.below(16)).min(bytes.len());
-                let splice = rng.pick(SPLICES).as_bytes();
+                let splice = rng.pick(&SPLICES).as_bytes();
                 bytes.splice(at..end, splice.iter().copied());
             }
         }

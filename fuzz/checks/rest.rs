@@ -29,6 +29,10 @@
 #[allow(dead_code)]
 #[path = "bytes.rs"]
 mod bytes;
+#[path = "splices.rs"]
+mod splices;
+
+use splices::SPLICES;
 
 use std::fmt::Debug;
 
@@ -112,35 +116,6 @@ pub(crate) const TEMPLATES: [(&str, &str, &str); 24] = [
     ("DELETE", "/vpc/v2/regions/$region/vpcs/$vpc", ""),
     ("GET", "/ipam/v1/regions/$region/ips/$id", ""),
     ("GET", "/healthz", ""),
-];
-
-/// Replacement fragments, spliced into bodies and paths as bytes.
-const SPLICES: [&str; 25] = [
-    "null",
-    "[]",
-    "{}",
-    "\"\"",
-    "-1",
-    "1e999",
-    "true",
-    "\"True\"",
-    "\u{0}",
-    "%",
-    "%ff",
-    "&",
-    "=",
-    "\\u0000",
-    "\"\\ud800\"",
-    "{{{{{{{{",
-    "]]]]",
-    "99999999999999999999",
-    "fd00::/8",
-    "/",
-    "..",
-    "?",
-    "unknown_type",
-    "02:00:00:00:00:00",
-    "00000000-0000-0000-0000-000000000000",
 ];
 
 /// Query keys, for added pairs.
