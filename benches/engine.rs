@@ -29,8 +29,8 @@ use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
 use support::floor::{Floor, FloorBook, FloorGet};
 use support::measure::{drive, Op};
 use support::workload::{
-    list_cases, region, v4_pool, v6_pool, Attach, BookAuto, BookSpecific, Change, Churn, Get,
-    GetRef, List, Modify, Release,
+    list_cases, region, v4_pool, v6_pool, Attach, BookAuto, BookSpecific, Change, Churn, Get, List,
+    Modify, Release,
 };
 
 fn region_ips() -> usize {
@@ -111,7 +111,7 @@ fn region_ops(c: &mut Criterion) {
     one("book_specific", &mut BookSpecific::new(&mut data));
     one("release", &mut Release::new(&mut data));
     one("get", &mut Get::new(&data));
-    one("get_borrowed", &mut GetRef::new(&data));
+    one("get_borrowed", &mut Get::borrowed(&data));
     one(
         "update_tags",
         &mut Modify::new(&mut data, Change::UpdateTags),

@@ -41,8 +41,8 @@ use support::floor::{Floor, FloorBook, FloorGet};
 use support::measure::{drive, drive_chunks, timer_overhead, Op};
 use support::workload::{
     engine, list_cases, network, region, region_filled, v4_pool, v4_pool_padded, v6_pool, Attach,
-    BookAuto, BookSpecific, Change, Churn, Get, GetRef, List, ListKind, Modify, Pool, RegionData,
-    Release, REGION,
+    BookAuto, BookSpecific, Change, Churn, Get, List, ListKind, Modify, Pool, RegionData, Release,
+    REGION,
 };
 
 /// Builds something and returns it with the heap it holds afterwards.
@@ -439,38 +439,30 @@ fn region_rows(config: &Config, floors: &[FloorTier], table: &mut Table) {
             None,
         ));
     }
-    let ns = measure(&mut Get::new(&data), config);
-    table.push(op_row(
-        "get by id (owned Ip)".to_owned(),
-        n,
-        ns,
-        floor.get_ns,
-        format!("get@{}", floor.live),
-        bytes_per_ip,
-        Some(2.0),
-        None,
-    ));
-    let ns = measure(&mut GetRef::new(&data), config);
-    table.push(op_row(
-        "get by id (borrowed, Ipam::ip)".to_owned(),
-        n,
-        ns,
-        floor.get_ns,
-        format!("get@{}", floor.live),
-        bytes_per_ip,
-        Some(2.0),
-        None,
-    ));
-    table.push(op_row(
-        "get by id (borrowed) vs chained floor".to_owned(),
-        n,
-        ns,
-        floor.chained_ns,
-        format!("chained get@{}", floor.live),
-        bytes_per_ip,
-        None,
-        None,
-    ));
+    let owned_ns = measure(&mut Get::new(&data), config);
+    let borrowed_ns = measure(&mut Get::borrowed(&data), config);
+    let get_rows = [
+        ("get by id (owned Ip)", owned_ns, false),
+        ("get by id (borrowed, Ipam::ip)", borrowed_ns, false),
+        ("get by id (borrowed) vs chained floor", borrowed_ns, true),
+    ];
+    for (name, ns, chained) in get_rows {
+        let (floor_ns, label) = if chained {
+            (floor.chained_ns, format!("chained get@{}", floor.live))
+        } else {
+            (floor.get_ns, format!("get@{}", floor.live))
+        };
+        table.push(op_row(
+            name.to_owned(),
+            n,
+            ns,
+            floor_ns,
+            label,
+            bytes_per_ip,
+            (!chained).then_some(2.0),
+            None,
+        ));
+    }
 
     let mut group = "";
     for case in list_cases(&data) {

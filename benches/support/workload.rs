@@ -323,10 +323,12 @@ impl Walk {
     }
 }
 
-/// Gets an IP by id.
+/// Gets an IP by id: the owned [`ipam_engine::Ip`] ([`Ipam::get_ip`]), or `borrowed`, the
+/// lookup and a read of its fields in place ([`Ipam::ip`]).
 pub(crate) struct Get<'a> {
     data: &'a RegionData,
     walk: Walk,
+    borrowed: bool,
 }
 
 impl<'a> Get<'a> {
@@ -334,6 +336,14 @@ impl<'a> Get<'a> {
         Self {
             data,
             walk: Walk::new(data.ids.len()),
+            borrowed: false,
+        }
+    }
+
+    pub(crate) fn borrowed(data: &'a RegionData) -> Self {
+        Self {
+            borrowed: true,
+            ..Self::new(data)
         }
     }
 }
@@ -342,32 +352,12 @@ impl Op for Get<'_> {
     fn run(&mut self, n: usize) {
         for _ in 0..n {
             let id = self.data.ids[self.walk.step()];
-            std::hint::black_box(self.data.ipam.get_ip(REGION, id).expect("live"));
-        }
-    }
-}
-
-/// Gets an IP by id, borrowed ([`Ipam::ip`]): the lookup and a read of its fields in place.
-pub(crate) struct GetRef<'a> {
-    data: &'a RegionData,
-    walk: Walk,
-}
-
-impl<'a> GetRef<'a> {
-    pub(crate) fn new(data: &'a RegionData) -> Self {
-        Self {
-            data,
-            walk: Walk::new(data.ids.len()),
-        }
-    }
-}
-
-impl Op for GetRef<'_> {
-    fn run(&mut self, n: usize) {
-        for _ in 0..n {
-            let id = self.data.ids[self.walk.step()];
-            let ip = self.data.ipam.ip(REGION, id).expect("live");
-            std::hint::black_box((ip.address(), ip.tags().len(), ip.mac_address()));
+            if self.borrowed {
+                let ip = self.data.ipam.ip(REGION, id).expect("live");
+                std::hint::black_box((ip.address(), ip.tags().len(), ip.mac_address()));
+            } else {
+                std::hint::black_box(self.data.ipam.get_ip(REGION, id).expect("live"));
+            }
         }
     }
 }
