@@ -6,8 +6,8 @@ mod common;
 
 use ipam_engine::{
     BookIpRequest, CreatePrivateNetworkRequest, CustomResource, Error, IpId, Ipam, ListIpsRequest,
-    MacAddress, OrganizationId, ProjectId, Region, ResourceId, ResourceType, Reverse,
-    ServiceResource, SharedIpam, Source, UpdateIpRequest,
+    ListPrivateNetworksRequest, MacAddress, OrganizationId, ProjectId, Region, ResourceId,
+    ResourceType, Reverse, ServiceResource, SharedIpam, Source, UpdateIpRequest,
 };
 use uuid::Uuid;
 
@@ -175,7 +175,7 @@ fn reserving_room_changes_no_answer() {
     shared.reserve(Region::NlAms, 10_000);
     let mut reserved = shared.into_inner();
     let pn = plain
-        .list_private_networks(Region::FrPar, &Default::default())
+        .list_private_networks(Region::FrPar, &ListPrivateNetworksRequest::default())
         .unwrap()
         .private_networks[0]
         .id;
