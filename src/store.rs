@@ -5,6 +5,8 @@
 //! [`Store::compact`], which renumbers the live handles in order; the engine calls it when dead
 //! slots outnumber live ones, so its cost is amortized over the releases that caused it.
 
+use std::collections::hash_map::Entry;
+
 use roaring::RoaringBitmap;
 
 use crate::hash::{FastMap, KeyedState};
@@ -230,16 +232,14 @@ impl Store {
             .expect("handle space checked by the caller");
         debug_assert!(!self.contains_id(record.id));
         match self.ids.entry(id_key(record.id)) {
-            std::collections::hash_map::Entry::Vacant(e) => {
+            Entry::Vacant(e) => {
                 e.insert(handle);
             }
-            std::collections::hash_map::Entry::Occupied(_) => {
+            Entry::Occupied(_) => {
                 self.collided.insert(record.id, handle);
             }
         }
-        self.slots.push(Some(record));
-        self.live.insert(handle);
-        handle
+        self.push(record)
     }
 
     /// Draws ids until one whose key is free, maps that key to the next handle (one probe of
@@ -251,7 +251,7 @@ impl Store {
             .expect("handle space checked by the caller");
         loop {
             let id = draw();
-            if let std::collections::hash_map::Entry::Vacant(e) = self.ids.entry(id_key(id)) {
+            if let Entry::Vacant(e) = self.ids.entry(id_key(id)) {
                 e.insert(handle);
                 return id;
             }
@@ -260,10 +260,18 @@ impl Store {
 
     /// Adds the record of an id returned by [`Store::claim_id`]; returns its handle.
     pub(crate) fn push_claimed(&mut self, record: Record) -> Handle {
+        debug_assert_eq!(
+            self.ids.get(&id_key(record.id)).copied(),
+            self.next_handle()
+        );
+        self.push(record)
+    }
+
+    /// Stores a record whose id is already mapped to the next handle.
+    fn push(&mut self, record: Record) -> Handle {
         let handle = self
             .next_handle()
             .expect("handle space checked by the caller");
-        debug_assert_eq!(self.ids.get(&id_key(record.id)), Some(&handle));
         self.slots.push(Some(record));
         self.live.insert(handle);
         handle
@@ -302,11 +310,16 @@ impl Store {
 
     pub(crate) fn remove(&mut self, handle: Handle) -> Record {
         let record = self.slots[handle as usize].take().expect("live handle");
+        // One probe in the common case; a record of the collision map puts the key's holder back.
         let key = id_key(record.id);
-        if self.ids.get(&key) == Some(&handle) {
-            self.ids.remove(&key);
-        } else {
-            self.collided.remove(&record.id);
+        match self.ids.remove(&key) {
+            Some(h) if h == handle => {}
+            holder => {
+                if let Some(h) = holder {
+                    self.ids.insert(key, h);
+                }
+                self.collided.remove(&record.id);
+            }
         }
         self.live.remove(handle);
         record
