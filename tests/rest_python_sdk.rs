@@ -1,5 +1,6 @@
 //! The official Scaleway Python SDK as a client of `ipam-server`: runs `tests/python/run.sh`
-//! (virtualenv, `pip install scaleway`, release build of the server, `sdk_test.py`).
+//! (virtualenv, `pip install scaleway`, release build of the server, `sdk_test.py`, then
+//! `snapshot_test.py`: a restart with `--snapshot` keeps the state, a corrupt file is refused).
 //!
 //! It needs the network (`PyPI`) and `python3` with `venv`, so it runs only when
 //! `IPAM_PYTHON_SDK_TEST=1` is set; plain `cargo test` stays fast and offline.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The official Scaleway Python SDK against ipam-server: builds the server, installs `scaleway`
 # from PyPI into a virtualenv (target/python-sdk-venv, reused between runs), and runs
-# tests/python/sdk_test.py, which starts the server on a free loopback port.
+# tests/python/sdk_test.py, which starts the server on a free loopback port, then
+# tests/python/snapshot_test.py (restart with --snapshot keeps the state).
 # Needs python3 with the venv module (Debian/Ubuntu: apt-get install -y python3-venv).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -14,3 +15,4 @@ fi
 
 cargo build --release --features server --bin ipam-server
 "$venv/bin/python" tests/python/sdk_test.py target/release/ipam-server
+"$venv/bin/python" tests/python/snapshot_test.py target/release/ipam-server
