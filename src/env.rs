@@ -15,6 +15,14 @@ use uuid::Uuid;
 pub trait Clock: Send + Sync + fmt::Debug {
     /// The current time.
     fn now(&mut self) -> DateTime<Utc>;
+
+    /// The current time in whole microseconds since the Unix epoch (truncated towards the
+    /// past), which is what the engine keeps. One reading, like [`Clock::now`]: a clock that
+    /// moves on each reading moves once. The default reads [`Clock::now`]; clocks that can
+    /// answer without building a date override it.
+    fn now_micros(&mut self) -> i64 {
+        self.now().timestamp_micros()
+    }
 }
 
 /// A source of random bits, for ids and IPv6 interface identifiers.
@@ -39,11 +47,14 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&mut self) -> DateTime<Utc> {
+        DateTime::from_timestamp_micros(self.now_micros()).unwrap_or_default()
+    }
+
+    fn now_micros(&mut self) -> i64 {
         let since = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
-        let micros = i64::try_from(since.as_micros()).unwrap_or(i64::MAX);
-        DateTime::from_timestamp_micros(micros).unwrap_or_default()
+        i64::try_from(since.as_micros()).unwrap_or(i64::MAX)
     }
 }
 
@@ -51,15 +62,32 @@ impl Clock for SystemClock {
 /// (a zero step makes it a fixed clock). For tests and simulations.
 #[derive(Clone, Copy, Debug)]
 pub struct ManualClock {
-    now: DateTime<Utc>,
-    step: TimeDelta,
+    /// The next reading: whole microseconds since the Unix epoch, and the nanoseconds past them
+    /// (`0..1000`).
+    micros: i64,
+    nanos: i64,
+    /// Added after each reading, in the same form (`step_nanos` in `0..1000`).
+    step_micros: i64,
+    step_nanos: i64,
 }
+
+/// `DateTime::<Utc>::MIN_UTC` and `MAX_UTC` in microseconds since the Unix epoch.
+const MIN_MICROS: i64 = -8_334_601_228_800 * 1_000_000;
+const MAX_MICROS: i64 = 8_210_266_876_799 * 1_000_000 + 999_999;
 
 impl ManualClock {
     /// A clock at `start` that advances by `step` after each reading.
     #[must_use]
     pub fn new(start: DateTime<Utc>, step: TimeDelta) -> Self {
-        Self { now: start, step }
+        // `TimeDelta` spans about ±292 million years: its microseconds fit in an `i64`, and
+        // its nanoseconds in an `i128`.
+        let step = i128::from(step.num_seconds()) * 1_000_000_000 + i128::from(step.subsec_nanos());
+        Self {
+            micros: start.timestamp_micros(),
+            nanos: i64::from(start.timestamp_subsec_nanos() % 1000),
+            step_micros: i64::try_from(step.div_euclid(1000)).unwrap_or_default(),
+            step_nanos: i64::try_from(step.rem_euclid(1000)).unwrap_or_default(),
+        }
     }
 
     /// A clock that always reads `at`.
@@ -67,12 +95,32 @@ impl ManualClock {
     pub fn fixed(at: DateTime<Utc>) -> Self {
         Self::new(at, TimeDelta::zero())
     }
+
+    /// Moves one step on, unless that leaves `DateTime`'s range: the clock stops at its ends.
+    fn step(&mut self) {
+        let nanos = self.nanos + self.step_nanos;
+        let micros = self
+            .micros
+            .checked_add(self.step_micros)
+            .and_then(|m| m.checked_add(nanos / 1000));
+        if let Some(micros) = micros.filter(|m| (MIN_MICROS..=MAX_MICROS).contains(m)) {
+            self.micros = micros;
+            self.nanos = nanos % 1000;
+        }
+    }
 }
 
 impl Clock for ManualClock {
     fn now(&mut self) -> DateTime<Utc> {
-        let now = self.now;
-        self.now = self.now.checked_add_signed(self.step).unwrap_or(self.now);
+        let now = DateTime::from_timestamp_micros(self.micros).unwrap_or_default()
+            + TimeDelta::nanoseconds(self.nanos);
+        self.step();
+        now
+    }
+
+    fn now_micros(&mut self) -> i64 {
+        let now = self.micros;
+        self.step();
         now
     }
 }
@@ -159,5 +207,30 @@ mod tests {
         let mut c = ManualClock::new(start, TimeDelta::microseconds(5));
         assert_eq!(c.now(), start);
         assert_eq!(c.now().timestamp_micros(), 1_000_005);
+    }
+
+    #[test]
+    fn manual_clock_range_and_micros() {
+        assert_eq!(DateTime::<Utc>::MIN_UTC.timestamp_micros(), MIN_MICROS);
+        assert_eq!(DateTime::<Utc>::MAX_UTC.timestamp_micros(), MAX_MICROS);
+        // Sub-microsecond steps accumulate; micros truncate towards the past.
+        let start = DateTime::from_timestamp(-1, 999_999_500).unwrap();
+        let mut c = ManualClock::new(start, TimeDelta::nanoseconds(400));
+        assert_eq!(c.now_micros(), start.timestamp_micros());
+        assert_eq!(c.now(), start + TimeDelta::nanoseconds(400));
+        assert_eq!(c.now_micros(), 0);
+        // The clock stops at the ends of the range instead of wrapping or panicking.
+        let mut end = ManualClock::new(DateTime::<Utc>::MAX_UTC, TimeDelta::days(1));
+        assert_eq!(end.now(), DateTime::<Utc>::MAX_UTC);
+        assert_eq!(
+            end.now_micros(),
+            DateTime::<Utc>::MAX_UTC.timestamp_micros()
+        );
+        let mut back = ManualClock::new(DateTime::<Utc>::MIN_UTC, TimeDelta::days(-1));
+        assert_eq!(back.now(), DateTime::<Utc>::MIN_UTC);
+        assert_eq!(back.now(), DateTime::<Utc>::MIN_UTC);
+        let mut system = SystemClock;
+        let (a, b) = (system.now_micros(), system.now().timestamp_micros());
+        assert!(a > 1_700_000_000_000_000 && b >= a);
     }
 }

@@ -14,7 +14,7 @@ use crate::hash::{FastMap, KeyedState};
 use crate::model::enums::ResourceType;
 use crate::model::ids::ResourceId;
 use crate::model::mac::MacAddress;
-use crate::store::{AttachmentRef, Handle, Record};
+use crate::store::{add_handle, AttachmentRef, Handle, Record};
 
 /// In a [`PostingMap`] value, the bit that marks an index into its bitmaps (clear: a handle).
 const SHARED: u32 = 1 << 31;
@@ -113,7 +113,7 @@ impl<K: Hash + Eq> PostingMap<K> {
                 if v & SHARED == 0 {
                     *e.get_mut() = new_shared(&[v, handle]);
                 } else {
-                    shared[(v & !SHARED) as usize].insert(handle);
+                    add_handle(&mut shared[(v & !SHARED) as usize], handle);
                 }
             }
         }
@@ -224,11 +224,10 @@ impl TagIndex {
             self.ids.insert(name.into(), id);
             id
         };
-        self.tags[id as usize]
-            .as_mut()
-            .expect("live tag")
-            .handles
-            .insert(handle);
+        add_handle(
+            &mut self.tags[id as usize].as_mut().expect("live tag").handles,
+            handle,
+        );
         id
     }
 
@@ -378,8 +377,8 @@ impl Index {
     }
 
     pub(crate) fn add_attachment(&mut self, handle: Handle, a: AttachmentRef<'_>) {
-        self.attached.insert(handle);
-        self.by_type[a.resource_type.index()].insert(handle);
+        add_handle(&mut self.attached, handle);
+        add_handle(&mut self.by_type[a.resource_type.index()], handle);
         if a.resource_type != ResourceType::Custom {
             self.by_resource.push(a.id, handle);
         }

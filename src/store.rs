@@ -189,6 +189,15 @@ impl Record {
     }
 }
 
+/// Adds `handle` to `set`. O(1) when it is the largest (a new record's handle always is: handles
+/// grow with creation), a binary search otherwise.
+#[inline]
+pub(crate) fn add_handle(set: &mut RoaringBitmap, handle: Handle) {
+    if !set.push(handle) {
+        set.insert(handle);
+    }
+}
+
 /// The slab of records.
 ///
 /// The id map is keyed by 64 bits of the id (12-byte entries instead of 20) and a hit is
@@ -273,7 +282,7 @@ impl Store {
             .next_handle()
             .expect("handle space checked by the caller");
         self.slots.push(Some(record));
-        self.live.insert(handle);
+        add_handle(&mut self.live, handle);
         handle
     }
 

@@ -9,7 +9,7 @@ use crate::model::ids::IpId;
 use crate::model::ip::{Ip, Source};
 use crate::model::request::{BookIpRequest, ServiceResource};
 use crate::pool::AddressProblem;
-use crate::store::{Attachment, Record};
+use crate::store::{add_handle, Attachment, Record};
 
 /// What the new IP is attached to, validated.
 enum NewAttachment {
@@ -134,7 +134,7 @@ impl Ipam {
                 })
             }
         };
-        let exhausted = Error::AddressesExhausted { source_id, is_ipv6 };
+        let exhausted = || Error::AddressesExhausted { source_id, is_ipv6 };
         if candidates.is_empty() {
             // Only a Private Network created with subnets of one family lacks the other.
             let family = if is_ipv6 { "ipv6" } else { "ipv4" };
@@ -188,7 +188,7 @@ impl Ipam {
                     .iter()
                     .copied()
                     .find(|&s| registry.subnet(s).pool.has_room())
-                    .ok_or(exhausted.clone())?;
+                    .ok_or_else(exhausted)?;
                 (slot, None)
             }
         };
@@ -196,7 +196,7 @@ impl Ipam {
             self.compact(region);
         }
         let Some(handle) = self.region(region).store.next_handle() else {
-            return Err(exhausted);
+            return Err(exhausted());
         };
 
         // Take the address: the last step that can fail (an IPv6 draw that keeps colliding).
@@ -207,7 +207,7 @@ impl Ipam {
                 pool.take(offset, handle);
                 offset
             }
-            None => pool.take_auto(handle, rng).ok_or(exhausted)?,
+            None => pool.take_auto(handle, rng).ok_or_else(exhausted)?,
         };
 
         let now = self.now();
@@ -224,7 +224,7 @@ impl Ipam {
         if let Some(a) = &attachment {
             rs.index.add_attachment(handle, a.as_ref());
         }
-        rs.registry.subnet_mut(slot).handles.insert(handle);
+        add_handle(&mut rs.registry.subnet_mut(slot).handles, handle);
         let mut record = Record::new(id, slot, offset, now, tags);
         record.set_attachment(attachment);
         let inserted = rs.store.push_claimed(record);

@@ -241,7 +241,7 @@ impl Ipam {
 
     /// The current time in microseconds, never earlier than the previous reading.
     pub(crate) fn now(&mut self) -> i64 {
-        let micros = self.clock.now().timestamp_micros();
+        let micros = self.clock.now_micros();
         self.last_micros = self.last_micros.max(micros);
         self.last_micros
     }

@@ -37,6 +37,13 @@ impl Clock for SharedClock {
     fn now(&mut self) -> DateTime<Utc> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).now()
     }
+
+    fn now_micros(&mut self) -> i64 {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .now_micros()
+    }
 }
 
 /// One source of randomness shared by every region's engine.

@@ -156,13 +156,20 @@ impl<'a> IpRef<'a> {
 
     /// The owned [`Ip`], as the API returns it.
     pub fn to_ip(&self) -> Ip {
+        // A booking, an update or an attachment sets several times at once: one conversion.
+        let created_at = self.created_at();
+        let updated_at = if self.record.updated == self.record.created {
+            created_at
+        } else {
+            self.updated_at()
+        };
         Ip {
             id: self.id(),
             address: self.address(),
             project_id: self.project_id(),
             is_ipv6: self.is_ipv6(),
-            created_at: self.created_at(),
-            updated_at: self.updated_at(),
+            created_at,
+            updated_at,
             source: Source::SubnetId(self.subnet_id()),
             resource: self.resource(),
             tags: self.tags().map(str::to_owned).collect(),
