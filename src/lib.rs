@@ -118,6 +118,7 @@
 mod engine;
 mod env;
 mod error;
+mod flat;
 mod hash;
 mod index;
 mod model;

@@ -5,10 +5,9 @@
 //! [`Store::compact`], which renumbers the live handles in order; the engine calls it when dead
 //! slots outnumber live ones, so its cost is amortized over the releases that caused it.
 
-use std::collections::hash_map::Entry;
-
 use roaring::RoaringBitmap;
 
+use crate::flat::FlatMap;
 use crate::hash::{FastMap, KeyedState};
 use crate::model::enums::ResourceType;
 use crate::model::ids::{IpId, ResourceId};
@@ -189,13 +188,11 @@ impl Record {
     }
 }
 
-/// Adds `handle` to `set`. O(1) when it is the largest (a new record's handle always is: handles
-/// grow with creation), a binary search otherwise.
+/// Adds `handle` to `set`. (Not `RoaringBitmap::push`, although a new record's handle is always
+/// the largest: on a bitmap container it finds the maximum by scanning words.)
 #[inline]
 pub(crate) fn add_handle(set: &mut RoaringBitmap, handle: Handle) {
-    if !set.push(handle) {
-        set.insert(handle);
-    }
+    set.insert(handle);
 }
 
 /// The slab of records.
@@ -206,7 +203,7 @@ pub(crate) fn add_handle(set: &mut RoaringBitmap, handle: Handle) {
 #[derive(Clone, Debug)]
 pub(crate) struct Store {
     slots: Vec<Option<Record>>,
-    ids: FastMap<u64, Handle>,
+    ids: FlatMap,
     collided: FastMap<IpId, Handle>,
     live: RoaringBitmap,
 }
@@ -221,7 +218,7 @@ impl Store {
     pub(crate) fn new(hasher: KeyedState) -> Self {
         Self {
             slots: Vec::new(),
-            ids: FastMap::with_hasher(hasher),
+            ids: FlatMap::with_hasher(hasher),
             collided: FastMap::with_hasher(hasher),
             live: RoaringBitmap::new(),
         }
@@ -240,13 +237,8 @@ impl Store {
             .next_handle()
             .expect("handle space checked by the caller");
         debug_assert!(!self.contains_id(record.id));
-        match self.ids.entry(id_key(record.id)) {
-            Entry::Vacant(e) => {
-                e.insert(handle);
-            }
-            Entry::Occupied(_) => {
-                self.collided.insert(record.id, handle);
-            }
+        if !self.ids.try_insert(id_key(record.id), handle) {
+            self.collided.insert(record.id, handle);
         }
         self.push(record)
     }
@@ -260,8 +252,7 @@ impl Store {
             .expect("handle space checked by the caller");
         loop {
             let id = draw();
-            if let Entry::Vacant(e) = self.ids.entry(id_key(id)) {
-                e.insert(handle);
+            if self.ids.try_insert(id_key(id), handle) {
                 return id;
             }
         }
@@ -269,10 +260,7 @@ impl Store {
 
     /// Adds the record of an id returned by [`Store::claim_id`]; returns its handle.
     pub(crate) fn push_claimed(&mut self, record: Record) -> Handle {
-        debug_assert_eq!(
-            self.ids.get(&id_key(record.id)).copied(),
-            self.next_handle()
-        );
+        debug_assert_eq!(self.ids.get(id_key(record.id)), self.next_handle());
         self.push(record)
     }
 
@@ -297,7 +285,7 @@ impl Store {
     }
 
     pub(crate) fn handle(&self, id: IpId) -> Option<Handle> {
-        if let Some(&h) = self.ids.get(&id_key(id)) {
+        if let Some(h) = self.ids.get(id_key(id)) {
             if self.get(h).id == id {
                 return Some(h);
             }
@@ -321,7 +309,7 @@ impl Store {
         let record = self.slots[handle as usize].take().expect("live handle");
         // One probe in the common case; a record of the collision map puts the key's holder back.
         let key = id_key(record.id);
-        match self.ids.remove(&key) {
+        match self.ids.remove(key) {
             Some(h) if h == handle => {}
             holder => {
                 if let Some(h) = holder {
@@ -382,7 +370,7 @@ impl Store {
                 self.live.len(),
             ));
         }
-        for (&key, &h) in &self.ids {
+        for (key, h) in self.ids.iter() {
             match self.slots.get(h as usize) {
                 Some(Some(r)) if id_key(r.id) == key && self.live.contains(h) => {}
                 _ => {
@@ -465,7 +453,7 @@ mod tests {
         assert_eq!(id_key(a), id_key(b));
         let mut store = Store::new(KeyedState::default());
         let ha = store.insert(record(a));
-        assert!(store.ids.contains_key(&id_key(b)));
+        assert!(store.ids.contains_key(id_key(b)));
         assert_eq!(store.handle(b), None);
         let hb = store.insert(record(b));
         assert_eq!((store.handle(a), store.handle(b)), (Some(ha), Some(hb)));

@@ -4,13 +4,13 @@
 
 mod allocator;
 
-use std::collections::hash_map::Entry;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::IpNet;
 
 use crate::env::RandomSource;
-use crate::hash::{FastMap, KeyedState};
+use crate::flat::FlatMap;
+use crate::hash::KeyedState;
 use allocator::{V4Allocator, V6Allocator};
 
 /// Why an address cannot be booked in a pool.
@@ -36,7 +36,7 @@ enum Slots {
         owners: Vec<u32>,
     },
     V6 {
-        owners: FastMap<u64, u32>,
+        owners: FlatMap,
     },
 }
 
@@ -64,7 +64,7 @@ impl Pool {
                 }
             }
             IpNet::V6(_) => Slots::V6 {
-                owners: FastMap::with_hasher(hasher),
+                owners: FlatMap::with_hasher(hasher),
             },
         };
         Self { net, slots }
@@ -132,13 +132,7 @@ impl Pool {
                 set_v4_owner(owners, offset, owner);
                 Some(u64::from(offset))
             }
-            Slots::V6 { owners } => V6Allocator::draw(rng, |o| match owners.entry(o) {
-                Entry::Vacant(e) => {
-                    e.insert(owner);
-                    true
-                }
-                Entry::Occupied(_) => false,
-            }),
+            Slots::V6 { owners } => V6Allocator::draw(rng, |o| owners.try_insert(o, owner)),
         }
     }
 
@@ -172,7 +166,7 @@ impl Pool {
                 owners.truncate(allocator.high_water() as usize);
                 Some(owner)
             }
-            Slots::V6 { owners } => owners.remove(&offset),
+            Slots::V6 { owners } => owners.remove(offset),
         }
     }
 
@@ -184,7 +178,7 @@ impl Pool {
                 .and_then(|i| owners.get(i))
                 .copied()
                 .filter(|&o| o != FREE),
-            Slots::V6 { owners } => owners.get(&offset).copied(),
+            Slots::V6 { owners } => owners.get(offset),
         }
     }
 
@@ -239,7 +233,9 @@ impl Pool {
                 }
             }
             Slots::V6 { owners } => {
-                if let Some(offset) = owners.keys().find(|&&o| !V6Allocator::is_bookable(o)) {
+                if let Some((offset, _)) =
+                    owners.iter().find(|&(o, _)| !V6Allocator::is_bookable(o))
+                {
                     return Err(format!(
                         "pool {}: unavailable offset {offset} owned",
                         self.net
