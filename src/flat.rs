@@ -1,7 +1,7 @@
 //! [`FlatMap`]: the map from 64-bit keys to `u32` values behind the engine's hottest lookups (an
 //! IP id to its record's handle, an IPv6 interface id to its owner).
 //!
-//! A `HashMap` (SwissTable) keeps its control bytes and its entries in two places, so a lookup in
+//! A `HashMap` (a Swiss table) keeps its control bytes and its entries in two places, so a lookup in
 //! a table larger than the caches misses twice, one miss waiting for the other. Here the key and
 //! the value sit side by side in one 12-byte slot found by linear probing: a lookup touches one
 //! cache line (two when a run crosses a line), an insert or a removal the same few lines.
