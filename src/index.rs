@@ -4,12 +4,15 @@
 //! points to a bitmap for more. Indexes know nothing of addresses: filters on Project, VPC,
 //! Private Network and subnet go through the subnets' own handle sets.
 
-use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+use std::fmt;
 use std::hash::Hash;
+use std::marker::PhantomData;
 
 use roaring::RoaringBitmap;
 use smallvec::SmallVec;
 
+use crate::flat::FlatMap;
 use crate::hash::{FastMap, KeyedState};
 use crate::model::enums::ResourceType;
 use crate::model::ids::ResourceId;
@@ -23,10 +26,82 @@ const SHARED: u32 = 1 << 31;
 /// a `u32`; a key with more points to a bitmap, so adding and removing stay O(log n) however many
 /// IPs share a key.
 #[derive(Clone, Debug)]
-pub(crate) struct PostingMap<K> {
-    map: FastMap<K, u32>,
+pub(crate) struct PostingMap<K, S = FastMap<K, u32>> {
+    map: S,
     shared: Vec<RoaringBitmap>,
     free: Vec<u32>,
+    key: PhantomData<K>,
+}
+
+/// Where a [`PostingMap`] keeps its key → value entries (values are never `u32::MAX`).
+pub(crate) trait KeyStore<K>: Clone + fmt::Debug {
+    fn with_hasher(hasher: KeyedState) -> Self;
+    fn get(&self, key: &K) -> Option<u32>;
+    fn insert(&mut self, key: K, value: u32);
+    fn remove(&mut self, key: &K);
+    fn values(&self) -> impl Iterator<Item = u32>;
+    fn for_each_value_mut(&mut self, f: impl FnMut(&mut u32));
+}
+
+impl<K: Hash + Eq + Clone + fmt::Debug> KeyStore<K> for FastMap<K, u32> {
+    fn with_hasher(hasher: KeyedState) -> Self {
+        FastMap::with_hasher(hasher)
+    }
+
+    fn get(&self, key: &K) -> Option<u32> {
+        HashMap::get(self, key).copied()
+    }
+
+    fn insert(&mut self, key: K, value: u32) {
+        HashMap::insert(self, key, value);
+    }
+
+    fn remove(&mut self, key: &K) {
+        HashMap::remove(self, key);
+    }
+
+    fn values(&self) -> impl Iterator<Item = u32> {
+        HashMap::values(self).copied()
+    }
+
+    fn for_each_value_mut(&mut self, f: impl FnMut(&mut u32)) {
+        HashMap::values_mut(self).for_each(f);
+    }
+}
+
+/// MAC addresses fit in 64 bits: they key a [`FlatMap`] as they are, one cache miss per lookup.
+#[derive(Clone, Debug)]
+pub(crate) struct MacStore(FlatMap);
+
+fn mac_key(mac: MacAddress) -> u64 {
+    let [a, b, c, d, e, f] = mac.octets();
+    u64::from_le_bytes([a, b, c, d, e, f, 0, 0])
+}
+
+impl KeyStore<MacAddress> for MacStore {
+    fn with_hasher(hasher: KeyedState) -> Self {
+        MacStore(FlatMap::with_hasher(hasher))
+    }
+
+    fn get(&self, key: &MacAddress) -> Option<u32> {
+        self.0.get(mac_key(*key))
+    }
+
+    fn insert(&mut self, key: MacAddress, value: u32) {
+        self.0.insert(mac_key(key), value);
+    }
+
+    fn remove(&mut self, key: &MacAddress) {
+        self.0.remove(mac_key(*key));
+    }
+
+    fn values(&self) -> impl Iterator<Item = u32> {
+        self.0.iter().map(|(_, v)| v)
+    }
+
+    fn for_each_value_mut(&mut self, f: impl FnMut(&mut u32)) {
+        self.0.values_mut().for_each(f);
+    }
 }
 
 /// The handles of one key.
@@ -58,78 +133,66 @@ impl<'a> Postings<'a> {
             Postings::Many(b) => b.contains(handle),
         }
     }
-
-    fn len(self) -> u64 {
-        match self {
-            Postings::None => 0,
-            Postings::One(_) => 1,
-            Postings::Many(b) => b.len(),
-        }
-    }
 }
 
-impl<K: Hash + Eq> PostingMap<K> {
+impl<K: Copy, S: KeyStore<K>> PostingMap<K, S> {
     fn new(hasher: KeyedState) -> Self {
         Self {
-            map: FastMap::with_hasher(hasher),
+            map: S::with_hasher(hasher),
             shared: Vec::new(),
             free: Vec::new(),
+            key: PhantomData,
         }
     }
 
     pub(crate) fn get(&self, key: &K) -> Postings<'_> {
         match self.map.get(key) {
             None => Postings::None,
-            Some(&v) if v & SHARED == 0 => Postings::One(v),
-            Some(&v) => Postings::Many(&self.shared[(v & !SHARED) as usize]),
+            Some(v) if v & SHARED == 0 => Postings::One(v),
+            Some(v) => Postings::Many(&self.shared[(v & !SHARED) as usize]),
         }
+    }
+
+    /// A new bitmap of `handles`; returns its value in the map.
+    fn new_shared(&mut self, handles: &[Handle]) -> u32 {
+        let bitmap: RoaringBitmap = handles.iter().copied().collect();
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.shared[i as usize] = bitmap;
+                i
+            }
+            None => {
+                self.shared.push(bitmap);
+                u32::try_from(self.shared.len() - 1).expect("fewer keys than handles")
+            }
+        };
+        i | SHARED
     }
 
     fn push(&mut self, key: K, handle: Handle) {
-        let (shared, free) = (&mut self.shared, &mut self.free);
-        let mut new_shared = |handles: &[Handle]| {
-            let bitmap: RoaringBitmap = handles.iter().copied().collect();
-            let i = match free.pop() {
-                Some(i) => {
-                    shared[i as usize] = bitmap;
-                    i
-                }
-                None => {
-                    shared.push(bitmap);
-                    u32::try_from(shared.len() - 1).expect("fewer keys than handles")
-                }
-            };
-            i | SHARED
+        let value = match self.map.get(&key) {
+            None if handle & SHARED == 0 => handle,
+            None => self.new_shared(&[handle]),
+            Some(v) if v & SHARED == 0 => self.new_shared(&[v, handle]),
+            Some(v) => {
+                add_handle(&mut self.shared[(v & !SHARED) as usize], handle);
+                return;
+            }
         };
-        match self.map.entry(key) {
-            Entry::Vacant(e) if handle & SHARED == 0 => {
-                e.insert(handle);
-            }
-            Entry::Vacant(e) => {
-                e.insert(new_shared(&[handle]));
-            }
-            Entry::Occupied(mut e) => {
-                let v = *e.get();
-                if v & SHARED == 0 {
-                    *e.get_mut() = new_shared(&[v, handle]);
-                } else {
-                    add_handle(&mut shared[(v & !SHARED) as usize], handle);
-                }
-            }
-        }
+        self.map.insert(key, value);
     }
 
     fn remove(&mut self, key: &K, handle: Handle) {
-        let Some(v) = self.map.get_mut(key) else {
+        let Some(v) = self.map.get(key) else {
             return;
         };
-        if *v & SHARED == 0 {
-            if *v == handle {
+        if v & SHARED == 0 {
+            if v == handle {
                 self.map.remove(key);
             }
             return;
         }
-        let i = *v & !SHARED;
+        let i = v & !SHARED;
         let bitmap = &mut self.shared[i as usize];
         bitmap.remove(handle);
         let lone = match bitmap.len() {
@@ -141,20 +204,18 @@ impl<K: Hash + Eq> PostingMap<K> {
         *bitmap = RoaringBitmap::new();
         self.free.push(i);
         match lone {
-            Some(h) => *v = h,
-            None => {
-                self.map.remove(key);
-            }
+            Some(h) => self.map.insert(*key, h),
+            None => self.map.remove(key),
         }
     }
 
     /// Renumbers every handle through `map` (order preserving).
     fn remap(&mut self, map: &[Handle]) {
-        for v in self.map.values_mut() {
+        self.map.for_each_value_mut(|v| {
             if *v & SHARED == 0 {
                 *v = map[*v as usize];
             }
-        }
+        });
         for b in &mut self.shared {
             *b = RoaringBitmap::from_sorted_iter(b.iter().map(|h| map[h as usize]))
                 .expect("order-preserving map");
@@ -163,7 +224,16 @@ impl<K: Hash + Eq> PostingMap<K> {
 
     /// Number of (key, handle) pairs.
     fn pairs(&self) -> u64 {
-        self.map.keys().map(|k| self.get(k).len()).sum()
+        self.map
+            .values()
+            .map(|v| {
+                if v & SHARED == 0 {
+                    1
+                } else {
+                    self.shared[(v & !SHARED) as usize].len()
+                }
+            })
+            .sum()
     }
 }
 
@@ -320,7 +390,7 @@ pub(crate) struct Index {
     pub(crate) attached: RoaringBitmap,
     pub(crate) by_type: Vec<RoaringBitmap>,
     pub(crate) by_resource: PostingMap<ResourceId>,
-    pub(crate) by_mac: PostingMap<MacAddress>,
+    pub(crate) by_mac: PostingMap<MacAddress, MacStore>,
 }
 
 impl Index {
