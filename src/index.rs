@@ -74,8 +74,9 @@ impl<K: Hash + Eq + Clone + fmt::Debug> KeyStore<K> for FastMap<K, u32> {
 pub(crate) struct MacStore(FlatMap);
 
 fn mac_key(mac: MacAddress) -> u64 {
-    let [a, b, c, d, e, f] = mac.octets();
-    u64::from_le_bytes([a, b, c, d, e, f, 0, 0])
+    let mut bytes = [0u8; 8];
+    bytes[..6].copy_from_slice(&mac.octets());
+    u64::from_le_bytes(bytes)
 }
 
 impl KeyStore<MacAddress> for MacStore {
