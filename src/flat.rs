@@ -102,6 +102,13 @@ impl FlatMap {
         }
     }
 
+    /// Reads the home slot of `key` and returns a word of it, to be folded into a value the
+    /// caller keeps: reading the homes of many keys in a row lets their cache misses overlap
+    /// before the real lookups, which then hit.
+    pub(crate) fn warm(&self, key: u64) -> u32 {
+        self.slots.get(self.home(key)).map_or(0, |s| s.value)
+    }
+
     pub(crate) fn get(&self, key: u64) -> Option<u32> {
         let slot = self.slots[self.find(key)?];
         (!slot.is_free()).then_some(slot.value)

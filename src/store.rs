@@ -284,6 +284,35 @@ impl Store {
         self.handle(id).is_some()
     }
 
+    /// The handles of those of `ids` that are stored, in the order given. The lookups go in
+    /// passes (id map slots, then records, then the real lookups) so that the cache misses of
+    /// many ids overlap instead of following one another.
+    pub(crate) fn handles_of(&self, ids: &[IpId]) -> Vec<Handle> {
+        let mut warm = 0u32;
+        for &id in ids {
+            warm ^= self.ids.warm(id_key(id));
+        }
+        let candidates: Vec<Handle> = ids
+            .iter()
+            .filter_map(|&id| self.ids.get(id_key(id)))
+            .collect();
+        warm ^= self.warm_records(&candidates);
+        std::hint::black_box(warm);
+        ids.iter().filter_map(|&id| self.handle(id)).collect()
+    }
+
+    /// Reads a word of each record of `handles` (live ones), as [`Store::handles_of`] does: for
+    /// callers about to read many scattered records.
+    pub(crate) fn warm_records(&self, handles: &[Handle]) -> u32 {
+        let mut warm = 0u32;
+        for &h in handles {
+            if let Some(Some(r)) = self.slots.get(h as usize) {
+                warm ^= r.subnet;
+            }
+        }
+        std::hint::black_box(warm)
+    }
+
     pub(crate) fn handle(&self, id: IpId) -> Option<Handle> {
         if let Some(h) = self.ids.get(id_key(id)) {
             if self.get(h).id == id {

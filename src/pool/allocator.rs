@@ -9,15 +9,18 @@ use crate::env::RandomSource;
 
 /// Lowest-free allocation over the offsets `first..end` of an IPv4 block.
 ///
-/// Free offsets are `freed ∪ [next, end)`, with every member of `freed` below `next`. Taking the
-/// lowest is `freed.min()` and `remove()`, or bumping `next`; an empty or full block costs a few
-/// words of memory.
+/// Free offsets are `freed ∪ [next, end) ∖ above`: every member of `freed` is below `next`, and
+/// `above` holds the offsets at or above `next` taken by address (`next` itself is never in it).
+/// Taking the lowest is `freed.min()` and `remove()`, or bumping `next` past `above`'s run; an
+/// empty or full block costs a few words of memory. Booking an address far above the mark costs
+/// one insert, not a range.
 #[derive(Clone, Debug)]
 pub(crate) struct V4Allocator {
     first: u32,
     end: u32,
     next: u32,
     freed: RoaringBitmap,
+    above: RoaringBitmap,
 }
 
 impl V4Allocator {
@@ -29,6 +32,7 @@ impl V4Allocator {
             end,
             next: first,
             freed: RoaringBitmap::new(),
+            above: RoaringBitmap::new(),
         }
     }
 
@@ -39,7 +43,35 @@ impl V4Allocator {
 
     /// Whether a bookable `offset` is taken.
     pub(crate) fn is_taken(&self, offset: u32) -> bool {
-        offset < self.next && !self.freed.contains(offset)
+        if offset < self.next {
+            !self.freed.contains(offset)
+        } else {
+            self.above.contains(offset)
+        }
+    }
+
+    /// Moves the mark past the run of offsets taken right above it: a binary search on ranks
+    /// and one range removal, O(log² n) however long the run.
+    fn skip_taken(&mut self) {
+        if !self.above.contains(self.next) {
+            return;
+        }
+        let next = self.next;
+        // Members of `above` below `x` (`rank(v)`: members `<= v`).
+        let below = |x: u32| x.checked_sub(1).map_or(0, |v| self.above.rank(v));
+        let base = below(next);
+        // Invariant: `next..lo` is all in `above`, `next..hi + 1` is not.
+        let (mut lo, mut hi) = (next + 1, self.end);
+        while lo < hi {
+            let mid = lo + (hi - lo).div_ceil(2);
+            if below(mid) - base == u64::from(mid - next) {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        self.above.remove_range(next..lo);
+        self.next = lo;
     }
 
     /// Takes the lowest free offset. O(1) amortized: never scans the block.
@@ -49,8 +81,10 @@ impl V4Allocator {
             return Some(lowest);
         }
         if self.next < self.end {
+            let lowest = self.next;
             self.next += 1;
-            return Some(self.next - 1);
+            self.skip_taken();
+            return Some(lowest);
         }
         None
     }
@@ -61,8 +95,11 @@ impl V4Allocator {
         if offset < self.next {
             return self.freed.remove(offset);
         }
-        self.freed.insert_range(self.next..offset);
-        self.next = offset + 1;
+        if offset > self.next {
+            return self.above.insert(offset);
+        }
+        self.next += 1;
+        self.skip_taken();
         true
     }
 
@@ -71,7 +108,9 @@ impl V4Allocator {
         if !self.is_bookable(u64::from(offset)) || !self.is_taken(offset) {
             return false;
         }
-        if offset + 1 == self.next {
+        if offset >= self.next {
+            self.above.remove(offset);
+        } else if offset + 1 == self.next {
             // Lower the mark past the run of freed offsets right below it, so `freed` stays
             // small: a binary search on ranks, O(log² n), however long the run.
             self.next = self.bottom_of_freed_run(offset);
@@ -109,12 +148,12 @@ impl V4Allocator {
 
     /// Every offset at or above this one is free.
     pub(crate) fn high_water(&self) -> u32 {
-        self.next
+        self.above.max().map_or(self.next, |top| top + 1)
     }
 
     /// Number of taken offsets.
     pub(crate) fn taken(&self) -> u64 {
-        u64::from(self.next - self.first) - self.freed.len()
+        u64::from(self.next - self.first) - self.freed.len() + self.above.len()
     }
 
     /// Number of bookable offsets.
@@ -201,18 +240,79 @@ mod tests {
     }
 
     #[test]
-    fn releasing_the_top_lowers_the_mark_past_a_long_freed_run_at_once() {
+    fn booking_far_above_the_mark_costs_one_entry() {
         let mut a = V4Allocator::new(2, 1 << 20);
         assert!(a.take(5));
         assert!(a.take((1 << 20) - 1));
-        assert_eq!(a.freed.len(), (1 << 20) - 4);
-        assert!(a.release((1 << 20) - 1));
-        assert_eq!(a.next, 6);
-        assert_eq!(a.freed.iter().collect::<Vec<_>>(), [2, 3, 4]);
-        assert!(a.release(5));
-        assert_eq!(a.next, 2);
         assert!(a.freed.is_empty());
-        assert_eq!(a.taken(), 0);
+        assert_eq!(a.above.len(), 2);
+        assert_eq!(a.high_water(), 1 << 20);
+        assert_eq!(a.taken(), 2);
+        assert_eq!(a.take_lowest(), Some(2));
+        assert_eq!(a.take_lowest(), Some(3));
+        // 4 is next; taking it moves the mark past 5.
+        assert!(a.take(4));
+        assert_eq!((a.next, a.above.len()), (6, 1));
+        assert!(a.release((1 << 20) - 1));
+        assert_eq!(a.high_water(), 6);
+        for off in [3, 2, 5, 4] {
+            assert!(a.release(off));
+        }
+        assert_eq!((a.next, a.taken()), (2, 0));
+        assert!(a.freed.is_empty() && a.above.is_empty());
+    }
+
+    #[test]
+    fn releasing_the_top_lowers_the_mark_past_a_long_freed_run_at_once() {
+        let mut a = V4Allocator::new(2, 1 << 20);
+        for _ in 0..1000 {
+            a.take_lowest();
+        }
+        for off in 3..1001 {
+            assert!(a.release(off));
+        }
+        assert_eq!(a.freed.len(), 998);
+        assert!(a.release(1001));
+        assert_eq!(a.next, 3);
+        assert!(a.freed.is_empty());
+        assert_eq!(a.taken(), 1);
+    }
+
+    proptest::proptest! {
+        /// The allocator answers like a plain set of taken offsets: lowest free first.
+        #[test]
+        fn behaves_like_a_set_of_taken_offsets(
+            ops in proptest::collection::vec((0u8..3, 0u32..40), 0..300),
+        ) {
+            use std::collections::BTreeSet;
+            let (first, end) = (0u32, 34u32);
+            let mut a = V4Allocator::new(first, end);
+            let mut taken = BTreeSet::new();
+            for (op, offset) in ops {
+                match op {
+                    0 => {
+                        let want = (first..end).find(|o| !taken.contains(o));
+                        proptest::prop_assert_eq!(a.take_lowest(), want);
+                        if let Some(o) = want {
+                            taken.insert(o);
+                        }
+                    }
+                    1 if a.is_bookable(u64::from(offset)) => {
+                        proptest::prop_assert_eq!(a.take(offset), taken.insert(offset));
+                    }
+                    _ => {
+                        proptest::prop_assert_eq!(a.release(offset), taken.remove(&offset));
+                    }
+                }
+                proptest::prop_assert_eq!(a.taken(), taken.len() as u64);
+                for o in first..end {
+                    proptest::prop_assert_eq!(a.is_taken(o), taken.contains(&o));
+                }
+                let top = taken.iter().next_back().map_or(first, |t| t + 1);
+                proptest::prop_assert!(a.high_water() >= top);
+                proptest::prop_assert!(!a.above.contains(a.next));
+            }
+        }
     }
 
     #[test]

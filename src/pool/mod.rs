@@ -162,8 +162,14 @@ impl Pool {
                 }
                 let released = allocator.release(offset as u32);
                 debug_assert!(released);
-                // Nothing at or above the high-water mark is owned: give that memory back.
-                owners.truncate(allocator.high_water() as usize);
+                // Nothing at or above the high-water mark is owned: give that memory back once
+                // it is most of the array (not on every release: a booking above the mark
+                // would fill it again).
+                let high_water = allocator.high_water() as usize;
+                if owners.len() > 2 * high_water + 1024 {
+                    owners.truncate(high_water);
+                    owners.shrink_to_fit();
+                }
                 Some(owner)
             }
             Slots::V6 { owners } => owners.remove(offset),

@@ -120,9 +120,7 @@ fn filter<'a>(
     let index = &rs.index;
     let mut postings: Vec<Cow<'a, RoaringBitmap>> = Vec::new();
     if !r.ip_ids.is_empty() {
-        postings.push(Cow::Owned(from_handles(
-            r.ip_ids.iter().filter_map(|&id| rs.store.handle(id)),
-        )));
+        postings.push(Cow::Owned(from_handles(rs.store.handles_of(&r.ip_ids))));
     }
     if let Some(id) = r.resource_id {
         postings.push(Cow::Owned(from_handles(attached_to(rs, id))));
