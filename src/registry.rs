@@ -7,7 +7,6 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
-use roaring::RoaringBitmap;
 use smallvec::SmallVec;
 
 use crate::env::RandomSource;
@@ -15,6 +14,7 @@ use crate::error::Error;
 use crate::hash::{FastMap, KeyedState};
 use crate::model::ids::{PrivateNetworkId, ProjectId, SubnetId, VpcId};
 use crate::pool::Pool;
+use crate::store::HandleSet;
 
 /// A VPC.
 #[derive(Clone, Debug)]
@@ -61,7 +61,7 @@ pub(crate) struct SubnetRecord {
     pub(crate) created: i64,
     pub(crate) updated: i64,
     pub(crate) pool: Pool,
-    pub(crate) handles: RoaringBitmap,
+    pub(crate) handles: HandleSet,
 }
 
 impl SubnetRecord {
@@ -294,7 +294,7 @@ impl Registry {
             created: now,
             updated: now,
             pool: Pool::new(net, self.hasher),
-            handles: RoaringBitmap::new(),
+            handles: HandleSet::default(),
         };
         let slot = if let Some(slot) = self.free_slots.pop() {
             self.subnets[slot as usize] = Some(record);
@@ -353,6 +353,7 @@ impl Registry {
                 ));
             }
             s.pool.check()?;
+            s.handles.check()?;
         }
         if self.subnet_ids.len() != self.subnet_slots().count() {
             return Err("subnet id map has stale entries".into());

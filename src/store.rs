@@ -189,10 +189,95 @@ impl Record {
 }
 
 /// Adds `handle` to `set`. (Not `RoaringBitmap::push`, although a new record's handle is always
-/// the largest: on a bitmap container it finds the maximum by scanning words.)
+/// the largest: on a bitmap container it finds the maximum by scanning words. [`HandleSet`]
+/// knows when it may.)
 #[inline]
 pub(crate) fn add_handle(set: &mut RoaringBitmap, handle: Handle) {
     set.insert(handle);
+}
+
+/// Members a roaring container holds as a sorted array; above, a bitmap.
+const ARRAY_LIMIT: u32 = 4096;
+
+/// A set of handles that grows at its top, as new records always get the largest handle yet:
+/// the live records, a subnet's records. Appending goes through `RoaringBitmap::push`, which
+/// goes straight to the last container instead of searching them, whenever that container is
+/// an array (its size is tracked here); a bitmap container's `push` would scan for its maximum,
+/// so there it inserts.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct HandleSet {
+    set: RoaringBitmap,
+    /// The container (high 16 bits) of the last handle appended, and how many members it has.
+    top_key: u32,
+    top_len: u32,
+}
+
+impl HandleSet {
+    /// The set of the sorted `handles`.
+    pub(crate) fn from_sorted(handles: impl IntoIterator<Item = Handle>) -> Self {
+        let set = RoaringBitmap::from_sorted_iter(handles).expect("sorted handles");
+        let top_key = set.max().map_or(0, |m| m >> 16);
+        let top_len = u32::try_from(members_from(&set, top_key)).unwrap_or(u32::MAX);
+        Self {
+            set,
+            top_key,
+            top_len,
+        }
+    }
+
+    /// Adds `handle`, larger than every handle this set ever held since it was built.
+    pub(crate) fn append(&mut self, handle: Handle) {
+        let key = handle >> 16;
+        if key != self.top_key {
+            // A later container: empty, since no member reaches it.
+            self.top_key = key;
+            self.top_len = 0;
+        }
+        if self.top_len >= ARRAY_LIMIT || !self.set.push(handle) {
+            self.set.insert(handle);
+        }
+        self.top_len += 1;
+    }
+
+    /// Removes `handle`; whether it was there.
+    pub(crate) fn remove(&mut self, handle: Handle) -> bool {
+        let removed = self.set.remove(handle);
+        if removed && handle >> 16 == self.top_key {
+            self.top_len -= 1;
+        }
+        removed
+    }
+
+    pub(crate) fn bitmap(&self) -> &RoaringBitmap {
+        &self.set
+    }
+
+    /// Checks the tracked size of the top container.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        let counted = members_from(&self.set, self.top_key);
+        if counted == u64::from(self.top_len) {
+            Ok(())
+        } else {
+            Err(format!(
+                "handle set tracks {} members in container {}, holds {counted}",
+                self.top_len, self.top_key
+            ))
+        }
+    }
+}
+
+/// Members of `set` in container `key` and above.
+fn members_from(set: &RoaringBitmap, key: u32) -> u64 {
+    let below = (key << 16).checked_sub(1).map_or(0, |v| set.rank(v));
+    set.len() - below
+}
+
+impl std::ops::Deref for HandleSet {
+    type Target = RoaringBitmap;
+
+    fn deref(&self) -> &RoaringBitmap {
+        &self.set
+    }
 }
 
 /// The slab of records.
@@ -205,7 +290,7 @@ pub(crate) struct Store {
     slots: Vec<Option<Record>>,
     ids: FlatMap,
     collided: FastMap<IpId, Handle>,
-    live: RoaringBitmap,
+    live: HandleSet,
 }
 
 /// The id map key of `id`: its two halves folded.
@@ -220,7 +305,7 @@ impl Store {
             slots: Vec::new(),
             ids: FlatMap::with_hasher(hasher),
             collided: FastMap::with_hasher(hasher),
-            live: RoaringBitmap::new(),
+            live: HandleSet::default(),
         }
     }
 
@@ -270,7 +355,7 @@ impl Store {
             .next_handle()
             .expect("handle space checked by the caller");
         self.slots.push(Some(record));
-        add_handle(&mut self.live, handle);
+        self.live.append(handle);
         handle
     }
 
@@ -353,7 +438,7 @@ impl Store {
 
     /// Handles of all live records, in creation order.
     pub(crate) fn live(&self) -> &RoaringBitmap {
-        &self.live
+        self.live.bitmap()
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -386,12 +471,13 @@ impl Store {
             *handle = map[*handle as usize];
         }
         let n = Handle::try_from(self.slots.len()).expect("fewer live records than handles");
-        self.live = RoaringBitmap::from_sorted_iter(0..n).expect("sorted");
+        self.live = HandleSet::from_sorted(0..n);
         map
     }
 
     /// Checks the id map, the live set and the slots agree.
     pub(crate) fn check(&self) -> Result<(), String> {
+        self.live.check()?;
         let mapped = self.ids.len() + self.collided.len();
         if self.live.len() != mapped as u64 {
             return Err(format!(
@@ -499,5 +585,39 @@ mod tests {
         store.remove(0);
         assert_eq!((store.handle(a), store.handle(b)), (Some(ha), None));
         store.check().unwrap();
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+        /// A handle set holds what a plain bitmap holds, and tracks its top container, through
+        /// appends that cross the array limit and removals anywhere.
+        #[test]
+        fn handle_set_is_a_bitmap(
+            steps in proptest::collection::vec((0u8..4, 1u32..2500, 0usize..100), 1..24),
+        ) {
+            let mut set = HandleSet::default();
+            let mut plain = RoaringBitmap::new();
+            let mut next = 60_000u32;
+            for (op, n, pick) in steps {
+                if op == 0 && !plain.is_empty() {
+                    let victims: Vec<u32> = plain.iter().step_by(pick + 1).collect();
+                    for v in victims {
+                        proptest::prop_assert_eq!(set.remove(v), plain.remove(v));
+                    }
+                } else {
+                    for _ in 0..n {
+                        set.append(next);
+                        plain.insert(next);
+                        next += 1 + pick as u32 % 3;
+                    }
+                }
+                proptest::prop_assert_eq!(set.bitmap(), &plain);
+                proptest::prop_assert!(set.check().is_ok(), "{:?}", set.check());
+            }
+            let rebuilt = HandleSet::from_sorted(plain.iter());
+            proptest::prop_assert!(rebuilt.check().is_ok());
+            proptest::prop_assert_eq!(rebuilt.bitmap(), &plain);
+        }
     }
 }

@@ -9,7 +9,7 @@ use crate::model::ids::IpId;
 use crate::model::ip::{Ip, Source};
 use crate::model::request::{BookIpRequest, ServiceResource};
 use crate::pool::AddressProblem;
-use crate::store::{add_handle, Attachment, Record};
+use crate::store::{Attachment, Record};
 
 /// What the new IP is attached to, validated.
 enum NewAttachment {
@@ -224,7 +224,7 @@ impl Ipam {
         if let Some(a) = &attachment {
             rs.index.add_attachment(handle, a.as_ref());
         }
-        add_handle(&mut rs.registry.subnet_mut(slot).handles, handle);
+        rs.registry.subnet_mut(slot).handles.append(handle);
         let mut record = Record::new(id, slot, offset, now, tags);
         record.set_attachment(attachment);
         let inserted = rs.store.push_claimed(record);

@@ -21,7 +21,7 @@ impl Ipam {
             let mut in_subnets = 0u64;
             for (slot, s) in rs.registry.subnet_slots() {
                 in_subnets += s.handles.len();
-                for h in &s.handles {
+                for h in s.handles.iter() {
                     if !rs.store.live().contains(h) {
                         return Err(ctx(format!("subnet {} holds dead handle {h}", s.id)));
                     }

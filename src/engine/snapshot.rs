@@ -523,7 +523,7 @@ impl Ipam {
 
             // Valid: apply.
             rs.registry.subnet_mut(slot).pool.take(offset, handle);
-            rs.registry.subnet_mut(slot).handles.insert(handle);
+            rs.registry.subnet_mut(slot).handles.append(handle);
             let tags = rs.index.add_tags(handle, &ip.tags);
             if let Some(a) = &attachment {
                 rs.index.add_attachment(handle, a.as_ref());

@@ -171,9 +171,9 @@ fn filter<'a>(
         match &subnets {
             None => Cow::Borrowed(rs.store.live()),
             Some(slots) => match slots.as_slice() {
-                [one] => Cow::Borrowed(&rs.registry.subnet(*one).handles),
+                [one] => Cow::Borrowed(rs.registry.subnet(*one).handles.bitmap()),
                 many => Cow::Owned(many.iter().fold(RoaringBitmap::new(), |acc, &s| {
-                    acc | &rs.registry.subnet(s).handles
+                    acc | rs.registry.subnet(s).handles.bitmap()
                 })),
             },
         }
@@ -202,7 +202,7 @@ fn filter<'a>(
                 );
             } else {
                 let union = slots.iter().fold(RoaringBitmap::new(), |u, &s| {
-                    u | &rs.registry.subnet(s).handles
+                    u | rs.registry.subnet(s).handles.bitmap()
                 });
                 acc = Cow::Owned(acc.into_owned() & union);
             }
