@@ -17,7 +17,7 @@ use crate::hash::{FastMap, KeyedState};
 use crate::model::enums::ResourceType;
 use crate::model::ids::ResourceId;
 use crate::model::mac::MacAddress;
-use crate::store::{add_handle, AttachmentRef, Handle, Record};
+use crate::store::{add_handle, AttachmentRef, Handle, HandleSet, Record};
 
 /// In a [`PostingMap`] value, the bit that marks an index into its bitmaps (clear: a handle).
 const SHARED: u32 = 1 << 31;
@@ -241,7 +241,7 @@ impl<K: Copy, S: KeyStore<K>> PostingMap<K, S> {
 #[derive(Clone, Debug)]
 struct Tag {
     name: Box<str>,
-    handles: RoaringBitmap,
+    handles: HandleSet,
 }
 
 /// Interned tags and their posting bitmaps. A tag id lives while some IP carries the tag.
@@ -273,7 +273,11 @@ impl TagIndex {
 
     /// The handles carrying a live tag id.
     pub(crate) fn handles(&self, id: u32) -> &RoaringBitmap {
-        &self.tags[id as usize].as_ref().expect("live tag").handles
+        self.tags[id as usize]
+            .as_ref()
+            .expect("live tag")
+            .handles
+            .bitmap()
     }
 
     /// Adds `handle` to `name`'s postings, interning it if new; returns the tag id.
@@ -283,7 +287,7 @@ impl TagIndex {
         } else {
             let tag = Tag {
                 name: name.into(),
-                handles: RoaringBitmap::new(),
+                handles: HandleSet::default(),
             };
             let id = if let Some(id) = self.free.pop() {
                 self.tags[id as usize] = Some(tag);
@@ -295,10 +299,11 @@ impl TagIndex {
             self.ids.insert(name.into(), id);
             id
         };
-        add_handle(
-            &mut self.tags[id as usize].as_mut().expect("live tag").handles,
-            handle,
-        );
+        self.tags[id as usize]
+            .as_mut()
+            .expect("live tag")
+            .handles
+            .insert(handle);
         id
     }
 
@@ -487,7 +492,7 @@ impl Index {
                 .expect("order-preserving map");
         };
         for tag in self.tags.tags.iter_mut().flatten() {
-            remap_bitmap(&mut tag.handles);
+            tag.handles = HandleSet::from_sorted(tag.handles.iter().map(|h| map[h as usize]));
         }
         remap_bitmap(&mut self.attached);
         for b in &mut self.by_type {
@@ -559,7 +564,8 @@ impl Index {
             if self.tags.id(&tag.name) != Some(id) {
                 return Err(format!("tag {:?} not interned as {id}", tag.name));
             }
-            if tags.get(&id) != Some(&tag.handles) {
+            tag.handles.check()?;
+            if tags.get(&id) != Some(tag.handles.bitmap()) {
                 return Err(format!("tag {:?} postings disagree with records", tag.name));
             }
         }
