@@ -443,6 +443,19 @@ impl Index {
         if same {
             return old;
         }
+        // Each posting change below is a binary search through a cold container: walk them all
+        // first with reads, so that their cache misses overlap instead of queueing one behind
+        // the other; the changes then find the lines in cache.
+        let mut warm = false;
+        for &t in current {
+            warm ^= self.tags.handles(t).contains(handle);
+        }
+        for name in names {
+            if let Some(t) = self.tags.id(name) {
+                warm ^= self.tags.handles(t).contains(handle);
+            }
+        }
+        std::hint::black_box(warm);
         self.remove_tags(handle, old);
         self.add_tags(handle, names)
     }
@@ -461,6 +474,24 @@ impl Index {
         if let Some(mac) = a.mac {
             self.by_mac.push(mac, handle);
         }
+    }
+
+    /// Reads the postings that attaching or detaching `handle` to or from each of `attachments`
+    /// will change, so that their cache misses overlap (see [`Index::replace_tags`]).
+    pub(crate) fn warm_attachments<'a>(
+        &self,
+        handle: Handle,
+        attachments: impl IntoIterator<Item = AttachmentRef<'a>>,
+    ) {
+        let mut warm = 0u32;
+        for a in attachments {
+            warm ^= u32::from(self.attached.contains(handle));
+            warm ^= u32::from(self.by_type[a.resource_type.index()].contains(handle));
+            if let Some(mac) = a.mac {
+                warm ^= self.by_mac.map.0.warm(mac_key(mac));
+            }
+        }
+        std::hint::black_box(warm);
     }
 
     pub(crate) fn remove_attachment(&mut self, handle: Handle, a: AttachmentRef<'_>) {

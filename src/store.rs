@@ -199,15 +199,16 @@ pub(crate) fn add_handle(set: &mut RoaringBitmap, handle: Handle) {
 /// Members a roaring container holds as a sorted array; above, a bitmap.
 const ARRAY_LIMIT: u32 = 4096;
 
-/// A set of handles that grows at its top, as new records always get the largest handle yet:
-/// the live records, a subnet's records. Appending goes through `RoaringBitmap::push`, which
+/// A set of handles that mostly grows at its top, as new records always get the largest handle
+/// yet: the live records, a subnet's records, a tag's records. Appending goes through `RoaringBitmap::push`, which
 /// goes straight to the last container instead of searching them, whenever that container is
 /// an array (its size is tracked here); a bitmap container's `push` would scan for its maximum,
 /// so there it inserts.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct HandleSet {
     set: RoaringBitmap,
-    /// The container (high 16 bits) of the last handle appended, and how many members it has.
+    /// The container (high 16 bits) of the largest handle added since the set was built (no
+    /// member is in a later one), and how many members that container has.
     top_key: u32,
     top_len: u32,
 }

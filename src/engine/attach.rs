@@ -216,6 +216,13 @@ impl Ipam {
         now: i64,
     ) -> Ip {
         let rs = self.region_mut(region);
+        let current = rs.store.get(handle).attachment();
+        rs.index.warm_attachments(
+            handle,
+            current
+                .into_iter()
+                .chain(new.as_ref().map(Attachment::as_ref)),
+        );
         let record = rs.store.get_mut(handle);
         let old = record.set_attachment(new);
         record.updated = now;
