@@ -1,7 +1,5 @@
 //! Booking: resolve the source to a subnet, take an address, store the record, index it.
 
-use smallvec::SmallVec;
-
 use crate::engine::{validate, Ipam};
 use crate::error::{ArgumentReason, Error};
 use crate::model::enums::{Region, ResourceType};
@@ -79,30 +77,25 @@ impl Ipam {
         let rs = self.region(region);
         let registry = &rs.registry;
 
-        let (candidates, source_id): (SmallVec<[u32; 2]>, uuid::Uuid) = match &request.source {
+        let single: [u32; 1];
+        let (slots, source_id): (&[u32], uuid::Uuid) = match &request.source {
             Source::PrivateNetworkId(id) => {
                 let pn = registry
                     .pns
                     .get(id)
-                    .ok_or(Error::PrivateNetworkNotFound { id: *id })?;
+                    .ok_or_else(|| Error::PrivateNetworkNotFound { id: *id })?;
                 if pn.project != request.project_id {
                     return Err(Error::ProjectMismatch {
                         expected: pn.project,
                         found: request.project_id,
                     });
                 }
-                let slots = pn
-                    .subnets
-                    .iter()
-                    .copied()
-                    .filter(|&s| registry.subnet(s).is_ipv6() == is_ipv6)
-                    .collect();
-                (slots, id.uuid())
+                (&pn.subnets[..], id.uuid())
             }
             Source::SubnetId(id) => {
                 let slot = registry
                     .subnet_slot(*id)
-                    .ok_or(Error::SubnetNotFound { id: *id })?;
+                    .ok_or_else(|| Error::SubnetNotFound { id: *id })?;
                 let s = registry.subnet(slot);
                 if s.project != request.project_id {
                     return Err(Error::ProjectMismatch {
@@ -116,7 +109,8 @@ impl Ipam {
                         is_ipv6,
                     });
                 }
-                (SmallVec::from_slice(&[slot]), id.uuid())
+                single = [slot];
+                (&single[..], id.uuid())
             }
             Source::Zonal(_) => {
                 return Err(Error::SourceNotBookable {
@@ -135,7 +129,14 @@ impl Ipam {
             }
         };
         let exhausted = || Error::AddressesExhausted { source_id, is_ipv6 };
-        if candidates.is_empty() {
+        // The source's subnets of the requested family, in creation order.
+        let candidates = || {
+            slots
+                .iter()
+                .copied()
+                .filter(|&s| registry.subnet(s).is_ipv6() == is_ipv6)
+        };
+        let Some(first) = candidates().next() else {
             // Only a Private Network created with subnets of one family lacks the other.
             let family = if is_ipv6 { "ipv6" } else { "ipv4" };
             return Err(Error::constraint(
@@ -146,7 +147,7 @@ impl Ipam {
                 },
                 format!("private network {source_id} has no {family} subnet"),
             ));
-        }
+        };
 
         // Pick the subnet, and the offset when the address is given.
         let (slot, offset) = match request.address {
@@ -154,10 +155,7 @@ impl Ipam {
                 if address.is_ipv6() != is_ipv6 {
                     return Err(Error::AddressFamilyMismatch { address, is_ipv6 });
                 }
-                let first = candidates[0];
-                let slot = candidates
-                    .iter()
-                    .copied()
+                let slot = candidates()
                     .find(|&s| registry.subnet(s).net().contains(&address))
                     .unwrap_or(first);
                 let s = registry.subnet(slot);
@@ -184,9 +182,7 @@ impl Ipam {
                 }
             }
             None => {
-                let slot = candidates
-                    .iter()
-                    .copied()
+                let slot = candidates()
                     .find(|&s| registry.subnet(s).pool.has_room())
                     .ok_or_else(exhausted)?;
                 (slot, None)
