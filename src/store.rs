@@ -256,7 +256,7 @@ impl HandleSet {
     pub(crate) fn remove(&mut self, handle: Handle) -> bool {
         let removed = self.set.remove(handle);
         if removed && handle >> 16 == self.top_key {
-            self.top_len -= 1;
+            self.top_len = self.top_len.saturating_sub(1);
         }
         removed
     }
@@ -373,7 +373,10 @@ impl Store {
     }
 
     /// Makes room for `additional` more records without growing the slab or the id map.
+    /// More than the handle space allows is clamped to it.
     pub(crate) fn reserve(&mut self, additional: usize) {
+        let room = (Handle::MAX as usize).saturating_sub(self.slots.len());
+        let additional = additional.min(room);
         self.slots.reserve(additional);
         self.ids.reserve(additional);
     }
