@@ -177,22 +177,35 @@ impl FlatMap {
 
     /// Makes room for `additional` more entries without another allocation.
     pub(crate) fn reserve(&mut self, additional: usize) {
+        assert!(self.try_reserve(additional), "out of memory for the map");
+    }
+
+    /// [`FlatMap::reserve`], or `false` (the map unchanged) when the memory cannot be had.
+    pub(crate) fn try_reserve(&mut self, additional: usize) -> bool {
         let needed = self.len.saturating_add(additional);
         // At most three quarters full.
         if needed.saturating_mul(4) <= self.slots.len().saturating_mul(3) {
-            return;
+            return true;
         }
-        let want = needed
+        let Some(want) = needed
             .saturating_mul(4)
             .div_ceil(3)
             .max(16)
             .checked_next_power_of_two()
-            .expect("a table larger than memory");
-        let old = std::mem::replace(&mut self.slots, vec![Slot::FREE; want].into_boxed_slice());
+        else {
+            return false;
+        };
+        let mut slots = Vec::new();
+        if slots.try_reserve_exact(want).is_err() {
+            return false;
+        }
+        slots.resize(want, Slot::FREE);
+        let old = std::mem::replace(&mut self.slots, slots.into_boxed_slice());
         for slot in old.iter().filter(|s| !s.is_free()) {
             let i = self.find(slot.key()).expect("room");
             self.slots[i] = *slot;
         }
+        true
     }
 
     /// Every `(key, value)`, in no particular order.

@@ -373,12 +373,14 @@ impl Store {
     }
 
     /// Makes room for `additional` more records without growing the slab or the id map.
-    /// More than the handle space allows is clamped to it.
+    /// More than the handle space allows is clamped to it; memory that cannot be had is not
+    /// reserved (a hint, never a failure).
     pub(crate) fn reserve(&mut self, additional: usize) {
         let room = (Handle::MAX as usize).saturating_sub(self.slots.len());
         let additional = additional.min(room);
-        self.slots.reserve(additional);
-        self.ids.reserve(additional);
+        if self.slots.try_reserve(additional).is_ok() {
+            self.ids.try_reserve(additional);
+        }
     }
 
     pub(crate) fn contains_id(&self, id: IpId) -> bool {

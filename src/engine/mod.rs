@@ -210,8 +210,8 @@ impl Ipam {
 
     /// Makes room for `additional` more IPs in `region`, so that a bulk load of that many does
     /// not grow the record slab and the id map step by step (no copy, no rehash, a lower peak).
-    /// O(n) in the region's IPs. A count beyond the handle space (`u32::MAX` IPs per region) is
-    /// clamped to it.
+    /// O(n) in the region's IPs. A hint: a count beyond the handle space (`u32::MAX` IPs per
+    /// region) is clamped to it, and memory the allocator refuses is simply not reserved.
     pub fn reserve(&mut self, region: Region, additional: usize) {
         self.region_mut(region).store.reserve(additional);
     }
