@@ -282,29 +282,39 @@ impl TagIndex {
 
     /// Adds `handle` to `name`'s postings, interning it if new; returns the tag id.
     fn add(&mut self, name: &str, handle: Handle) -> u32 {
-        let id = if let Some(&id) = self.ids.get(name) {
+        let id = self.intern(name);
+        self.insert(id, handle);
+        id
+    }
+
+    /// The id of `name`, interned with no postings if new. A tag with no postings must get
+    /// some before the call that interned it returns.
+    fn intern(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let tag = Tag {
+            name: name.into(),
+            handles: HandleSet::default(),
+        };
+        let id = if let Some(id) = self.free.pop() {
+            self.tags[id as usize] = Some(tag);
             id
         } else {
-            let tag = Tag {
-                name: name.into(),
-                handles: HandleSet::default(),
-            };
-            let id = if let Some(id) = self.free.pop() {
-                self.tags[id as usize] = Some(tag);
-                id
-            } else {
-                self.tags.push(Some(tag));
-                u32::try_from(self.tags.len() - 1).expect("fewer tags than u32::MAX")
-            };
-            self.ids.insert(name.into(), id);
-            id
+            self.tags.push(Some(tag));
+            u32::try_from(self.tags.len() - 1).expect("fewer tags than u32::MAX")
         };
+        self.ids.insert(name.into(), id);
+        id
+    }
+
+    /// Adds `handle` to the postings of a live tag id.
+    fn insert(&mut self, id: u32, handle: Handle) {
         self.tags[id as usize]
             .as_mut()
             .expect("live tag")
             .handles
             .insert(handle);
-        id
     }
 
     fn remove(&mut self, id: u32, handle: Handle) {
@@ -432,32 +442,40 @@ impl Index {
     }
 
     /// Replaces the tags of `handle` (tag list `old`) with `names`; returns the new list's id.
-    /// The same tags in the same order change nothing.
+    /// Only the postings of tags that come or go change; the same tags in the same order change
+    /// nothing.
     pub(crate) fn replace_tags(&mut self, handle: Handle, old: u32, names: &[String]) -> u32 {
-        let current = self.tag_ids(old);
-        let same = current.len() == names.len()
-            && current
-                .iter()
-                .zip(names)
-                .all(|(&t, name)| self.tags.name(t) == name);
-        if same {
+        let new: SmallVec<[u32; 4]> = names.iter().map(|n| self.tags.intern(n)).collect();
+        let current: SmallVec<[u32; 4]> = SmallVec::from_slice(self.tag_ids(old));
+        if new == current {
             return old;
         }
+        let gone = |t: &u32| !new.contains(t);
+        let come = |t: &u32| !current.contains(t);
         // Each posting change below is a binary search through a cold container: walk them all
         // first with reads, so that their cache misses overlap instead of queueing one behind
         // the other; the changes then find the lines in cache.
         let mut warm = false;
-        for &t in current {
+        for &t in current
+            .iter()
+            .filter(|t| gone(t))
+            .chain(new.iter().filter(|t| come(t)))
+        {
             warm ^= self.tags.handles(t).contains(handle);
         }
-        for name in names {
-            if let Some(t) = self.tags.id(name) {
-                warm ^= self.tags.handles(t).contains(handle);
+        std::hint::black_box(warm);
+        // Add before removing, so that no tag of the new list is left without postings (and
+        // freed) in between.
+        for &t in new.iter().filter(|t| come(t)) {
+            self.tags.insert(t, handle);
+        }
+        for (i, &t) in current.iter().enumerate() {
+            if gone(&t) && !current[..i].contains(&t) {
+                self.tags.remove(t, handle);
             }
         }
-        std::hint::black_box(warm);
-        self.remove_tags(handle, old);
-        self.add_tags(handle, names)
+        self.tag_sets.release(old);
+        self.tag_sets.intern(&new)
     }
 
     /// The tag ids of the tag list `set`, in the order given.
@@ -668,6 +686,30 @@ mod tests {
         assert!(index.tags.handles(a).contains(7));
         assert_eq!(index.replace_tags(7, other, &[]), 0);
         assert_eq!(index.tags.id("a"), None);
+    }
+
+    #[test]
+    fn replacing_tags_changes_only_the_postings_of_tags_that_come_or_go() {
+        let mut index = Index::new(KeyedState::default());
+        let names = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let first = index.add_tags(7, &names(&["keep", "gone", "gone"]));
+        index.add_tags(8, &names(&["keep"]));
+        let old_list = index.tag_ids(first).to_vec();
+        let list = index.replace_tags(7, first, &names(&["new", "keep", "new"]));
+        let id = |index: &Index, n: &str| index.tags.id(n);
+        let (keep, new) = (id(&index, "keep").unwrap(), id(&index, "new").unwrap());
+        assert_eq!(index.tag_ids(list), [new, keep, new]);
+        assert_eq!(index.tags.handles(keep).iter().collect::<Vec<_>>(), [7, 8]);
+        assert_eq!(index.tags.handles(new).iter().collect::<Vec<_>>(), [7]);
+        // "gone" had only IP 7: the tag and the old list are dropped.
+        assert_eq!(id(&index, "gone"), None);
+        assert!(!index.tag_sets.ids.contains_key(&old_list[..]));
+        assert_eq!(
+            index.replace_tags(7, list, &names(&["keep"])),
+            index.tag_sets.ids[&[keep][..]]
+        );
+        assert_eq!(id(&index, "new"), None);
+        assert_eq!(index.tags.handles(keep).len(), 2);
     }
 
     #[test]

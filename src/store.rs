@@ -295,8 +295,8 @@ impl std::ops::Deref for HandleSet {
 
 /// The slab of records.
 ///
-/// The id map is keyed by 64 bits of the id (12-byte entries instead of 20) and a hit is
-/// confirmed against the record. The engine draws ids whose key is free, so a second id with
+/// The id map ([`FlatMap`]) is keyed by 64 bits of the id, beside the handle in one 12-byte slot,
+/// and a hit is confirmed against the record. The engine draws ids whose key is free, so a second id with
 /// a taken key (possible only for ids from a snapshot) is rare; it goes to `collided`.
 #[derive(Clone, Debug)]
 pub(crate) struct Store {
