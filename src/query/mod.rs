@@ -279,7 +279,8 @@ fn order(
 }
 
 /// Sorts by `key` (missing keys last in both directions; ties by handle in the key's direction)
-/// and returns the page. Only the window up to the page's end is sorted: O(m + w log w).
+/// and returns the page. Two selections cut out the page, and only the page is sorted:
+/// O(m + p log p) for m matches and a page of p, however deep the page.
 fn window<K: Ord>(
     matches: &RoaringBitmap,
     desc: bool,
@@ -299,10 +300,17 @@ fn window<K: Ord>(
     };
     let start = usize::try_from(start).unwrap_or(usize::MAX);
     let end = start.saturating_add(size).min(keyed.len());
+    if start >= end {
+        return Vec::new();
+    }
     if end < keyed.len() {
         keyed.select_nth_unstable_by(end, cmp);
         keyed.truncate(end);
     }
-    keyed.sort_unstable_by(cmp);
-    keyed.into_iter().skip(start).map(|(_, h)| h).collect()
+    if start > 0 {
+        keyed.select_nth_unstable_by(start, cmp);
+    }
+    let page = &mut keyed[start..];
+    page.sort_unstable_by(cmp);
+    page.iter().map(|&(_, h)| h).collect()
 }
