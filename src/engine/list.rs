@@ -22,8 +22,8 @@ impl Ipam {
     /// `total_count` counts every match. A page past the end is empty.
     ///
     /// Cost is proportional to the matches, not to the region's IPs: O(m) bitmap work for the
-    /// filters, plus O(page) for `created_at` orders or O(m + w log w) for the others (w: the
-    /// page's end).
+    /// filters, plus O(page) for `created_at` orders or O(m + p log p) for the others (p: the
+    /// page size), however deep the page.
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for a page or page size out of range, or a list filter with
