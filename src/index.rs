@@ -17,7 +17,7 @@ use crate::hash::{FastMap, KeyedState};
 use crate::model::enums::ResourceType;
 use crate::model::ids::ResourceId;
 use crate::model::mac::MacAddress;
-use crate::store::{add_handle, AttachmentRef, Handle, HandleSet, Record};
+use crate::store::{AttachmentRef, Handle, HandleSet, Record};
 
 /// In a [`PostingMap`] value, the bit that marks an index into its bitmaps (clear: a handle).
 const SHARED: u32 = 1 << 31;
@@ -176,7 +176,7 @@ impl<K: Copy, S: KeyStore<K>> PostingMap<K, S> {
             None => self.new_shared(&[handle]),
             Some(v) if v & SHARED == 0 => self.new_shared(&[v, handle]),
             Some(v) => {
-                add_handle(&mut self.shared[(v & !SHARED) as usize], handle);
+                self.shared[(v & !SHARED) as usize].insert(handle);
                 return;
             }
         };
@@ -484,8 +484,8 @@ impl Index {
     }
 
     pub(crate) fn add_attachment(&mut self, handle: Handle, a: AttachmentRef<'_>) {
-        add_handle(&mut self.attached, handle);
-        add_handle(&mut self.by_type[a.resource_type.index()], handle);
+        self.attached.insert(handle);
+        self.by_type[a.resource_type.index()].insert(handle);
         if a.resource_type != ResourceType::Custom {
             self.by_resource.push(a.id, handle);
         }

@@ -188,14 +188,6 @@ impl Record {
     }
 }
 
-/// Adds `handle` to `set`. (Not `RoaringBitmap::push`, although a new record's handle is always
-/// the largest: on a bitmap container it finds the maximum by scanning words. [`HandleSet`]
-/// knows when it may.)
-#[inline]
-pub(crate) fn add_handle(set: &mut RoaringBitmap, handle: Handle) {
-    set.insert(handle);
-}
-
 /// Members a roaring container holds as a sorted array; above, a bitmap.
 const ARRAY_LIMIT: u32 = 4096;
 
