@@ -192,10 +192,10 @@ impl Record {
 const ARRAY_LIMIT: u32 = 4096;
 
 /// A set of handles that mostly grows at its top, as new records always get the largest handle
-/// yet: the live records, a subnet's records, a tag's records. Appending goes through `RoaringBitmap::push`, which
-/// goes straight to the last container instead of searching them, whenever that container is
-/// an array (its size is tracked here); a bitmap container's `push` would scan for its maximum,
-/// so there it inserts.
+/// yet: the live records, a subnet's records, a tag's records. Adding at the top goes through
+/// `RoaringBitmap::push`, straight to the last container instead of searching them, whenever
+/// that container is an array (its size is tracked here); a bitmap container's `push` would
+/// scan for its maximum, so there it inserts.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct HandleSet {
     set: RoaringBitmap,
@@ -210,7 +210,7 @@ impl HandleSet {
     pub(crate) fn from_sorted(handles: impl IntoIterator<Item = Handle>) -> Self {
         let set = RoaringBitmap::from_sorted_iter(handles).expect("sorted handles");
         let top_key = set.max().map_or(0, |m| m >> 16);
-        let top_len = u32::try_from(members_from(&set, top_key)).unwrap_or(u32::MAX);
+        let top_len = u32::try_from(set.range_cardinality(top_key << 16..)).unwrap_or(u32::MAX);
         Self {
             set,
             top_key,
@@ -259,7 +259,7 @@ impl HandleSet {
 
     /// Checks the tracked size of the top container.
     pub(crate) fn check(&self) -> Result<(), String> {
-        let counted = members_from(&self.set, self.top_key);
+        let counted = self.set.range_cardinality(self.top_key << 16..);
         if counted == u64::from(self.top_len) {
             Ok(())
         } else {
@@ -269,12 +269,6 @@ impl HandleSet {
             ))
         }
     }
-}
-
-/// Members of `set` in container `key` and above.
-fn members_from(set: &RoaringBitmap, key: u32) -> u64 {
-    let below = (key << 16).checked_sub(1).map_or(0, |v| set.rank(v));
-    set.len() - below
 }
 
 impl std::ops::Deref for HandleSet {
@@ -595,6 +589,24 @@ mod tests {
         store.remove(0);
         assert_eq!((store.handle(a), store.handle(b)), (Some(ha), None));
         store.check().unwrap();
+    }
+
+    #[test]
+    fn handle_set_check_catches_a_wrong_count() {
+        let mut set = HandleSet::from_sorted([3, 70_000, 70_001]);
+        assert_eq!((set.top_key, set.top_len), (1, 2));
+        assert!(set.check().is_ok());
+        set.top_len = 3;
+        assert!(set.check().is_err());
+        // Past the array limit the top container is a bitmap: appends insert, and still count.
+        let mut set = HandleSet::from_sorted(0..ARRAY_LIMIT);
+        set.append(ARRAY_LIMIT);
+        set.append(ARRAY_LIMIT + 7);
+        assert_eq!(set.top_len, ARRAY_LIMIT + 2);
+        assert!(set.check().is_ok());
+        assert!(set.remove(3) && !set.remove(3));
+        assert_eq!(set.top_len, ARRAY_LIMIT + 1);
+        assert!(set.check().is_ok());
     }
 
     proptest::proptest! {

@@ -50,21 +50,18 @@ impl V4Allocator {
         }
     }
 
-    /// Moves the mark past the run of offsets taken right above it: a binary search on ranks
-    /// and one range removal, O(log² n) however long the run.
+    /// Moves the mark past the run of offsets taken right above it: a binary search on range
+    /// counts and one range removal, O(log² n) however long the run.
     fn skip_taken(&mut self) {
         if !self.above.contains(self.next) {
             return;
         }
         let next = self.next;
-        // Members of `above` below `x` (`rank(v)`: members `<= v`).
-        let below = |x: u32| x.checked_sub(1).map_or(0, |v| self.above.rank(v));
-        let base = below(next);
         // Invariant: `next..lo` is all in `above`, `next..hi + 1` is not.
         let (mut lo, mut hi) = (next + 1, self.end);
         while lo < hi {
             let mid = lo + (hi - lo).div_ceil(2);
-            if below(mid) - base == u64::from(mid - next) {
+            if self.above.range_cardinality(next..mid) == u64::from(mid - next) {
                 lo = mid;
             } else {
                 hi = mid - 1;
@@ -112,7 +109,7 @@ impl V4Allocator {
             self.above.remove(offset);
         } else if offset + 1 == self.next {
             // Lower the mark past the run of freed offsets right below it, so `freed` stays
-            // small: a binary search on ranks, O(log² n), however long the run.
+            // small: a binary search on range counts, O(log² n), however long the run.
             self.next = self.bottom_of_freed_run(offset);
             self.freed.remove_range(self.next..offset);
         } else {
@@ -123,21 +120,11 @@ impl V4Allocator {
 
     /// The lowest `x` such that every offset of `x..top` is in `freed`.
     fn bottom_of_freed_run(&self, top: u32) -> u32 {
-        // Offsets of `freed` in `x..top`, counted with ranks (`rank(v)`: members `<= v`).
-        let freed_in = |x: u32| -> u64 {
-            let below = if x == 0 { 0 } else { self.freed.rank(x - 1) };
-            let upto = if top == 0 {
-                0
-            } else {
-                self.freed.rank(top - 1)
-            };
-            upto - below
-        };
         let (mut lo, mut hi) = (self.first, top);
         // Invariant: `hi..top` is all freed; find the smallest such `hi`.
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if freed_in(mid) == u64::from(top - mid) {
+            if self.freed.range_cardinality(mid..top) == u64::from(top - mid) {
                 hi = mid;
             } else {
                 lo = mid + 1;
