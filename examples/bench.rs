@@ -604,40 +604,40 @@ fn pool_rows(table: &mut Table) {
     let with_16 = network_heap(COUNT, |k| vec![v6(1, k), v4(k, 16)]);
     let only_22 = network_heap(COUNT, |k| vec![v4(k, 22)]);
     let only_16 = network_heap(COUNT, |k| vec![v4(k, 16)]);
+    // Heap rows: name, bytes and the most allowed, if there is a target.
+    let push = |table: &mut Table, rows: [(&str, f64, Option<f64>); 3]| {
+        for (name, b, max) in rows {
+            table.push(Row {
+                name: name.to_owned(),
+                value: bytes(b),
+                target: max.map(|m| format!("<= {}", bytes(m))).unwrap_or_default(),
+                met: max.map(|m| b <= m),
+                ..Row::default()
+            });
+        }
+    };
     table.section(
         "empty pools: heap per network created with just that subnet, amortized over 1000 in one VPC",
     );
-    let rows = [
-        ("network with a /22 (engine adds a /64)", only_22, None),
-        ("network with a /16 (engine adds a /64)", only_16, None),
-        ("network with a /64", base, None),
-    ];
-    for (name, b, max) in rows {
-        table.push(Row {
-            name: name.to_owned(),
-            value: bytes(b),
-            target: max.map(|m| format!("<= {}", bytes(m))).unwrap_or_default(),
-            met: max.map(|m| b <= m),
-            ..Row::default()
-        });
-    }
+    push(
+        table,
+        [
+            ("network with a /22 (engine adds a /64)", only_22, None),
+            ("network with a /16 (engine adds a /64)", only_16, None),
+            ("network with a /64", base, None),
+        ],
+    );
     table.section(
         "empty pools: one more subnet in a network (subnet record, id map entry, pool, handle set)",
     );
-    let rows = [
-        ("empty /22 subnet and pool", with_22 - base, None),
-        ("empty /16 subnet and pool", with_16 - base, Some(1024.0)),
-        ("empty /64 subnet and pool", with_64 - base, None),
-    ];
-    for (name, b, max) in rows {
-        table.push(Row {
-            name: name.to_owned(),
-            value: bytes(b),
-            target: max.map(|m| format!("<= {}", bytes(m))).unwrap_or_default(),
-            met: max.map(|m| b <= m),
-            ..Row::default()
-        });
-    }
+    push(
+        table,
+        [
+            ("empty /22 subnet and pool", with_22 - base, None),
+            ("empty /16 subnet and pool", with_16 - base, Some(1024.0)),
+            ("empty /64 subnet and pool", with_64 - base, None),
+        ],
+    );
 }
 
 /// The 1-minute load average, when the system tells it: other work on the machine skews every

@@ -153,6 +153,18 @@ pub(crate) fn v6_pool(ips: usize) -> Pool {
     }
 }
 
+impl Pool {
+    /// An automatic booking in the pool's family.
+    fn auto_request(&self) -> BookIpRequest {
+        BookIpRequest::new(project(), Source::PrivateNetworkId(self.pn)).ipv6(self.v6)
+    }
+
+    /// Books `request`, which has room; returns the new IP's id.
+    fn book(&mut self, request: &BookIpRequest) -> IpId {
+        self.ipam.book_ip(REGION, request.clone()).expect("room").id
+    }
+}
+
 /// Automatic booking alone: `restore` releases what `run` booked, so the fill stays put.
 pub(crate) struct BookAuto<'a> {
     pool: &'a mut Pool,
@@ -175,15 +187,10 @@ impl Op for BookAuto<'_> {
     }
 
     fn run(&mut self, n: usize) {
-        let request = BookIpRequest::new(project(), Source::PrivateNetworkId(self.pool.pn))
-            .ipv6(self.pool.v6);
+        let request = self.pool.auto_request();
         for _ in 0..n {
-            let ip = self
-                .pool
-                .ipam
-                .book_ip(REGION, request.clone())
-                .expect("room");
-            self.booked.push(ip.id);
+            let id = self.pool.book(&request);
+            self.booked.push(id);
         }
     }
 
@@ -201,15 +208,10 @@ pub(crate) struct Churn<'a> {
 
 impl Op for Churn<'_> {
     fn run(&mut self, n: usize) {
-        let request = BookIpRequest::new(project(), Source::PrivateNetworkId(self.pool.pn))
-            .ipv6(self.pool.v6);
+        let request = self.pool.auto_request();
         for _ in 0..n {
-            let ip = self
-                .pool
-                .ipam
-                .book_ip(REGION, request.clone())
-                .expect("room");
-            self.pool.ipam.release_ip(REGION, ip.id).expect("booked");
+            let id = self.pool.book(&request);
+            self.pool.ipam.release_ip(REGION, id).expect("booked");
         }
     }
 }
