@@ -374,36 +374,42 @@ impl Store {
     }
 
     /// The handles of those of `ids` that are stored, in the order given. The lookups go in
-    /// passes (id map slots, then records, then the real lookups) so that the cache misses of
-    /// many ids overlap instead of following one another.
+    /// passes (id map slots, then records, then the checks) so that the cache misses of many
+    /// ids overlap instead of following one another.
     pub(crate) fn handles_of(&self, ids: &[IpId]) -> Vec<Handle> {
         let mut warm = 0u32;
         for &id in ids {
             warm ^= self.ids.warm(id_key(id));
         }
-        let candidates: Vec<Handle> = ids
-            .iter()
-            .filter_map(|&id| self.ids.get(id_key(id)))
-            .collect();
-        warm ^= self.warm_records(&candidates);
         std::hint::black_box(warm);
-        ids.iter().filter_map(|&id| self.handle(id)).collect()
+        let candidates: Vec<Option<Handle>> =
+            ids.iter().map(|&id| self.ids.get(id_key(id))).collect();
+        self.warm_records(candidates.iter().flatten().copied());
+        ids.iter()
+            .zip(candidates)
+            .filter_map(|(&id, candidate)| self.confirm(id, candidate))
+            .collect()
     }
 
-    /// Reads a word of each record of `handles` (live ones), as [`Store::handles_of`] does: for
-    /// callers about to read many scattered records.
-    pub(crate) fn warm_records(&self, handles: &[Handle]) -> u32 {
+    /// Reads a word of each live record of `handles`, for callers about to read many scattered
+    /// records: their cache misses overlap here instead of following one another later.
+    pub(crate) fn warm_records(&self, handles: impl IntoIterator<Item = Handle>) {
         let mut warm = 0u32;
-        for &h in handles {
+        for h in handles {
             if let Some(Some(r)) = self.slots.get(h as usize) {
                 warm ^= r.subnet;
             }
         }
-        std::hint::black_box(warm)
+        std::hint::black_box(warm);
     }
 
     pub(crate) fn handle(&self, id: IpId) -> Option<Handle> {
-        if let Some(h) = self.ids.get(id_key(id)) {
+        self.confirm(id, self.ids.get(id_key(id)))
+    }
+
+    /// The handle of `id`, given what the id map holds for its key.
+    fn confirm(&self, id: IpId, candidate: Option<Handle>) -> Option<Handle> {
+        if let Some(h) = candidate {
             if self.get(h).id == id {
                 return Some(h);
             }
@@ -576,6 +582,9 @@ mod tests {
         assert_eq!(store.handle(b), None);
         let hb = store.insert(record(b));
         assert_eq!((store.handle(a), store.handle(b)), (Some(ha), Some(hb)));
+        // The batched lookup agrees, in the order asked, and skips ids not stored.
+        let missing = IpId::from_uuid(uuid::Uuid::from_u128(7));
+        assert_eq!(store.handles_of(&[b, missing, a, b]), [hb, ha, hb]);
         store.check().unwrap();
         // Removing the holder of the key leaves the other reachable, before and after compaction.
         store.remove(ha);
