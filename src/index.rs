@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::hash::Hash;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use roaring::RoaringBitmap;
 use smallvec::SmallVec;
@@ -17,6 +18,7 @@ use crate::hash::{FastMap, KeyedState};
 use crate::model::enums::ResourceType;
 use crate::model::ids::ResourceId;
 use crate::model::mac::MacAddress;
+use crate::model::tags::Tags;
 use crate::store::{AttachmentRef, Handle, HandleSet, Record};
 
 /// In a [`PostingMap`] value, the bit that marks an index into its bitmaps (clear: a handle).
@@ -240,14 +242,15 @@ impl<K: Copy, S: KeyStore<K>> PostingMap<K, S> {
 
 #[derive(Clone, Debug)]
 struct Tag {
-    name: Box<str>,
+    /// Shared with the id map's key and with every tag list that holds the tag.
+    name: Arc<str>,
     handles: HandleSet,
 }
 
 /// Interned tags and their posting bitmaps. A tag id lives while some IP carries the tag.
 #[derive(Clone, Debug)]
 pub(crate) struct TagIndex {
-    ids: FastMap<Box<str>, u32>,
+    ids: FastMap<Arc<str>, u32>,
     tags: Vec<Option<Tag>>,
     free: Vec<u32>,
 }
@@ -267,7 +270,7 @@ impl TagIndex {
     }
 
     /// The name of a live tag id.
-    pub(crate) fn name(&self, id: u32) -> &str {
+    pub(crate) fn name(&self, id: u32) -> &Arc<str> {
         &self.tags[id as usize].as_ref().expect("live tag").name
     }
 
@@ -293,8 +296,9 @@ impl TagIndex {
         if let Some(&id) = self.ids.get(name) {
             return id;
         }
+        let name: Arc<str> = name.into();
         let tag = Tag {
-            name: name.into(),
+            name: Arc::clone(&name),
             handles: HandleSet::default(),
         };
         let id = if let Some(id) = self.free.pop() {
@@ -304,7 +308,7 @@ impl TagIndex {
             self.tags.push(Some(tag));
             u32::try_from(self.tags.len() - 1).expect("fewer tags than u32::MAX")
         };
-        self.ids.insert(name.into(), id);
+        self.ids.insert(name, id);
         id
     }
 
@@ -322,7 +326,7 @@ impl TagIndex {
         let tag = slot.as_mut().expect("live tag");
         tag.handles.remove(handle);
         if tag.handles.is_empty() {
-            self.ids.remove(&tag.name);
+            self.ids.remove(&*tag.name);
             *slot = None;
             self.free.push(id);
         }
@@ -336,13 +340,25 @@ impl TagIndex {
     }
 }
 
+/// One interned tag list.
+#[derive(Clone, Debug, Default)]
+struct TagList {
+    /// Tag ids, in the order given.
+    ids: Box<[u32]>,
+    /// The same tags by name, handed out (shared) with every IP built from a record.
+    names: Tags,
+    /// Records holding the list.
+    refs: u32,
+}
+
 /// Interned tag lists (tag ids in the order given, repeats kept). IPs share a handful of tag
-/// lists, so a record holds one `u32` for its tags. List `0` is the empty list.
+/// lists, so a record holds one `u32` for its tags, and the owned IPs built from records share
+/// the list's names. List `0` is the empty list.
 #[derive(Clone, Debug)]
 pub(crate) struct TagSets {
     ids: FastMap<Box<[u32]>, u32>,
-    /// Each list and the number of records that hold it; free slots hold an empty list.
-    sets: Vec<(Box<[u32]>, u32)>,
+    /// Each list; free slots hold an empty list.
+    sets: Vec<TagList>,
     free: Vec<u32>,
 }
 
@@ -350,32 +366,37 @@ impl TagSets {
     fn new(hasher: KeyedState) -> Self {
         Self {
             ids: FastMap::with_hasher(hasher),
-            sets: vec![(Box::new([]), 0)],
+            sets: vec![TagList::default()],
             free: Vec::new(),
         }
     }
 
-    /// Takes a reference to the list `tags`; returns its id.
-    fn intern(&mut self, tags: &[u32]) -> u32 {
+    /// Takes a reference to the list of live tag ids `tags`; returns its id.
+    fn intern(&mut self, tags: &[u32], index: &TagIndex) -> u32 {
         if tags.is_empty() {
             return 0;
         }
         if let Some(&id) = self.ids.get(tags) {
-            self.sets[id as usize].1 += 1;
+            self.sets[id as usize].refs += 1;
             return id;
         }
-        let list: Box<[u32]> = tags.into();
+        let list = TagList {
+            ids: tags.into(),
+            names: Tags::from_shared(tags.iter().map(|&t| Arc::clone(index.name(t))).collect()),
+            refs: 1,
+        };
+        let key = list.ids.clone();
         let id = match self.free.pop() {
             Some(id) => {
-                self.sets[id as usize] = (list.clone(), 1);
+                self.sets[id as usize] = list;
                 id
             }
             None => {
-                self.sets.push((list.clone(), 1));
+                self.sets.push(list);
                 u32::try_from(self.sets.len() - 1).expect("fewer tag lists than records")
             }
         };
-        self.ids.insert(list, id);
+        self.ids.insert(key, id);
         id
     }
 
@@ -385,16 +406,20 @@ impl TagSets {
             return;
         }
         let entry = &mut self.sets[id as usize];
-        entry.1 -= 1;
-        if entry.1 == 0 {
-            let list = std::mem::take(&mut entry.0);
-            self.ids.remove(&list);
+        entry.refs -= 1;
+        if entry.refs == 0 {
+            let list = std::mem::take(entry);
+            self.ids.remove(&list.ids);
             self.free.push(id);
         }
     }
 
     fn get(&self, id: u32) -> &[u32] {
-        &self.sets[id as usize].0
+        &self.sets[id as usize].ids
+    }
+
+    fn names(&self, id: u32) -> &Tags {
+        &self.sets[id as usize].names
     }
 }
 
@@ -427,7 +452,7 @@ impl Index {
             return 0;
         }
         let ids: SmallVec<[u32; 4]> = names.iter().map(|n| self.tags.add(n, handle)).collect();
-        self.tag_sets.intern(&ids)
+        self.tag_sets.intern(&ids, &self.tags)
     }
 
     /// Drops `handle` from the postings of the tag list `set`, and the list's reference.
@@ -475,12 +500,17 @@ impl Index {
             }
         }
         self.tag_sets.release(old);
-        self.tag_sets.intern(&new)
+        self.tag_sets.intern(&new, &self.tags)
     }
 
     /// The tag ids of the tag list `set`, in the order given.
     pub(crate) fn tag_ids(&self, set: u32) -> &[u32] {
         self.tag_sets.get(set)
+    }
+
+    /// The tags of the tag list `set` by name, in the order given.
+    pub(crate) fn tag_names(&self, set: u32) -> &Tags {
+        self.tag_sets.names(set)
     }
 
     pub(crate) fn add_attachment(&mut self, handle: Handle, a: AttachmentRef<'_>) {
@@ -622,13 +652,18 @@ impl Index {
             return Err("tag interner holds unused or missing tags".into());
         }
         let sets = &self.tag_sets;
-        for (i, (list, refs)) in sets.sets.iter().enumerate().skip(1) {
+        for (i, list) in sets.sets.iter().enumerate().skip(1) {
             let i = u32::try_from(i).map_err(|e| e.to_string())?;
-            if set_refs.get(&i).copied().unwrap_or(0) != *refs {
+            let refs = list.refs;
+            if set_refs.get(&i).copied().unwrap_or(0) != refs {
                 return Err(format!("tag list {i} counts {refs} records, wrongly"));
             }
-            if *refs > 0 && sets.ids.get(list) != Some(&i) {
+            if refs > 0 && sets.ids.get(&list.ids) != Some(&i) {
                 return Err(format!("tag list {i} is not interned"));
+            }
+            let named = list.ids.iter().map(|&t| &**self.tags.name(t));
+            if refs > 0 && !list.names.iter().eq(named) {
+                return Err(format!("tag list {i} names other tags than its ids"));
             }
         }
         if sets.ids.len() != set_refs.len() {
@@ -677,7 +712,7 @@ mod tests {
         let names = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
         let list = index.add_tags(7, &names(&["a", "b", "a"]));
         assert_eq!(index.replace_tags(7, list, &names(&["a", "b", "a"])), list);
-        assert_eq!(index.tag_sets.sets[list as usize].1, 1);
+        assert_eq!(index.tag_sets.sets[list as usize].refs, 1);
         // Another order is another list; the old one is dropped with its postings.
         let (a, b) = (index.tags.id("a").unwrap(), index.tags.id("b").unwrap());
         let other = index.replace_tags(7, list, &names(&["b", "a"]));

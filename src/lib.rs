@@ -151,3 +151,4 @@ pub use model::request::{
     BookIpRequest, CreatePrivateNetworkRequest, CreateVpcRequest, ListIpsRequest,
     ListPrivateNetworksRequest, ListVpcsRequest, MoveIpRequest, ServiceResource, UpdateIpRequest,
 };
+pub use model::tags::{Tags, TagsIter};

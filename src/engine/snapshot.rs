@@ -275,12 +275,7 @@ fn region_snapshot(rs: &RegionState) -> RegionSnapshot {
                     address: s.pool.address(r.offset),
                     created: r.created,
                     updated: r.updated,
-                    tags: rs
-                        .index
-                        .tag_ids(r.tags)
-                        .iter()
-                        .map(|&t| rs.index.tags.name(t).to_owned())
-                        .collect(),
+                    tags: rs.index.tag_names(r.tags).to_vec(),
                     resource: r.attachment().map(|a| AttachmentSnapshot {
                         resource_type: a.resource_type,
                         id: a.id,

@@ -9,6 +9,7 @@ use crate::model::enums::{Region, ResourceType};
 use crate::model::ids::{IpId, PrivateNetworkId, ProjectId, ResourceId, SubnetId, VpcId};
 use crate::model::ip::{Ip, Resource, Reverse, Source};
 use crate::model::mac::MacAddress;
+use crate::model::tags::TagsIter;
 use crate::model::time::from_micros;
 use crate::store::{AttachmentRef, Handle, Record};
 
@@ -111,12 +112,8 @@ impl<'a> IpRef<'a> {
     }
 
     /// The IP's tags, in the order they were given.
-    pub fn tags(&self) -> impl ExactSizeIterator<Item = &'a str> + 'a {
-        let index = &self.rs.index;
-        index
-            .tag_ids(self.record.tags)
-            .iter()
-            .map(move |&t| index.tags.name(t))
+    pub fn tags(&self) -> TagsIter<'a> {
+        self.rs.index.tag_names(self.record.tags).iter()
     }
 
     /// The type of the resource the IP is attached to, if any.
@@ -172,7 +169,7 @@ impl<'a> IpRef<'a> {
             updated_at,
             source: Source::SubnetId(self.subnet_id()),
             resource: self.resource(),
-            tags: self.tags().map(str::to_owned).collect(),
+            tags: self.rs.index.tag_names(self.record.tags).clone(),
             reverses: self.reverses().to_vec(),
             region: self.region(),
             zone: None,

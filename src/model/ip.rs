@@ -10,6 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::model::enums::{Region, ResourceType};
 use crate::model::ids::{IpId, PrivateNetworkId, ProjectId, ResourceId, SubnetId, VpcId};
 use crate::model::mac::MacAddress;
+use crate::model::tags::Tags;
 use crate::model::time;
 
 /// Deserializes an optional field where JSON `null` means the same as an absent key.
@@ -48,7 +49,7 @@ pub struct Ip {
     pub resource: Option<Resource>,
     /// The IP's tags, in the order they were given.
     #[serde(default, deserialize_with = "null_as_default")]
-    pub tags: Vec<String>,
+    pub tags: Tags,
     /// Reverse DNS entries.
     #[serde(default, deserialize_with = "null_as_default")]
     pub reverses: Vec<Reverse>,

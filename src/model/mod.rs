@@ -7,4 +7,5 @@ pub(crate) mod ip;
 pub(crate) mod mac;
 pub(crate) mod network;
 pub(crate) mod request;
+pub(crate) mod tags;
 pub(crate) mod time;
