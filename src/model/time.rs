@@ -2,8 +2,12 @@
 //! prints them (`2025-06-30T15:02:10.950535Z`). The engine keeps times in whole microseconds so
 //! that a value survives a JSON round trip unchanged.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use std::cell::Cell;
+
+use chrono::{DateTime, NaiveDate, NaiveTime, SecondsFormat, Utc};
 use serde::{Deserialize, Deserializer, Serializer};
+
+const MICROS_PER_DAY: i64 = 86_400_000_000;
 
 /// Serializes a timestamp in the API's microsecond `Z` form.
 pub(crate) fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
@@ -19,14 +23,86 @@ pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Ut
         .ok_or_else(|| serde::de::Error::custom("timestamp out of range"))
 }
 
+thread_local! {
+    /// The day (since the epoch) of the last timestamp converted on this thread, and its date:
+    /// the timestamps of one response, and of consecutive ones, mostly fall on one day, and the
+    /// calendar arithmetic of a day is most of a conversion's cost.
+    static LAST_DAY: Cell<(i64, NaiveDate)> = const { Cell::new((i64::MIN, NaiveDate::MIN)) };
+}
+
 /// Microseconds since the Unix epoch to a timestamp; out-of-range values clamp to the epoch.
 pub(crate) fn from_micros(micros: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_micros(micros).unwrap_or_default()
+    let day = micros.div_euclid(MICROS_PER_DAY);
+    let in_day = micros.rem_euclid(MICROS_PER_DAY).unsigned_abs();
+    let date = LAST_DAY.with(|last| {
+        let (last_day, date) = last.get();
+        if last_day == day {
+            return Some(date);
+        }
+        // The day's start is in chrono's range whenever `micros` is.
+        let start = day.checked_mul(MICROS_PER_DAY)?;
+        let date = DateTime::from_timestamp_micros(start)?.date_naive();
+        last.set((day, date));
+        Some(date)
+    });
+    let Some(date) = date else {
+        return DateTime::default();
+    };
+    // In range by construction: under 86,400 seconds and 10^9 nanoseconds.
+    let time = NaiveTime::from_num_seconds_from_midnight_opt(
+        (in_day / 1_000_000) as u32,
+        (in_day % 1_000_000) as u32 * 1000,
+    )
+    .unwrap_or_default();
+    date.and_time(time).and_utc()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use proptest::strategy::Strategy;
+
+    proptest::proptest! {
+        /// The per-day shortcut gives what chrono gives, on any day (cached or not), at any
+        /// instant of it, before or after the epoch, and clamps out-of-range values to the epoch.
+        #[test]
+        fn from_micros_is_chronos_conversion(
+            times in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::num::i64::ANY,
+                    (-2_000_000i64..20_000).prop_map(|d| d * MICROS_PER_DAY),
+                    (0i64..3, 0..MICROS_PER_DAY)
+                        .prop_map(|(d, t)| 1_767_225_600_000_000 + d * MICROS_PER_DAY + t),
+                ],
+                1..40,
+            ),
+        ) {
+            for micros in times {
+                let expected = DateTime::from_timestamp_micros(micros).unwrap_or_default();
+                proptest::prop_assert_eq!(from_micros(micros), expected, "{}", micros);
+            }
+        }
+    }
+
+    #[test]
+    fn day_edges_convert_exactly() {
+        for micros in [
+            0,
+            -1,
+            MICROS_PER_DAY - 1,
+            MICROS_PER_DAY,
+            -MICROS_PER_DAY,
+            1_751_295_730_950_535,
+            i64::MAX,
+            i64::MIN,
+        ] {
+            let expected = DateTime::from_timestamp_micros(micros).unwrap_or_default();
+            assert_eq!(from_micros(micros), expected, "{micros}");
+            // The second conversion of the day takes the cached date.
+            assert_eq!(from_micros(micros), expected, "{micros}");
+        }
+    }
 
     #[test]
     fn sub_microsecond_digits_are_truncated() {
