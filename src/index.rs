@@ -423,6 +423,56 @@ impl TagSets {
     }
 }
 
+/// One posting an attachment change adds (`true`) or removes (`false`) a handle from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Posting {
+    Attached(bool),
+    Type(ResourceType, bool),
+    Resource(ResourceId, bool),
+    Mac(MacAddress, bool),
+}
+
+/// The postings that change when an IP's attachment goes from `old` to `new`.
+fn attachment_changes(
+    old: Option<AttachmentRef<'_>>,
+    new: Option<AttachmentRef<'_>>,
+) -> SmallVec<[Posting; 4]> {
+    let mut changes = SmallVec::new();
+    let mut diff = |old: Option<Posting>, new: Option<Posting>| {
+        if old.map(Posting::key) != new.map(Posting::key) {
+            changes.extend(old);
+            changes.extend(new);
+        }
+    };
+    if old.is_some() != new.is_some() {
+        diff(None, Some(Posting::Attached(new.is_some())));
+    }
+    let types = |a: Option<AttachmentRef<'_>>, add| a.map(|a| Posting::Type(a.resource_type, add));
+    diff(types(old, false), types(new, true));
+    // Custom resources are found by the IP's own id, not through the resource postings.
+    let ids = |a: Option<AttachmentRef<'_>>, add| {
+        a.filter(|a| a.resource_type != ResourceType::Custom)
+            .map(|a| Posting::Resource(a.id, add))
+    };
+    diff(ids(old, false), ids(new, true));
+    let macs =
+        |a: Option<AttachmentRef<'_>>, add| a.and_then(|a| a.mac).map(|m| Posting::Mac(m, add));
+    diff(macs(old, false), macs(new, true));
+    changes
+}
+
+impl Posting {
+    /// The posting itself, whether added to or removed from.
+    fn key(self) -> Posting {
+        match self {
+            Posting::Attached(_) => Posting::Attached(true),
+            Posting::Type(t, _) => Posting::Type(t, true),
+            Posting::Resource(id, _) => Posting::Resource(id, true),
+            Posting::Mac(mac, _) => Posting::Mac(mac, true),
+        }
+    }
+}
+
 /// All secondary indexes of one region.
 #[derive(Clone, Debug)]
 pub(crate) struct Index {
@@ -514,43 +564,62 @@ impl Index {
     }
 
     pub(crate) fn add_attachment(&mut self, handle: Handle, a: AttachmentRef<'_>) {
-        self.attached.insert(handle);
-        self.by_type[a.resource_type.index()].insert(handle);
-        if a.resource_type != ResourceType::Custom {
-            self.by_resource.push(a.id, handle);
-        }
-        if let Some(mac) = a.mac {
-            self.by_mac.push(mac, handle);
+        self.replace_attachment(handle, None, Some(a));
+    }
+
+    /// Moves `handle` from the postings of attachment `old` to those of `new`, changing only
+    /// the postings that differ (a move between two custom resources changes the MAC postings
+    /// alone).
+    pub(crate) fn replace_attachment(
+        &mut self,
+        handle: Handle,
+        old: Option<AttachmentRef<'_>>,
+        new: Option<AttachmentRef<'_>>,
+    ) {
+        for change in attachment_changes(old, new) {
+            match change {
+                Posting::Attached(true) => {
+                    self.attached.insert(handle);
+                }
+                Posting::Attached(false) => {
+                    self.attached.remove(handle);
+                }
+                Posting::Type(t, true) => {
+                    self.by_type[t.index()].insert(handle);
+                }
+                Posting::Type(t, false) => {
+                    self.by_type[t.index()].remove(handle);
+                }
+                Posting::Resource(id, true) => self.by_resource.push(id, handle),
+                Posting::Resource(id, false) => self.by_resource.remove(&id, handle),
+                Posting::Mac(mac, true) => self.by_mac.push(mac, handle),
+                Posting::Mac(mac, false) => self.by_mac.remove(&mac, handle),
+            }
         }
     }
 
-    /// Reads the postings that attaching or detaching `handle` to or from each of `attachments`
-    /// will change, so that their cache misses overlap (see [`Index::replace_tags`]).
-    pub(crate) fn warm_attachments<'a>(
+    /// Reads the postings that [`Index::replace_attachment`] will change, so that their cache
+    /// misses overlap (see [`Index::replace_tags`]).
+    pub(crate) fn warm_attachment(
         &self,
         handle: Handle,
-        attachments: impl IntoIterator<Item = AttachmentRef<'a>>,
+        old: Option<AttachmentRef<'_>>,
+        new: Option<AttachmentRef<'_>>,
     ) {
         let mut warm = 0u32;
-        for a in attachments {
-            warm ^= u32::from(self.attached.contains(handle));
-            warm ^= u32::from(self.by_type[a.resource_type.index()].contains(handle));
-            if let Some(mac) = a.mac {
-                warm ^= self.by_mac.map.0.warm(mac_key(mac));
-            }
+        for change in attachment_changes(old, new) {
+            warm ^= match change {
+                Posting::Attached(_) => u32::from(self.attached.contains(handle)),
+                Posting::Type(t, _) => u32::from(self.by_type[t.index()].contains(handle)),
+                Posting::Resource(id, _) => u32::from(self.by_resource.get(&id).contains(handle)),
+                Posting::Mac(mac, _) => self.by_mac.map.0.warm(mac_key(mac)),
+            };
         }
         std::hint::black_box(warm);
     }
 
     pub(crate) fn remove_attachment(&mut self, handle: Handle, a: AttachmentRef<'_>) {
-        self.attached.remove(handle);
-        self.by_type[a.resource_type.index()].remove(handle);
-        if a.resource_type != ResourceType::Custom {
-            self.by_resource.remove(&a.id, handle);
-        }
-        if let Some(mac) = a.mac {
-            self.by_mac.remove(&mac, handle);
-        }
+        self.replace_attachment(handle, Some(a), None);
     }
 
     /// Handles of IPs attached to the product resource `id`. A custom resource's id is its IP's
@@ -745,6 +814,74 @@ mod tests {
         );
         assert_eq!(id(&index, "new"), None);
         assert_eq!(index.tags.handles(keep).len(), 2);
+    }
+
+    #[test]
+    fn attachment_changes_touch_only_the_postings_that_differ() {
+        let ip = ResourceId::from_uuid(uuid::Uuid::from_u128(1));
+        let server = ResourceId::from_uuid(uuid::Uuid::from_u128(2));
+        let (m1, m2) = (
+            MacAddress::new([2, 0, 0, 0, 0, 1]),
+            MacAddress::new([2, 0, 0, 0, 0, 2]),
+        );
+        let custom = |mac| AttachmentRef {
+            resource_type: ResourceType::Custom,
+            id: ip,
+            mac: Some(mac),
+            name: None,
+            attached_at: 0,
+        };
+        let product = AttachmentRef {
+            resource_type: ResourceType::InstanceServer,
+            id: server,
+            mac: Some(m1),
+            name: Some("srv"),
+            attached_at: 0,
+        };
+        let changes = |old, new| attachment_changes(old, new).into_vec();
+        assert_eq!(
+            changes(Some(custom(m1)), Some(custom(m2))),
+            [Posting::Mac(m1, false), Posting::Mac(m2, true)]
+        );
+        assert_eq!(changes(Some(custom(m1)), Some(custom(m1))), []);
+        assert_eq!(
+            changes(None, Some(custom(m1))),
+            [
+                Posting::Attached(true),
+                Posting::Type(ResourceType::Custom, true),
+                Posting::Mac(m1, true)
+            ]
+        );
+        assert_eq!(
+            changes(Some(product), None),
+            [
+                Posting::Attached(false),
+                Posting::Type(ResourceType::InstanceServer, false),
+                Posting::Resource(server, false),
+                Posting::Mac(m1, false)
+            ]
+        );
+        // Same MAC, another kind of resource: the type and resource postings change.
+        assert_eq!(
+            changes(Some(custom(m1)), Some(product)),
+            [
+                Posting::Type(ResourceType::Custom, false),
+                Posting::Type(ResourceType::InstanceServer, true),
+                Posting::Resource(server, true)
+            ]
+        );
+        let mut index = Index::new(KeyedState::default());
+        index.replace_attachment(3, None, Some(custom(m1)));
+        index.replace_attachment(3, Some(custom(m1)), Some(product));
+        assert!(
+            index.attached.contains(3)
+                && index.by_type[ResourceType::InstanceServer.index()].contains(3)
+        );
+        assert!(!index.by_type[ResourceType::Custom.index()].contains(3));
+        assert!(index.resource(server).contains(3) && index.mac(m1).contains(3));
+        index.replace_attachment(3, Some(product), None);
+        assert!(index.attached.is_empty() && matches!(index.mac(m1), Postings::None));
+        assert!(matches!(index.resource(server), Postings::None));
     }
 
     #[test]

@@ -217,21 +217,14 @@ impl Ipam {
     ) -> Ip {
         let rs = self.region_mut(region);
         let current = rs.store.get(handle).attachment();
-        rs.index.warm_attachments(
-            handle,
-            current
-                .into_iter()
-                .chain(new.as_ref().map(Attachment::as_ref)),
-        );
+        rs.index
+            .warm_attachment(handle, current, new.as_ref().map(Attachment::as_ref));
         let record = rs.store.get_mut(handle);
         let old = record.set_attachment(new);
         record.updated = now;
-        if let Some(a) = &old {
-            rs.index.remove_attachment(handle, a.as_ref());
-        }
-        if let Some(a) = rs.store.get(handle).attachment() {
-            rs.index.add_attachment(handle, a);
-        }
+        let new = rs.store.get(handle).attachment();
+        rs.index
+            .replace_attachment(handle, old.as_ref().map(Attachment::as_ref), new);
         rs.view(handle)
     }
 }
