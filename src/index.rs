@@ -423,52 +423,37 @@ impl TagSets {
     }
 }
 
-/// One posting an attachment change adds (`true`) or removes (`false`) a handle from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Posting {
-    Attached(bool),
-    Type(ResourceType, bool),
-    Resource(ResourceId, bool),
-    Mac(MacAddress, bool),
+/// The postings an IP's attachment change touches, each as (removed from, added to): only
+/// those that differ (a move between two custom resources changes the MAC postings alone).
+/// Computed once, then warmed and applied.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct AttachmentChange {
+    /// `Some(true)` when the IP becomes attached, `Some(false)` when it is detached.
+    attached: Option<bool>,
+    types: (Option<ResourceType>, Option<ResourceType>),
+    resources: (Option<ResourceId>, Option<ResourceId>),
+    macs: (Option<MacAddress>, Option<MacAddress>),
 }
 
-/// The postings that change when an IP's attachment goes from `old` to `new`.
-fn attachment_changes(
-    old: Option<AttachmentRef<'_>>,
-    new: Option<AttachmentRef<'_>>,
-) -> SmallVec<[Posting; 4]> {
-    let mut changes = SmallVec::new();
-    let mut diff = |old: Option<Posting>, new: Option<Posting>| {
-        if old.map(Posting::key) != new.map(Posting::key) {
-            changes.extend(old);
-            changes.extend(new);
+impl AttachmentChange {
+    pub(crate) fn new(old: Option<AttachmentRef<'_>>, new: Option<AttachmentRef<'_>>) -> Self {
+        fn changed<T: PartialEq>(old: Option<T>, new: Option<T>) -> (Option<T>, Option<T>) {
+            if old == new {
+                (None, None)
+            } else {
+                (old, new)
+            }
         }
-    };
-    if old.is_some() != new.is_some() {
-        diff(None, Some(Posting::Attached(new.is_some())));
-    }
-    let types = |a: Option<AttachmentRef<'_>>, add| a.map(|a| Posting::Type(a.resource_type, add));
-    diff(types(old, false), types(new, true));
-    // Custom resources are found by the IP's own id, not through the resource postings.
-    let ids = |a: Option<AttachmentRef<'_>>, add| {
-        a.filter(|a| a.resource_type != ResourceType::Custom)
-            .map(|a| Posting::Resource(a.id, add))
-    };
-    diff(ids(old, false), ids(new, true));
-    let macs =
-        |a: Option<AttachmentRef<'_>>, add| a.and_then(|a| a.mac).map(|m| Posting::Mac(m, add));
-    diff(macs(old, false), macs(new, true));
-    changes
-}
-
-impl Posting {
-    /// The posting itself, whether added to or removed from.
-    fn key(self) -> Posting {
-        match self {
-            Posting::Attached(_) => Posting::Attached(true),
-            Posting::Type(t, _) => Posting::Type(t, true),
-            Posting::Resource(id, _) => Posting::Resource(id, true),
-            Posting::Mac(mac, _) => Posting::Mac(mac, true),
+        // Custom resources are found by the IP's own id, not through the resource postings.
+        let product = |a: Option<AttachmentRef<'_>>| {
+            a.filter(|a| a.resource_type != ResourceType::Custom)
+                .map(|a| a.id)
+        };
+        Self {
+            attached: (old.is_some() != new.is_some()).then_some(new.is_some()),
+            types: changed(old.map(|a| a.resource_type), new.map(|a| a.resource_type)),
+            resources: changed(product(old), product(new)),
+            macs: changed(old.and_then(|a| a.mac), new.and_then(|a| a.mac)),
         }
     }
 }
@@ -564,62 +549,67 @@ impl Index {
     }
 
     pub(crate) fn add_attachment(&mut self, handle: Handle, a: AttachmentRef<'_>) {
-        self.replace_attachment(handle, None, Some(a));
+        self.change_attachment(handle, &AttachmentChange::new(None, Some(a)));
     }
 
-    /// Moves `handle` from the postings of attachment `old` to those of `new`, changing only
-    /// the postings that differ (a move between two custom resources changes the MAC postings
-    /// alone).
-    pub(crate) fn replace_attachment(
-        &mut self,
-        handle: Handle,
-        old: Option<AttachmentRef<'_>>,
-        new: Option<AttachmentRef<'_>>,
-    ) {
-        for change in attachment_changes(old, new) {
-            match change {
-                Posting::Attached(true) => {
-                    self.attached.insert(handle);
-                }
-                Posting::Attached(false) => {
-                    self.attached.remove(handle);
-                }
-                Posting::Type(t, true) => {
-                    self.by_type[t.index()].insert(handle);
-                }
-                Posting::Type(t, false) => {
-                    self.by_type[t.index()].remove(handle);
-                }
-                Posting::Resource(id, true) => self.by_resource.push(id, handle),
-                Posting::Resource(id, false) => self.by_resource.remove(&id, handle),
-                Posting::Mac(mac, true) => self.by_mac.push(mac, handle),
-                Posting::Mac(mac, false) => self.by_mac.remove(&mac, handle),
+    /// Moves `handle` between the postings of `change`.
+    pub(crate) fn change_attachment(&mut self, handle: Handle, change: &AttachmentChange) {
+        match change.attached {
+            Some(true) => {
+                self.attached.insert(handle);
             }
+            Some(false) => {
+                self.attached.remove(handle);
+            }
+            None => {}
+        }
+        let (from, to) = change.types;
+        if let Some(t) = from {
+            self.by_type[t.index()].remove(handle);
+        }
+        if let Some(t) = to {
+            self.by_type[t.index()].insert(handle);
+        }
+        let (from, to) = change.resources;
+        if let Some(id) = from {
+            self.by_resource.remove(&id, handle);
+        }
+        if let Some(id) = to {
+            self.by_resource.push(id, handle);
+        }
+        let (from, to) = change.macs;
+        if let Some(mac) = from {
+            self.by_mac.remove(&mac, handle);
+        }
+        if let Some(mac) = to {
+            self.by_mac.push(mac, handle);
         }
     }
 
-    /// Reads the postings that [`Index::replace_attachment`] will change, so that their cache
-    /// misses overlap (see [`Index::replace_tags`]).
-    pub(crate) fn warm_attachment(
-        &self,
-        handle: Handle,
-        old: Option<AttachmentRef<'_>>,
-        new: Option<AttachmentRef<'_>>,
-    ) {
+    /// Reads the postings that `change` will change, so that their cache misses overlap (see
+    /// [`Index::replace_tags`]).
+    pub(crate) fn warm_attachment(&self, handle: Handle, change: &AttachmentChange) {
         let mut warm = 0u32;
-        for change in attachment_changes(old, new) {
-            warm ^= match change {
-                Posting::Attached(_) => u32::from(self.attached.contains(handle)),
-                Posting::Type(t, _) => u32::from(self.by_type[t.index()].contains(handle)),
-                Posting::Resource(id, _) => u32::from(self.by_resource.get(&id).contains(handle)),
-                Posting::Mac(mac, _) => self.by_mac.map.0.warm(mac_key(mac)),
-            };
+        if change.attached.is_some() {
+            warm ^= u32::from(self.attached.contains(handle));
+        }
+        let (from, to) = change.types;
+        for t in from.into_iter().chain(to) {
+            warm ^= u32::from(self.by_type[t.index()].contains(handle));
+        }
+        let (from, to) = change.resources;
+        for id in from.into_iter().chain(to) {
+            warm ^= u32::from(self.by_resource.get(&id).contains(handle));
+        }
+        let (from, to) = change.macs;
+        for mac in from.into_iter().chain(to) {
+            warm ^= self.by_mac.map.0.warm(mac_key(mac));
         }
         std::hint::black_box(warm);
     }
 
     pub(crate) fn remove_attachment(&mut self, handle: Handle, a: AttachmentRef<'_>) {
-        self.replace_attachment(handle, Some(a), None);
+        self.change_attachment(handle, &AttachmentChange::new(Some(a), None));
     }
 
     /// Handles of IPs attached to the product resource `id`. A custom resource's id is its IP's
@@ -838,48 +828,54 @@ mod tests {
             name: Some("srv"),
             attached_at: 0,
         };
-        let changes = |old, new| attachment_changes(old, new).into_vec();
+        let change = AttachmentChange::new;
+        let (custom_type, server_type) = (ResourceType::Custom, ResourceType::InstanceServer);
         assert_eq!(
-            changes(Some(custom(m1)), Some(custom(m2))),
-            [Posting::Mac(m1, false), Posting::Mac(m2, true)]
-        );
-        assert_eq!(changes(Some(custom(m1)), Some(custom(m1))), []);
-        assert_eq!(
-            changes(None, Some(custom(m1))),
-            [
-                Posting::Attached(true),
-                Posting::Type(ResourceType::Custom, true),
-                Posting::Mac(m1, true)
-            ]
+            change(Some(custom(m1)), Some(custom(m2))),
+            AttachmentChange {
+                macs: (Some(m1), Some(m2)),
+                ..AttachmentChange::default()
+            }
         );
         assert_eq!(
-            changes(Some(product), None),
-            [
-                Posting::Attached(false),
-                Posting::Type(ResourceType::InstanceServer, false),
-                Posting::Resource(server, false),
-                Posting::Mac(m1, false)
-            ]
+            change(Some(custom(m1)), Some(custom(m1))),
+            AttachmentChange::default()
+        );
+        assert_eq!(
+            change(None, Some(custom(m1))),
+            AttachmentChange {
+                attached: Some(true),
+                types: (None, Some(custom_type)),
+                resources: (None, None),
+                macs: (None, Some(m1)),
+            }
+        );
+        assert_eq!(
+            change(Some(product), None),
+            AttachmentChange {
+                attached: Some(false),
+                types: (Some(server_type), None),
+                resources: (Some(server), None),
+                macs: (Some(m1), None),
+            }
         );
         // Same MAC, another kind of resource: the type and resource postings change.
         assert_eq!(
-            changes(Some(custom(m1)), Some(product)),
-            [
-                Posting::Type(ResourceType::Custom, false),
-                Posting::Type(ResourceType::InstanceServer, true),
-                Posting::Resource(server, true)
-            ]
+            change(Some(custom(m1)), Some(product)),
+            AttachmentChange {
+                attached: None,
+                types: (Some(custom_type), Some(server_type)),
+                resources: (None, Some(server)),
+                macs: (None, None),
+            }
         );
         let mut index = Index::new(KeyedState::default());
-        index.replace_attachment(3, None, Some(custom(m1)));
-        index.replace_attachment(3, Some(custom(m1)), Some(product));
-        assert!(
-            index.attached.contains(3)
-                && index.by_type[ResourceType::InstanceServer.index()].contains(3)
-        );
-        assert!(!index.by_type[ResourceType::Custom.index()].contains(3));
+        index.change_attachment(3, &change(None, Some(custom(m1))));
+        index.change_attachment(3, &change(Some(custom(m1)), Some(product)));
+        assert!(index.attached.contains(3) && index.by_type[server_type.index()].contains(3));
+        assert!(!index.by_type[custom_type.index()].contains(3));
         assert!(index.resource(server).contains(3) && index.mac(m1).contains(3));
-        index.replace_attachment(3, Some(product), None);
+        index.change_attachment(3, &change(Some(product), None));
         assert!(index.attached.is_empty() && matches!(index.mac(m1), Postings::None));
         assert!(matches!(index.resource(server), Postings::None));
     }

@@ -6,6 +6,7 @@ use crate::engine::book::check_service_resource;
 use crate::engine::release::resource_ref;
 use crate::engine::{validate, Ipam};
 use crate::error::{Error, ResourceRef};
+use crate::index::AttachmentChange;
 use crate::model::enums::{Region, ResourceType};
 use crate::model::ids::{IpId, ResourceId};
 use crate::model::ip::{CustomResource, Ip};
@@ -217,14 +218,12 @@ impl Ipam {
     ) -> Ip {
         let rs = self.region_mut(region);
         let current = rs.store.get(handle).attachment();
-        rs.index
-            .warm_attachment(handle, current, new.as_ref().map(Attachment::as_ref));
+        let change = AttachmentChange::new(current, new.as_ref().map(Attachment::as_ref));
+        rs.index.warm_attachment(handle, &change);
         let record = rs.store.get_mut(handle);
-        let old = record.set_attachment(new);
+        record.set_attachment(new);
         record.updated = now;
-        let new = rs.store.get(handle).attachment();
-        rs.index
-            .replace_attachment(handle, old.as_ref().map(Attachment::as_ref), new);
+        rs.index.change_attachment(handle, &change);
         rs.view(handle)
     }
 }
