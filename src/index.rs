@@ -4,6 +4,7 @@
 //! points to a bitmap for more. Indexes know nothing of addresses: filters on Project, VPC,
 //! Private Network and subnet go through the subnets' own handle sets.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::Hash;
@@ -19,7 +20,8 @@ use crate::model::enums::ResourceType;
 use crate::model::ids::ResourceId;
 use crate::model::mac::MacAddress;
 use crate::model::tags::Tags;
-use crate::store::{AttachmentRef, Handle, HandleSet, Record};
+use crate::postings::TagPostings;
+use crate::store::{AttachmentRef, Handle, Record};
 
 /// In a [`PostingMap`] value, the bit that marks an index into its bitmaps (clear: a handle).
 const SHARED: u32 = 1 << 31;
@@ -244,7 +246,7 @@ impl<K: Copy, S: KeyStore<K>> PostingMap<K, S> {
 struct Tag {
     /// Shared with the id map's key and with every tag list that holds the tag.
     name: Arc<str>,
-    handles: HandleSet,
+    handles: TagPostings,
 }
 
 /// Interned tags and their posting bitmaps. A tag id lives while some IP carries the tag.
@@ -274,13 +276,13 @@ impl TagIndex {
         &self.tags[id as usize].as_ref().expect("live tag").name
     }
 
-    /// The handles carrying a live tag id.
-    pub(crate) fn handles(&self, id: u32) -> &RoaringBitmap {
-        self.tags[id as usize]
-            .as_ref()
-            .expect("live tag")
-            .handles
-            .bitmap()
+    /// The handles carrying a live tag id (see [`TagPostings::bitmap`] for the cost).
+    pub(crate) fn handles(&self, id: u32) -> Cow<'_, RoaringBitmap> {
+        self.postings(id).bitmap()
+    }
+
+    fn postings(&self, id: u32) -> &TagPostings {
+        &self.tags[id as usize].as_ref().expect("live tag").handles
     }
 
     /// Adds `handle` to `name`'s postings, interning it if new; returns the tag id.
@@ -299,7 +301,7 @@ impl TagIndex {
         let name: Arc<str> = name.into();
         let tag = Tag {
             name: Arc::clone(&name),
-            handles: HandleSet::default(),
+            handles: TagPostings::default(),
         };
         let id = if let Some(id) = self.free.pop() {
             self.tags[id as usize] = Some(tag);
@@ -521,7 +523,7 @@ impl Index {
             .filter(|t| gone(t))
             .chain(new.iter().filter(|t| come(t)))
         {
-            warm ^= self.tags.handles(t).contains(handle);
+            warm ^= self.tags.postings(t).contains(handle);
         }
         std::hint::black_box(warm);
         // Add before removing, so that no tag of the new list is left without postings (and
@@ -630,7 +632,8 @@ impl Index {
                 .expect("order-preserving map");
         };
         for tag in self.tags.tags.iter_mut().flatten() {
-            tag.handles = HandleSet::from_sorted(tag.handles.iter().map(|h| map[h as usize]));
+            tag.handles =
+                TagPostings::from_sorted(tag.handles.bitmap().iter().map(|h| map[h as usize]));
         }
         remap_bitmap(&mut self.attached);
         for b in &mut self.by_type {
@@ -703,7 +706,9 @@ impl Index {
                 return Err(format!("tag {:?} not interned as {id}", tag.name));
             }
             tag.handles.check()?;
-            if tags.get(&id) != Some(tag.handles.bitmap()) {
+            // Compared by members: a bitset's roaring form may hold them in other containers.
+            let posted = tag.handles.bitmap();
+            if !tags.get(&id).is_some_and(|b| b.iter().eq(posted.iter())) {
                 return Err(format!("tag {:?} postings disagree with records", tag.name));
             }
         }

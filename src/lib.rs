@@ -123,6 +123,7 @@ mod hash;
 mod index;
 mod model;
 mod pool;
+mod postings;
 mod query;
 mod registry;
 pub mod rest;

@@ -1036,3 +1036,120 @@ fn equal_times_tie_break_by_creation_in_the_keys_direction() {
     assert_eq!(ordered(&ipam, OrderBy::IpAddressDesc), at([3, 2, 1, 0]));
     ipam.check_invariants().unwrap();
 }
+
+/// The tag filter answers the same whatever the tag's density (which decides how the engine
+/// holds its postings): tags carried by every IP, by one in sixteen, one in sixty-four and one
+/// in a thousand, while they thin out (releases, updates that drop one in sixteen) until they
+/// are rare and one in sixteen then comes back on every IP left, in every page and both
+/// creation orders.
+#[test]
+fn tag_filters_hold_at_every_density() {
+    let mut ipam = engine(11);
+    let project = ProjectId::from_uuid(uuid(1));
+    let networks = 5;
+    let pns: Vec<PrivateNetworkId> = (0..networks)
+        .map(|k| {
+            let net = format!("10.{k}.0.0/20").parse().unwrap();
+            ipam.create_private_network(
+                REGION,
+                CreatePrivateNetworkRequest::new(project).subnets([net]),
+            )
+            .unwrap()
+            .id
+        })
+        .collect();
+    let tags_of = |i: usize| {
+        let mut t = vec!["all"];
+        for (tag, every) in [("one-in-16", 16), ("one-in-64", 64), ("rare", 1000)] {
+            if i.is_multiple_of(every) {
+                t.push(tag);
+            }
+        }
+        t
+    };
+    let n = 20_000;
+    let mut tagged: Vec<(IpId, Vec<&str>)> = (0..n)
+        .map(|i| {
+            let request = BookIpRequest::new(project, Source::PrivateNetworkId(pns[i % networks]))
+                .tags(tags_of(i));
+            (ipam.book_ip(REGION, request).unwrap().id, tags_of(i))
+        })
+        .collect();
+    let check = |ipam: &Ipam, tagged: &[(IpId, Vec<&str>)]| {
+        ipam.check_invariants().unwrap();
+        for tag in ["all", "one-in-16", "one-in-64", "rare"] {
+            let expected: Vec<IpId> = tagged
+                .iter()
+                .filter(|(_, t)| t.contains(&tag))
+                .map(|(id, _)| *id)
+                .collect();
+            for order_by in [OrderBy::CreatedAtAsc, OrderBy::CreatedAtDesc] {
+                let mut got = Vec::new();
+                for page in 1.. {
+                    let resp = list(
+                        ipam,
+                        &ListIpsRequest {
+                            tags: vec![tag.to_owned()],
+                            order_by,
+                            page,
+                            page_size: 1000,
+                            ..ListIpsRequest::default()
+                        },
+                    );
+                    assert_eq!(resp.total_count, expected.len() as u64, "{tag}");
+                    if resp.ips.is_empty() {
+                        break;
+                    }
+                    got.extend(resp.ips.iter().map(|ip| ip.id));
+                }
+                if order_by == OrderBy::CreatedAtDesc {
+                    got.reverse();
+                }
+                assert_eq!(got, expected, "{tag} {order_by:?}");
+            }
+        }
+    };
+    let set_tags = |ipam: &mut Ipam, id: IpId, tags: &[&str]| {
+        let update = UpdateIpRequest {
+            tags: Some(tags.iter().map(|t| (*t).to_owned()).collect()),
+            reverses: None,
+        };
+        ipam.update_ip(REGION, id, update).unwrap();
+    };
+    check(&ipam, &tagged);
+    // Releases thin every tag out: one in three IPs, then one in two of the rest, which makes
+    // the engine renumber its records.
+    for every in [3, 2] {
+        let mut k = 0;
+        tagged.retain(|(id, _)| {
+            k += 1;
+            k % every != 0 || {
+                ipam.release_ip(REGION, *id).unwrap();
+                false
+            }
+        });
+        check(&ipam, &tagged);
+    }
+    // Drop "one-in-16" from all but one in thirty of its IPs.
+    let mut carriers = 0;
+    for (id, tags) in &mut tagged {
+        if tags.contains(&"one-in-16") {
+            carriers += 1;
+            if carriers % 30 != 0 {
+                tags.retain(|t| *t != "one-in-16");
+                set_tags(&mut ipam, *id, tags);
+            }
+        }
+    }
+    check(&ipam, &tagged);
+    // Back up: every other IP left gets "one-in-16" again, then every IP.
+    for step in [2, 1] {
+        for (k, (id, tags)) in tagged.iter_mut().enumerate() {
+            if k % step == 0 && !tags.contains(&"one-in-16") {
+                tags.push("one-in-16");
+                set_tags(&mut ipam, *id, tags);
+            }
+        }
+        check(&ipam, &tagged);
+    }
+}

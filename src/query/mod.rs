@@ -134,16 +134,14 @@ fn filter<'a>(
         postings.push(Cow::Owned(from_handles(index.mac(mac).iter())));
     }
     if !r.tags.is_empty() {
-        let mut tagged: Vec<&RoaringBitmap> = r
-            .tags
-            .iter()
-            .filter_map(|t| index.tags.id(t))
-            .map(|id| index.tags.handles(id))
-            .collect();
-        tagged.dedup_by(|a, b| std::ptr::eq(*a, *b));
-        postings.push(match tagged.as_slice() {
-            [one] => Cow::Borrowed(*one),
-            many => Cow::Owned(many.iter().fold(RoaringBitmap::new(), |acc, b| acc | *b)),
+        let mut ids: Vec<u32> = r.tags.iter().filter_map(|t| index.tags.id(t)).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        postings.push(match ids.as_slice() {
+            [one] => index.tags.handles(*one),
+            many => Cow::Owned(many.iter().fold(RoaringBitmap::new(), |acc, &id| {
+                acc | &*index.tags.handles(id)
+            })),
         });
     }
     if let Some(t) = r.resource_type.filter(|&t| t != ResourceType::UnknownType) {
