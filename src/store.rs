@@ -195,7 +195,8 @@ const ARRAY_LIMIT: u32 = 4096;
 /// yet: the live records, a subnet's records, a tag's records. Adding at the top goes through
 /// `RoaringBitmap::push`, straight to the last container instead of searching them, whenever
 /// that container is an array (its size is tracked here); a bitmap container's `push` would
-/// scan for its maximum, so there it inserts.
+/// scan for its maximum, so there it inserts. Its size is tracked too: `RoaringBitmap::len`
+/// sums the sizes of all its containers.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct HandleSet {
     set: RoaringBitmap,
@@ -203,6 +204,7 @@ pub(crate) struct HandleSet {
     /// member is in a later one), and how many members that container has.
     top_key: u32,
     top_len: u32,
+    len: u64,
 }
 
 impl HandleSet {
@@ -211,10 +213,12 @@ impl HandleSet {
         let set = RoaringBitmap::from_sorted_iter(handles).expect("sorted handles");
         let top_key = set.max().map_or(0, |m| m >> 16);
         let top_len = u32::try_from(set.range_cardinality(top_key << 16..)).unwrap_or(u32::MAX);
+        let len = set.len();
         Self {
             set,
             top_key,
             top_len,
+            len,
         }
     }
 
@@ -228,7 +232,9 @@ impl HandleSet {
     pub(crate) fn insert(&mut self, handle: Handle) -> bool {
         let key = handle >> 16;
         if key < self.top_key {
-            return self.set.insert(handle);
+            let inserted = self.set.insert(handle);
+            self.len += u64::from(inserted);
+            return inserted;
         }
         if key > self.top_key {
             // A later container: empty, since no member reaches it.
@@ -241,24 +247,40 @@ impl HandleSet {
             self.set.insert(handle)
         };
         self.top_len += u32::from(inserted);
+        self.len += u64::from(inserted);
         inserted
     }
 
     /// Removes `handle`; whether it was there.
     pub(crate) fn remove(&mut self, handle: Handle) -> bool {
         let removed = self.set.remove(handle);
-        if removed && handle >> 16 == self.top_key {
-            self.top_len = self.top_len.saturating_sub(1);
+        if removed {
+            self.len -= 1;
+            if handle >> 16 == self.top_key {
+                self.top_len = self.top_len.saturating_sub(1);
+            }
         }
         removed
+    }
+
+    /// Number of handles. O(1).
+    pub(crate) fn len(&self) -> u64 {
+        self.len
     }
 
     pub(crate) fn bitmap(&self) -> &RoaringBitmap {
         &self.set
     }
 
-    /// Checks the tracked size of the top container.
+    /// Checks the tracked sizes of the set and of its top container.
     pub(crate) fn check(&self) -> Result<(), String> {
+        if self.len != self.set.len() {
+            return Err(format!(
+                "handle set tracks {} members, holds {}",
+                self.len,
+                self.set.len()
+            ));
+        }
         let counted = self.set.range_cardinality(self.top_key << 16..);
         if counted == u64::from(self.top_len) {
             Ok(())
@@ -607,6 +629,9 @@ mod tests {
         assert!(set.check().is_ok());
         set.top_len = 3;
         assert!(set.check().is_err());
+        set.top_len = 2;
+        set.len = 4;
+        assert!(set.check().is_err());
         // Past the array limit the top container is a bitmap: appends insert, and still count.
         let mut set = HandleSet::from_sorted(0..ARRAY_LIMIT);
         set.append(ARRAY_LIMIT);
@@ -648,6 +673,7 @@ mod tests {
                     }
                 }
                 proptest::prop_assert_eq!(set.bitmap(), &plain);
+                proptest::prop_assert_eq!(set.len(), plain.len());
                 proptest::prop_assert!(set.check().is_ok(), "{:?}", set.check());
             }
             let rebuilt = HandleSet::from_sorted(plain.iter());
