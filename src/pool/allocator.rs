@@ -138,14 +138,14 @@ impl V4Allocator {
         self.above.max().map_or(self.next, |top| top + 1)
     }
 
+    /// Whether some offset is free. O(1): the mark itself is free whenever it is below the end.
+    pub(crate) fn has_room(&self) -> bool {
+        !self.freed.is_empty() || self.next < self.end
+    }
+
     /// Number of taken offsets.
     pub(crate) fn taken(&self) -> u64 {
         u64::from(self.next - self.first) - self.freed.len() + self.above.len()
-    }
-
-    /// Number of bookable offsets.
-    pub(crate) fn capacity(&self) -> u64 {
-        u64::from(self.end - self.first)
     }
 }
 
@@ -206,7 +206,8 @@ mod tests {
             assert_eq!(a.take_lowest(), Some(want));
         }
         assert_eq!(a.take_lowest(), None);
-        assert_eq!(a.taken(), a.capacity());
+        assert_eq!(a.taken(), 8);
+        assert!(!a.has_room());
     }
 
     #[test]
@@ -292,6 +293,7 @@ mod tests {
                     }
                 }
                 proptest::prop_assert_eq!(a.taken(), taken.len() as u64);
+                proptest::prop_assert_eq!(a.has_room(), taken.len() < (end - first) as usize);
                 for o in first..end {
                     proptest::prop_assert_eq!(a.is_taken(o), taken.contains(&o));
                 }

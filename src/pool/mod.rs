@@ -118,7 +118,7 @@ impl Pool {
     /// Whether an automatic booking would find room (IPv6 pools always have room).
     pub(crate) fn has_room(&self) -> bool {
         match &self.slots {
-            Slots::V4 { allocator, .. } => allocator.taken() < allocator.capacity(),
+            Slots::V4 { allocator, .. } => allocator.has_room(),
             Slots::V6 { owners } => (owners.len() as u64) < V6Allocator::capacity(),
         }
     }
