@@ -222,7 +222,9 @@ impl Ipam {
         }
         rs.registry.subnet_mut(slot).handles.append(handle);
         let mut record = Record::new(id, slot, offset, now, tags);
-        record.set_attachment(attachment);
+        if attachment.is_some() {
+            record.set_attachment(attachment);
+        }
         let inserted = rs.store.push_claimed(record);
         debug_assert_eq!(inserted, handle);
         Ok(rs.view(handle))
