@@ -62,9 +62,11 @@ impl TagPostings {
             TagPostings::Dense { bits, len } => {
                 let (byte, bit) = position(handle);
                 if byte >= bits.len() {
-                    // Grow by an eighth at least: amortized O(1) with little slack.
-                    let needed = byte + 1 - bits.len();
-                    bits.reserve_exact(needed.max(bits.len() / 8));
+                    if byte >= bits.capacity() {
+                        // Grow by an eighth at least: amortized O(1) with little slack.
+                        let target = (byte + 1).max(bits.capacity() + bits.capacity() / 8 + 64);
+                        bits.reserve_exact(target - bits.len());
+                    }
                     bits.resize(byte + 1, 0);
                 }
                 let fresh = bits[byte] & bit == 0;
