@@ -620,6 +620,11 @@ impl Index {
         self.by_resource.get(&id)
     }
 
+    /// Starts loading the slot of `mac` in the MAC postings (a hint, see [`FlatMap::prefetch`]).
+    pub(crate) fn prefetch_mac(&self, mac: MacAddress) {
+        self.by_mac.map.0.prefetch(mac_key(mac));
+    }
+
     /// Handles of IPs attached to a resource with `mac`.
     pub(crate) fn mac(&self, mac: MacAddress) -> Postings<'_> {
         self.by_mac.get(&mac)

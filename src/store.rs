@@ -349,19 +349,23 @@ impl Store {
         self.push(record)
     }
 
-    /// Draws ids until one whose key is free, maps that key to the next handle (one probe of
-    /// the id map per draw) and returns the id. Its record must follow at once through
-    /// [`Store::push_claimed`].
-    pub(crate) fn claim_id(&mut self, mut draw: impl FnMut() -> IpId) -> IpId {
+    /// Maps the key of `first`, or of the first id `draw` gives after it whose key is free, to
+    /// the next handle (one probe of the id map per id) and returns that id. Its record must
+    /// follow at once through [`Store::push_claimed`].
+    pub(crate) fn claim_id(&mut self, first: IpId, mut draw: impl FnMut() -> IpId) -> IpId {
         let handle = self
             .next_handle()
             .expect("handle space checked by the caller");
-        loop {
-            let id = draw();
-            if self.ids.try_insert(id_key(id), handle) {
-                return id;
-            }
+        let mut id = first;
+        while !self.ids.try_insert(id_key(id), handle) {
+            id = draw();
         }
+        id
+    }
+
+    /// Starts loading the id map slot of `id` (a hint, see [`FlatMap::prefetch`]).
+    pub(crate) fn prefetch_id(&self, id: IpId) {
+        self.ids.prefetch(id_key(id));
     }
 
     /// Adds the record of an id returned by [`Store::claim_id`]; returns its handle.

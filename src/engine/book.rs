@@ -76,6 +76,15 @@ impl Ipam {
         let is_ipv6 = request.is_ipv6;
         let rs = self.region(region);
         let registry = &rs.registry;
+        // Its slot in the MAC postings is a cache miss in a large region: start loading it.
+        let mac = match &attachment {
+            Some(NewAttachment::Custom(c)) => Some(c.mac_address),
+            Some(NewAttachment::Service(s)) => s.mac_address,
+            None => None,
+        };
+        if let Some(mac) = mac {
+            rs.index.prefetch_mac(mac);
+        }
 
         let single: [u32; 1];
         let (slots, source_id): (&[u32], uuid::Uuid) = match &request.source {
@@ -206,21 +215,26 @@ impl Ipam {
             None => pool.take_auto(handle, rng).ok_or_else(exhausted)?,
         };
 
+        // The id's map slot is a cache miss in a large region: draw the id now and let its slot
+        // load while the rest is done, then claim it (drawing again in the rare case its key is
+        // taken, so the draws are those of claiming at once).
+        let first = IpId::from_uuid(self.rng.next_uuid());
+        self.region(region).store.prefetch_id(first);
         let now = self.now();
+        let rs = &mut self.regions[region.index()];
+        let tags = rs.index.add_tags(handle, &request.tags);
+        rs.registry.subnet_mut(slot).handles.append(handle);
         let rng = &mut *self.rng;
-        let id = self.regions[region.index()]
+        let id = rs
             .store
-            .claim_id(|| IpId::from_uuid(rng.next_uuid()));
+            .claim_id(first, || IpId::from_uuid(rng.next_uuid()));
         let attachment = attachment.map(|a| match a {
             NewAttachment::Custom(c) => Attachment::custom(id, c, now),
             NewAttachment::Service(s) => Attachment::service(s, now),
         });
-        let rs = self.region_mut(region);
-        let tags = rs.index.add_tags(handle, &request.tags);
         if let Some(a) = &attachment {
             rs.index.add_attachment(handle, a.as_ref());
         }
-        rs.registry.subnet_mut(slot).handles.append(handle);
         let mut record = Record::new(id, slot, offset, now, tags);
         if attachment.is_some() {
             record.set_attachment(attachment);
