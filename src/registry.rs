@@ -4,6 +4,7 @@
 //! the IPs booked in it, so filters on Project, VPC, Private Network or subnet are unions of these
 //! sets and need no per-IP index.
 
+use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
@@ -29,10 +30,68 @@ pub(crate) struct VpcRecord {
     pub(crate) updated: i64,
     /// The ULA /48 that generated IPv6 subnets come from.
     pub(crate) ula: Ipv6Net,
-    /// Slots of the subnets of all its Private Networks.
-    pub(crate) subnets: Vec<u32>,
+    /// The subnets of all its Private Networks.
+    pub(crate) subnets: Blocks,
     pub(crate) private_networks: u32,
     pub(crate) seq: u64,
+}
+
+/// The subnets of a VPC by address block, which never overlap: finding the one a new block
+/// overlaps is O(log n), so a VPC with thousands of Private Networks takes a new one as fast as
+/// an empty VPC does.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Blocks(BTreeMap<(bool, u128), (u128, u32)>);
+
+impl Blocks {
+    /// Whether `net` is IPv6, and its first and last addresses.
+    fn bounds(net: IpNet) -> (bool, u128, u128) {
+        match net {
+            IpNet::V4(n) => (
+                false,
+                u128::from(u32::from(n.network())),
+                u128::from(u32::from(n.broadcast())),
+            ),
+            IpNet::V6(n) => (true, u128::from(n.network()), u128::from(n.broadcast())),
+        }
+    }
+
+    fn insert(&mut self, net: IpNet, slot: u32) {
+        let (v6, first, last) = Self::bounds(net);
+        self.0.insert((v6, first), (last, slot));
+    }
+
+    fn remove(&mut self, net: IpNet) {
+        let (v6, first, _) = Self::bounds(net);
+        self.0.remove(&(v6, first));
+    }
+
+    /// The slot of the subnet `net` overlaps, if any: only the block starting last at or before
+    /// `net`'s end can, as the blocks are disjoint.
+    fn overlapping(&self, net: IpNet) -> Option<u32> {
+        let (v6, first, last) = Self::bounds(net);
+        let (&(family, _), &(end, slot)) = self.0.range(..=(v6, last)).next_back()?;
+        (family == v6 && end >= first).then_some(slot)
+    }
+
+    /// The slots of the subnets, by address.
+    pub(crate) fn slots(&self) -> impl Iterator<Item = u32> + '_ {
+        self.0.values().map(|&(_, slot)| slot)
+    }
+
+    /// The IPv4 blocks from the one holding or following `from` on, by address, as first and
+    /// last addresses.
+    fn v4_from(&self, from: u32) -> impl Iterator<Item = (u32, u32)> + '_ {
+        let before = self
+            .0
+            .range(..=(false, u128::from(from)))
+            .next_back()
+            .map_or((false, u128::from(from)), |(&k, _)| k);
+        self.0
+            .range(before..(true, 0))
+            .filter_map(|(&(_, first), &(last, _))| {
+                Some((u32::try_from(first).ok()?, u32::try_from(last).ok()?))
+            })
+    }
 }
 
 /// A Private Network.
@@ -194,7 +253,8 @@ impl Registry {
         Ok(())
     }
 
-    /// The first subnet of `vpc` (or of `pending`) that overlaps `net`.
+    /// The first subnet of `vpc` (or of `pending`) that overlaps `net`. O(log s + p) in the
+    /// VPC's subnets and the pending ones.
     pub(crate) fn overlap(
         &self,
         vpc: Option<&VpcRecord>,
@@ -202,26 +262,25 @@ impl Registry {
         net: IpNet,
     ) -> Option<IpNet> {
         let existing = vpc
-            .into_iter()
-            .flat_map(|v| v.subnets.iter().map(|&s| self.subnet(s).net()));
-        existing
-            .chain(pending.iter().copied())
-            .find(|other| overlaps(*other, net))
+            .and_then(|v| v.subnets.overlapping(net))
+            .map(|slot| self.subnet(slot).net());
+        existing.or_else(|| pending.iter().copied().find(|other| overlaps(*other, net)))
     }
 
     /// The lowest /22 of 172.16.0.0/12 that overlaps no subnet of `vpc` nor of `pending`.
-    pub(crate) fn generate_v4(&self, vpc: Option<&VpcRecord>, pending: &[IpNet]) -> Option<IpNet> {
+    /// O((k + p) log (k + p)) in the VPC's blocks inside that range and the pending ones.
+    pub(crate) fn generate_v4(vpc: Option<&VpcRecord>, pending: &[IpNet]) -> Option<IpNet> {
+        let space = Ipv4Net::new(AUTO_V4_SPACE.0, AUTO_V4_SPACE.1).expect("valid constant");
         let mut taken: Vec<(u32, u32)> = vpc
             .into_iter()
-            .flat_map(|v| v.subnets.iter().map(|&s| self.subnet(s).net()))
-            .chain(pending.iter().copied())
-            .filter_map(|n| match n {
+            .flat_map(|v| v.subnets.v4_from(u32::from(space.network())))
+            .take_while(|&(first, _)| first <= u32::from(space.broadcast()))
+            .chain(pending.iter().filter_map(|n| match n {
                 IpNet::V4(v4) => Some((u32::from(v4.network()), u32::from(v4.broadcast()))),
                 IpNet::V6(_) => None,
-            })
+            }))
             .collect();
         taken.sort_unstable();
-        let space = Ipv4Net::new(AUTO_V4_SPACE.0, AUTO_V4_SPACE.1).expect("valid constant");
         let step = 1u32 << (32 - u32::from(AUTO_V4_PREFIX));
         let mut candidate = u32::from(space.network());
         let end = u32::from(space.broadcast());
@@ -306,7 +365,7 @@ impl Registry {
         self.subnet_ids.insert(id, slot);
         pn.subnets.push(slot);
         if let Some(vpc) = self.vpcs.get_mut(&pn.vpc) {
-            vpc.subnets.push(slot);
+            vpc.subnets.insert(net, slot);
         }
         slot
     }
@@ -319,7 +378,7 @@ impl Registry {
         debug_assert_eq!(record.pool.len(), 0);
         self.subnet_ids.remove(&record.id);
         if let Some(vpc) = self.vpcs.get_mut(&record.vpc) {
-            vpc.subnets.retain(|&s| s != slot);
+            vpc.subnets.remove(record.net());
         }
         self.free_slots.push(slot);
     }
@@ -341,7 +400,7 @@ impl Registry {
                 .vpcs
                 .get(&s.vpc)
                 .ok_or_else(|| format!("subnet {} has no vpc", s.id))?;
-            if !vpc.subnets.contains(&slot) {
+            if vpc.subnets.overlapping(s.net()) != Some(slot) {
                 return Err(format!("subnet {} missing from its vpc", s.id));
             }
             if s.pool.len() != s.handles.len() {
@@ -359,6 +418,14 @@ impl Registry {
             return Err("subnet id map has stale entries".into());
         }
         for vpc in self.vpcs.values() {
+            let subnets = self.subnet_slots().filter(|(_, s)| s.vpc == vpc.id).count();
+            if vpc.subnets.0.len() != subnets {
+                return Err(format!(
+                    "vpc {} holds {} subnet blocks, has {subnets} subnets",
+                    vpc.id,
+                    vpc.subnets.0.len()
+                ));
+            }
             let pns = self.pns.values().filter(|p| p.vpc == vpc.id).count();
             if pns != vpc.private_networks as usize {
                 return Err(format!(
@@ -386,20 +453,64 @@ mod tests {
     use super::*;
 
     #[test]
+    fn blocks_find_the_subnet_a_block_overlaps() {
+        let net = |s: &str| s.parse::<IpNet>().unwrap();
+        let mut blocks = Blocks::default();
+        blocks.insert(net("10.0.0.0/20"), 1);
+        blocks.insert(net("10.0.32.0/24"), 2);
+        blocks.insert(net("fd00:0:0:1::/64"), 3);
+        for (probe, want) in [
+            ("10.0.0.0/20", Some(1)),
+            ("10.0.15.0/24", Some(1)),
+            ("10.0.0.0/16", Some(2)),
+            ("10.0.16.0/20", None),
+            ("10.0.32.128/25", Some(2)),
+            ("10.0.33.0/24", None),
+            ("9.255.255.0/24", None),
+            ("0.0.0.0/0", Some(2)),
+            ("fd00:0:0:1::/64", Some(3)),
+            ("fd00:0:0:2::/64", None),
+            ("fd00::/48", Some(3)),
+            // The families never meet, whatever their numbers.
+            ("::a00:0/120", None),
+        ] {
+            assert_eq!(blocks.overlapping(net(probe)), want, "{probe}");
+        }
+        assert_eq!(blocks.slots().collect::<Vec<_>>(), [1, 2, 3]);
+        assert_eq!(
+            blocks
+                .v4_from(u32::from(Ipv4Addr::new(10, 0, 20, 0)))
+                .collect::<Vec<_>>(),
+            [
+                (
+                    u32::from(Ipv4Addr::new(10, 0, 0, 0)),
+                    u32::from(Ipv4Addr::new(10, 0, 15, 255))
+                ),
+                (
+                    u32::from(Ipv4Addr::new(10, 0, 32, 0)),
+                    u32::from(Ipv4Addr::new(10, 0, 32, 255))
+                ),
+            ]
+        );
+        blocks.remove(net("10.0.0.0/20"));
+        assert_eq!(blocks.overlapping(net("10.0.0.0/24")), None);
+        assert_eq!(blocks.overlapping(net("10.0.0.0/16")), Some(2));
+    }
+
+    #[test]
     fn generated_v4_blocks_skip_taken_ranges() {
-        let r = Registry::new(KeyedState::default());
-        let first = r.generate_v4(None, &[]).unwrap();
+        let first = Registry::generate_v4(None, &[]).unwrap();
         assert_eq!(first.to_string(), "172.16.0.0/22");
         let pending: Vec<IpNet> = vec![
             "172.16.0.0/22".parse().unwrap(),
             "172.16.5.0/24".parse().unwrap(),
         ];
         assert_eq!(
-            r.generate_v4(None, &pending).unwrap().to_string(),
+            Registry::generate_v4(None, &pending).unwrap().to_string(),
             "172.16.8.0/22"
         );
         let all: Vec<IpNet> = vec!["172.16.0.0/12".parse().unwrap()];
-        assert_eq!(r.generate_v4(None, &all), None);
+        assert_eq!(Registry::generate_v4(None, &all), None);
     }
 
     #[test]

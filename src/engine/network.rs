@@ -15,7 +15,7 @@ use crate::model::request::{
     CreatePrivateNetworkRequest, CreateVpcRequest, ListPrivateNetworksRequest, ListVpcsRequest,
 };
 use crate::model::time::from_micros;
-use crate::registry::{PnRecord, Registry, VpcRecord};
+use crate::registry::{Blocks, PnRecord, Registry, VpcRecord};
 
 fn short(id: uuid::Uuid) -> String {
     id.simple().to_string()[..8].to_owned()
@@ -64,7 +64,7 @@ impl Ipam {
                 created: now,
                 updated: now,
                 ula,
-                subnets: Vec::new(),
+                subnets: Blocks::default(),
                 private_networks: 0,
                 seq,
             },
@@ -148,7 +148,8 @@ impl Ipam {
     }
 
     /// Creates a Private Network, generating its subnets as [`CreatePrivateNetworkRequest`]
-    /// describes. O(s log s) in the subnets of its VPC.
+    /// describes. O(log s) in the subnets of its VPC for given subnets; generating the IPv4
+    /// /22 reads the VPC's blocks of 172.16.0.0/12 (at most 1,024 of them).
     ///
     /// # Errors
     /// [`Error::VpcNotFound`]; [`Error::ProjectMismatch`] when the VPC is another Project's;
@@ -202,12 +203,10 @@ impl Ipam {
         }
         let pending_vpc_id = vpc_id.unwrap_or_else(|| VpcId::from_uuid(uuid::Uuid::nil()));
         if nets.is_empty() {
-            let v4 = registry
-                .generate_v4(vpc, &nets)
-                .ok_or(Error::SubnetsExhausted {
-                    vpc_id: pending_vpc_id,
-                    is_ipv6: false,
-                })?;
+            let v4 = Registry::generate_v4(vpc, &nets).ok_or(Error::SubnetsExhausted {
+                vpc_id: pending_vpc_id,
+                is_ipv6: false,
+            })?;
             nets.push(v4);
         }
         // The ULA /48 of the VPC, or of the default VPC this call will create.

@@ -28,7 +28,7 @@ use crate::model::ids::{
 use crate::model::ip::Reverse;
 use crate::model::mac::MacAddress;
 use crate::pool::AddressProblem;
-use crate::registry::{PnRecord, Registry, VpcRecord};
+use crate::registry::{Blocks, PnRecord, Registry, VpcRecord};
 use crate::store::{Attachment, Record};
 
 /// The snapshot format this version of the engine writes and reads.
@@ -377,7 +377,7 @@ impl Ipam {
                     created: v.created,
                     updated: v.updated,
                     ula: v.ula,
-                    subnets: Vec::new(),
+                    subnets: Blocks::default(),
                     private_networks: 0,
                     seq,
                 },

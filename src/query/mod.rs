@@ -80,7 +80,7 @@ fn allowed_subnets(
     } else if let Some(id) = r.vpc_id.or(r.source_vpc_id) {
         reg.vpcs
             .get(&id)
-            .map(|v| v.subnets.iter().copied().filter(keep).collect())
+            .map(|v| v.subnets.slots().filter(keep).collect())
             .unwrap_or_default()
     } else {
         reg.subnet_slots()
