@@ -75,7 +75,12 @@ impl<K: Hash + Eq + Clone + fmt::Debug> KeyStore<K> for FastMap<K, u32> {
 
 /// MAC addresses fit in 64 bits: they key a [`FlatMap`] as they are, one cache miss per lookup.
 #[derive(Clone, Debug)]
-pub(crate) struct MacStore(FlatMap);
+pub(crate) struct MacStore {
+    map: FlatMap,
+    /// Room to make at the next insert ([`Index::expect_macs`]): taken then, so that a region
+    /// loaded without MAC addresses never pays for it.
+    room: usize,
+}
 
 fn mac_key(mac: MacAddress) -> u64 {
     let mut bytes = [0u8; 8];
@@ -85,27 +90,33 @@ fn mac_key(mac: MacAddress) -> u64 {
 
 impl KeyStore<MacAddress> for MacStore {
     fn with_hasher(hasher: KeyedState) -> Self {
-        MacStore(FlatMap::with_hasher(hasher))
+        MacStore {
+            map: FlatMap::with_hasher(hasher),
+            room: 0,
+        }
     }
 
     fn get(&self, key: &MacAddress) -> Option<u32> {
-        self.0.get(mac_key(*key))
+        self.map.get(mac_key(*key))
     }
 
     fn insert(&mut self, key: MacAddress, value: u32) {
-        self.0.insert(mac_key(key), value);
+        if self.room > 0 {
+            self.map.try_reserve(std::mem::take(&mut self.room));
+        }
+        self.map.insert(mac_key(key), value);
     }
 
     fn remove(&mut self, key: &MacAddress) {
-        self.0.remove(mac_key(*key));
+        self.map.remove(mac_key(*key));
     }
 
     fn values(&self) -> impl Iterator<Item = u32> {
-        self.0.iter().map(|(_, v)| v)
+        self.map.iter().map(|(_, v)| v)
     }
 
     fn for_each_value_mut(&mut self, f: impl FnMut(&mut u32)) {
-        self.0.values_mut().for_each(f);
+        self.map.values_mut().for_each(f);
     }
 }
 
@@ -605,7 +616,7 @@ impl Index {
         }
         let (from, to) = change.macs;
         for mac in from.into_iter().chain(to) {
-            warm ^= self.by_mac.map.0.warm(mac_key(mac));
+            warm ^= self.by_mac.map.map.warm(mac_key(mac));
         }
         std::hint::black_box(warm);
     }
@@ -620,9 +631,16 @@ impl Index {
         self.by_resource.get(&id)
     }
 
+    /// Makes room for `additional` more MAC addresses when the first one comes, so that a bulk
+    /// load of IPs with MAC addresses does not grow the MAC postings step by step, and one
+    /// without any allocates nothing.
+    pub(crate) fn expect_macs(&mut self, additional: usize) {
+        self.by_mac.map.room = additional;
+    }
+
     /// Starts loading the slot of `mac` in the MAC postings (a hint, see [`FlatMap::prefetch`]).
     pub(crate) fn prefetch_mac(&self, mac: MacAddress) {
-        self.by_mac.map.0.prefetch(mac_key(mac));
+        self.by_mac.map.map.prefetch(mac_key(mac));
     }
 
     /// Handles of IPs attached to a resource with `mac`.
@@ -888,6 +906,30 @@ mod tests {
         index.change_attachment(3, &change(Some(product), None));
         assert!(index.attached.is_empty() && matches!(index.mac(m1), Postings::None));
         assert!(matches!(index.resource(server), Postings::None));
+    }
+
+    #[test]
+    fn expected_macs_are_made_room_for_at_the_first() {
+        let mut index = Index::new(KeyedState::default());
+        index.expect_macs(1000);
+        // Nothing until a MAC address comes...
+        assert_eq!(index.by_mac.map.map.heap_bytes(), 0);
+        let custom = |i: u8| AttachmentRef {
+            resource_type: ResourceType::Custom,
+            id: ResourceId::from_uuid(uuid::Uuid::from_u128(u128::from(i))),
+            mac: Some(MacAddress::new([2, 0, 0, 0, 0, i])),
+            name: None,
+            attached_at: 0,
+        };
+        index.add_attachment(1, custom(1));
+        // ...then room for all of them at once.
+        let room = index.by_mac.map.map.heap_bytes();
+        assert!(room >= 1000 * 12, "{room}");
+        for i in 2..200 {
+            index.add_attachment(u32::from(i), custom(i));
+        }
+        assert_eq!(index.by_mac.map.map.heap_bytes(), room);
+        assert_eq!(index.by_mac.pairs(), 199);
     }
 
     #[test]

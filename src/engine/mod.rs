@@ -209,11 +209,14 @@ impl Ipam {
     }
 
     /// Makes room for `additional` more IPs in `region`, so that a bulk load of that many does
-    /// not grow the record slab and the id map step by step (no copy, no rehash, a lower peak).
-    /// O(n) in the region's IPs. A hint: a count beyond the handle space (`u32::MAX` IPs per
-    /// region) is clamped to it, and memory the allocator refuses is simply not reserved.
+    /// not grow the record slab and the id map step by step (no copy, no rehash, a lower peak);
+    /// the MAC address postings get as much room when the first IP attached to a MAC address
+    /// comes. O(n) in the region's IPs. A hint: a count beyond the handle space (`u32::MAX` IPs
+    /// per region) is clamped to it, and memory the allocator refuses is simply not reserved.
     pub fn reserve(&mut self, region: Region, additional: usize) {
-        self.region_mut(region).store.reserve(additional);
+        let rs = self.region_mut(region);
+        rs.store.reserve(additional);
+        rs.index.expect_macs(additional.min(Handle::MAX as usize));
     }
 
     /// Records that `project` belongs to `organization`. A Project never registered belongs to
