@@ -35,30 +35,40 @@ const SPARSE_ABOVE: u64 = 8;
 /// The handles of one tag.
 #[derive(Clone, Debug)]
 pub(crate) enum TagPostings {
-    /// Few members for the handle range they span.
-    Sparse(HandleSet),
+    /// Few members for the handle range they span, or many. `bound` is at least the largest
+    /// member (the largest ever added): asking roaring for its largest member can scan a
+    /// container.
+    Sparse { set: HandleSet, bound: Handle },
     /// A bitset, bit `h` for handle `h`, and its number of set bits.
     Dense { bits: Vec<u8>, len: u64 },
 }
 
 impl Default for TagPostings {
     fn default() -> Self {
-        TagPostings::Sparse(HandleSet::default())
+        TagPostings::Sparse {
+            set: HandleSet::default(),
+            bound: 0,
+        }
     }
 }
 
 impl TagPostings {
     /// The postings of the sorted `handles`.
     pub(crate) fn from_sorted(handles: impl IntoIterator<Item = Handle>) -> Self {
-        let mut postings = TagPostings::Sparse(HandleSet::from_sorted(handles));
-        postings.reshape(0);
+        let set = HandleSet::from_sorted(handles);
+        let bound = set.max().unwrap_or(0);
+        let mut postings = TagPostings::Sparse { set, bound };
+        postings.reshape();
         postings
     }
 
     /// Adds `handle`; whether it was not there.
     pub(crate) fn insert(&mut self, handle: Handle) -> bool {
         let inserted = match self {
-            TagPostings::Sparse(set) => set.insert(handle),
+            TagPostings::Sparse { set, bound } => {
+                *bound = (*bound).max(handle);
+                set.insert(handle)
+            }
             TagPostings::Dense { bits, len } => {
                 let (byte, bit) = position(handle);
                 if byte >= bits.len() {
@@ -76,7 +86,7 @@ impl TagPostings {
             }
         };
         if inserted {
-            self.reshape(handle);
+            self.reshape();
         }
         inserted
     }
@@ -84,7 +94,8 @@ impl TagPostings {
     /// Removes `handle`; whether it was there.
     pub(crate) fn remove(&mut self, handle: Handle) -> bool {
         let removed = match self {
-            TagPostings::Sparse(set) => set.remove(handle),
+            // Thinner, it stays as it is until an insert looks again.
+            TagPostings::Sparse { set, .. } => return set.remove(handle),
             TagPostings::Dense { bits, len } => {
                 let (byte, bit) = position(handle);
                 match bits.get_mut(byte) {
@@ -98,7 +109,7 @@ impl TagPostings {
             }
         };
         if removed {
-            self.reshape(0);
+            self.reshape();
         }
         removed
     }
@@ -106,7 +117,7 @@ impl TagPostings {
     /// Whether `handle` carries the tag.
     pub(crate) fn contains(&self, handle: Handle) -> bool {
         match self {
-            TagPostings::Sparse(set) => set.contains(handle),
+            TagPostings::Sparse { set, .. } => set.contains(handle),
             TagPostings::Dense { bits, .. } => {
                 let (byte, bit) = position(handle);
                 bits.get(byte).is_some_and(|b| b & bit != 0)
@@ -117,7 +128,7 @@ impl TagPostings {
     /// Number of handles.
     pub(crate) fn len(&self) -> u64 {
         match self {
-            TagPostings::Sparse(set) => set.len(),
+            TagPostings::Sparse { set, .. } => set.len(),
             TagPostings::Dense { len, .. } => *len,
         }
     }
@@ -130,7 +141,7 @@ impl TagPostings {
     /// for handles up to `h` when dense.
     pub(crate) fn bitmap(&self) -> Cow<'_, RoaringBitmap> {
         match self {
-            TagPostings::Sparse(set) => Cow::Borrowed(set.bitmap()),
+            TagPostings::Sparse { set, .. } => Cow::Borrowed(set.bitmap()),
             TagPostings::Dense { bits, .. } => Cow::Owned(RoaringBitmap::from_lsb0_bytes(0, bits)),
         }
     }
@@ -138,7 +149,12 @@ impl TagPostings {
     /// Checks the tracked count and the form against the members.
     pub(crate) fn check(&self) -> Result<(), String> {
         match self {
-            TagPostings::Sparse(set) => set.check(),
+            TagPostings::Sparse { set, bound } => {
+                if set.max().is_some_and(|max| max > *bound) {
+                    return Err(format!("tag postings bound {bound} below a member"));
+                }
+                set.check()
+            }
             TagPostings::Dense { bits, len } => {
                 let counted: u64 = bits.iter().map(|b| u64::from(b.count_ones())).sum();
                 if counted != *len {
@@ -153,24 +169,28 @@ impl TagPostings {
         }
     }
 
-    /// Changes the form when the density has left its band. `member` is a member (or `0`), so
-    /// that a sparse set too sparse for it is told without looking for its largest member.
-    fn reshape(&mut self, member: Handle) {
+    /// Changes the form when the density has left its band, as far as O(1) tells: for a
+    /// roaring bitmap, by its bound; the members decide in the end.
+    fn reshape(&mut self) {
         match self {
-            TagPostings::Sparse(set) => {
+            TagPostings::Sparse { set, bound } => {
                 let len = set.len();
-                if len < DENSE_MIN || len * DENSE_AT < u64::from(member) + 1 {
+                let span = u64::from(*bound) + 1;
+                if len < DENSE_MIN || len * DENSE_AT < span || len * DENSE_UP_TO > span {
                     return;
                 }
-                let Some(max) = set.max() else { return };
-                let span = u64::from(max) + 1;
-                if len * DENSE_AT < span || len * DENSE_UP_TO > span {
-                    return;
-                }
-                let mut bits = vec![0u8; position(max).0 + 1];
+                let mut bits = vec![0u8; position(*bound).0 + 1];
+                let mut top = 0;
                 for h in set.iter() {
                     let (byte, bit) = position(h);
                     bits[byte] |= bit;
+                    top = byte;
+                }
+                bits.truncate(top + 1);
+                if len * SPARSE_ABOVE > self::span(&bits) {
+                    // Denser than the bound said: it stays, and its bound is now exact.
+                    *bound = set.max().unwrap_or(0);
+                    return;
                 }
                 *self = TagPostings::Dense { bits, len };
             }
@@ -180,7 +200,8 @@ impl TagPostings {
                     return;
                 }
                 let set = HandleSet::from_sorted(RoaringBitmap::from_lsb0_bytes(0, bits).iter());
-                *self = TagPostings::Sparse(set);
+                let bound = set.max().unwrap_or(0);
+                *self = TagPostings::Sparse { set, bound };
             }
         }
     }
@@ -226,7 +247,7 @@ mod tests {
             assert!(p.remove(h));
             expected.retain(|&e| e != h);
         }
-        assert!(matches!(p, TagPostings::Sparse(_)));
+        assert!(matches!(p, TagPostings::Sparse { .. }));
         assert_eq!(members(&p), expected);
         assert!(p.check().is_ok());
     }
@@ -236,18 +257,37 @@ mod tests {
         // One handle in two: roaring holds such windows as bitsets itself.
         let span = 64 * DENSE_MIN as u32;
         let mut p = TagPostings::from_sorted((0..span).step_by(2));
-        assert!(matches!(p, TagPostings::Sparse(_)));
-        // Thinned out to one in thirty-two, it turns into one bitset...
+        assert!(matches!(p, TagPostings::Sparse { .. }));
+        // Thinned out to one in thirty-two, it turns into one bitset at the next insert...
         for h in (0..span).step_by(2).filter(|h| h % 32 != 0) {
             p.remove(h);
         }
+        assert!(matches!(p, TagPostings::Sparse { .. }));
+        assert!(p.insert(1));
         assert!(matches!(p, TagPostings::Dense { .. }), "{}", p.len());
         // ...and back when it fills up again.
         for h in (0..span).step_by(2) {
             p.insert(h);
         }
-        assert!(matches!(p, TagPostings::Sparse(_)));
-        assert_eq!(p.len(), u64::from(span / 2));
+        assert!(matches!(p, TagPostings::Sparse { .. }));
+        assert_eq!(p.len(), u64::from(span / 2) + 1);
+        assert!(p.check().is_ok());
+    }
+
+    #[test]
+    fn a_bound_above_the_members_is_made_exact_rather_than_turn_dense() {
+        // In the band by the bound, which the top member left: the members say otherwise.
+        let few = DENSE_MIN as u32 - 24;
+        let mut p = TagPostings::from_sorted((0..few).map(|h| h * 2));
+        let top = 64 * DENSE_MIN as u32;
+        assert!(p.insert(top) && p.remove(top));
+        for h in few..few + 100 {
+            assert!(p.insert(h * 2));
+        }
+        assert!(
+            matches!(p, TagPostings::Sparse { bound, .. } if bound < top),
+            "{p:?}"
+        );
         assert!(p.check().is_ok());
     }
 
