@@ -38,59 +38,74 @@ pub(crate) struct VpcRecord {
 
 /// The subnets of a VPC by address block, which never overlap: finding the one a new block
 /// overlaps is O(log n), so a VPC with thousands of Private Networks takes a new one as fast as
-/// an empty VPC does.
+/// an empty VPC does. Per family, the first address of each block to its prefix length and
+/// subnet slot (about 20 bytes a subnet).
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Blocks(BTreeMap<(bool, u128), (u128, u32)>);
+pub(crate) struct Blocks {
+    v4: BTreeMap<u32, (u8, u32)>,
+    v6: BTreeMap<u128, (u8, u32)>,
+}
+
+/// The last address of the block of `bits`-bit addresses that starts at `first` and has prefix
+/// length `prefix`.
+fn last_of(first: u128, prefix: u8, bits: u32) -> u128 {
+    let host = bits.saturating_sub(u32::from(prefix));
+    first | 1u128.checked_shl(host).map_or(u128::MAX, |size| size - 1)
+}
+
+/// In `map`, the slot of the block that overlaps `first..=last`: only the block starting last at
+/// or before `last` can, as the blocks are disjoint.
+fn overlapping_in<K: Ord + Copy + Into<u128>>(
+    map: &BTreeMap<K, (u8, u32)>,
+    first: K,
+    last: K,
+    bits: u32,
+) -> Option<u32> {
+    let (&start, &(prefix, slot)) = map.range(..=last).next_back()?;
+    (last_of(start.into(), prefix, bits) >= first.into()).then_some(slot)
+}
 
 impl Blocks {
-    /// Whether `net` is IPv6, and its first and last addresses.
-    fn bounds(net: IpNet) -> (bool, u128, u128) {
-        match net {
-            IpNet::V4(n) => (
-                false,
-                u128::from(u32::from(n.network())),
-                u128::from(u32::from(n.broadcast())),
-            ),
-            IpNet::V6(n) => (true, u128::from(n.network()), u128::from(n.broadcast())),
-        }
-    }
-
     fn insert(&mut self, net: IpNet, slot: u32) {
-        let (v6, first, last) = Self::bounds(net);
-        self.0.insert((v6, first), (last, slot));
+        match net {
+            IpNet::V4(n) => self.v4.insert(n.network().into(), (n.prefix_len(), slot)),
+            IpNet::V6(n) => self.v6.insert(n.network().into(), (n.prefix_len(), slot)),
+        };
     }
 
     fn remove(&mut self, net: IpNet) {
-        let (v6, first, _) = Self::bounds(net);
-        self.0.remove(&(v6, first));
+        match net {
+            IpNet::V4(n) => self.v4.remove(&n.network().into()),
+            IpNet::V6(n) => self.v6.remove(&n.network().into()),
+        };
     }
 
-    /// The slot of the subnet `net` overlaps, if any: only the block starting last at or before
-    /// `net`'s end can, as the blocks are disjoint.
+    /// The slot of the subnet `net` overlaps, if any.
     fn overlapping(&self, net: IpNet) -> Option<u32> {
-        let (v6, first, last) = Self::bounds(net);
-        let (&(family, _), &(end, slot)) = self.0.range(..=(v6, last)).next_back()?;
-        (family == v6 && end >= first).then_some(slot)
+        match net {
+            IpNet::V4(n) => overlapping_in(&self.v4, n.network().into(), n.broadcast().into(), 32),
+            IpNet::V6(n) => overlapping_in(&self.v6, n.network().into(), n.broadcast().into(), 128),
+        }
     }
 
-    /// The slots of the subnets, by address.
+    fn len(&self) -> usize {
+        self.v4.len() + self.v6.len()
+    }
+
+    /// The slots of the subnets, by family and address.
     pub(crate) fn slots(&self) -> impl Iterator<Item = u32> + '_ {
-        self.0.values().map(|&(_, slot)| slot)
+        let slot = |&(_, slot): &(u8, u32)| slot;
+        self.v4.values().map(slot).chain(self.v6.values().map(slot))
     }
 
     /// The IPv4 blocks from the one holding or following `from` on, by address, as first and
     /// last addresses.
     fn v4_from(&self, from: u32) -> impl Iterator<Item = (u32, u32)> + '_ {
-        let before = self
-            .0
-            .range(..=(false, u128::from(from)))
-            .next_back()
-            .map_or((false, u128::from(from)), |(&k, _)| k);
-        self.0
-            .range(before..(true, 0))
-            .filter_map(|(&(_, first), &(last, _))| {
-                Some((u32::try_from(first).ok()?, u32::try_from(last).ok()?))
-            })
+        let start = self.v4.range(..=from).next_back().map_or(from, |(&k, _)| k);
+        self.v4.range(start..).map(|(&first, &(prefix, _))| {
+            let last = last_of(u128::from(first), prefix, 32);
+            (first, u32::try_from(last).unwrap_or(u32::MAX))
+        })
     }
 }
 
@@ -419,11 +434,11 @@ impl Registry {
         }
         for vpc in self.vpcs.values() {
             let subnets = self.subnet_slots().filter(|(_, s)| s.vpc == vpc.id).count();
-            if vpc.subnets.0.len() != subnets {
+            if vpc.subnets.len() != subnets {
                 return Err(format!(
                     "vpc {} holds {} subnet blocks, has {subnets} subnets",
                     vpc.id,
-                    vpc.subnets.0.len()
+                    vpc.subnets.len()
                 ));
             }
             let pns = self.pns.values().filter(|p| p.vpc == vpc.id).count();
