@@ -292,7 +292,8 @@ impl TagIndex {
         self.postings(id).bitmap()
     }
 
-    fn postings(&self, id: u32) -> &TagPostings {
+    /// The postings of a live tag id.
+    pub(crate) fn postings(&self, id: u32) -> &TagPostings {
         &self.tags[id as usize].as_ref().expect("live tag").handles
     }
 

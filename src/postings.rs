@@ -146,6 +146,33 @@ impl TagPostings {
         }
     }
 
+    /// The handles of a page in handle order: the `size` that follow the first `start` (from the
+    /// top with `desc`). Read off a bitset in O(h / 64) for handles up to `h`, with no roaring
+    /// bitmap built.
+    pub(crate) fn page(&self, desc: bool, start: u64, size: usize) -> Vec<Handle> {
+        let bits = match self {
+            TagPostings::Sparse { set, .. } => {
+                let skip = usize::try_from(start).unwrap_or(usize::MAX);
+                return if desc {
+                    set.iter().rev().skip(skip).take(size).collect()
+                } else {
+                    set.iter().skip(skip).take(size).collect()
+                };
+            }
+            TagPostings::Dense { bits, .. } => bits,
+        };
+        let words = bits.chunks(8).enumerate().map(|(i, chunk)| {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            (i, u64::from_le_bytes(word))
+        });
+        if desc {
+            page_of_words(words.rev(), true, start, size)
+        } else {
+            page_of_words(words, false, start, size)
+        }
+    }
+
     /// Checks the tracked count and the form against the members.
     pub(crate) fn check(&self) -> Result<(), String> {
         match self {
@@ -205,6 +232,46 @@ impl TagPostings {
             }
         }
     }
+}
+
+/// The `size` set bits that follow the first `start` of `words` (numbered 64-bit words, in the
+/// order to read them; `desc` reads each word from its top bit), as handles.
+fn page_of_words(
+    words: impl Iterator<Item = (usize, u64)>,
+    desc: bool,
+    start: u64,
+    size: usize,
+) -> Vec<Handle> {
+    let mut page = Vec::with_capacity(size.min(1024));
+    let mut skip = start;
+    for (i, word) in words {
+        if page.len() >= size {
+            break;
+        }
+        let count = u64::from(word.count_ones());
+        if skip >= count {
+            skip -= count;
+            continue;
+        }
+        let base = Handle::try_from(i * 64).unwrap_or(Handle::MAX);
+        let mut ones = [0; 64];
+        let mut n = 0;
+        let mut w = word;
+        while w != 0 {
+            ones[n] = base + w.trailing_zeros();
+            n += 1;
+            w &= w - 1;
+        }
+        let ones = &ones[..n];
+        let skipped = usize::try_from(std::mem::take(&mut skip)).unwrap_or(usize::MAX);
+        let want = size - page.len();
+        if desc {
+            page.extend(ones.iter().rev().skip(skipped).take(want));
+        } else {
+            page.extend(ones.iter().skip(skipped).take(want));
+        }
+    }
+    page
 }
 
 /// The byte of handle `h` in a bitset, and its bit in that byte.
@@ -292,6 +359,18 @@ mod tests {
     }
 
     #[test]
+    fn a_bitset_pages_from_either_end() {
+        let members: Vec<Handle> = (0..4000).map(|k| k * 32 + k % 5).collect();
+        let p = TagPostings::from_sorted(members.iter().copied());
+        assert!(matches!(p, TagPostings::Dense { .. }));
+        assert_eq!(p.page(false, 0, 3), members[..3]);
+        assert_eq!(p.page(true, 0, 2), [members[3999], members[3998]]);
+        assert_eq!(p.page(false, 3998, 10), members[3998..]);
+        assert_eq!(p.page(true, 3999, 10), [members[0]]);
+        assert!(p.page(false, 4000, 10).is_empty() && p.page(true, 9999, 1).is_empty());
+    }
+
+    #[test]
     fn a_wrong_count_is_caught() {
         let p = TagPostings::from_sorted((0..2 * DENSE_MIN as u32).map(|h| h * 32));
         assert!(matches!(p, TagPostings::Dense { .. }));
@@ -313,6 +392,23 @@ mod tests {
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(32))]
+
+        /// A page read off either form is the page of the sorted members.
+        #[test]
+        fn pages_are_the_members_in_order(
+            stride in 1u32..200,
+            count in 1u32..6000,
+            start in 0u64..7000,
+            size in 0usize..300,
+        ) {
+            let members: Vec<Handle> = (0..count).map(|k| k * stride + (k % 7) % stride).collect();
+            let p = TagPostings::from_sorted(members.iter().copied());
+            let skip = usize::try_from(start).unwrap();
+            let asc: Vec<Handle> = members.iter().copied().skip(skip).take(size).collect();
+            let desc: Vec<Handle> = members.iter().rev().copied().skip(skip).take(size).collect();
+            proptest::prop_assert_eq!(p.page(false, start, size), asc);
+            proptest::prop_assert_eq!(p.page(true, start, size), desc);
+        }
 
         /// Whatever its form, the postings hold what a plain bitmap holds.
         #[test]

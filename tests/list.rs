@@ -1068,21 +1068,81 @@ fn tag_filters_hold_at_every_density() {
         t
     };
     let n = 20_000;
-    let mut tagged: Vec<(IpId, Vec<&str>)> = (0..n)
+    let mut tagged: Vec<(IpId, PrivateNetworkId, Vec<&str>)> = (0..n)
         .map(|i| {
             let request = BookIpRequest::new(project, Source::PrivateNetworkId(pns[i % networks]))
                 .tags(tags_of(i));
-            (ipam.book_ip(REGION, request).unwrap().id, tags_of(i))
+            let id = ipam.book_ip(REGION, request).unwrap().id;
+            (id, pns[i % networks], tags_of(i))
         })
         .collect();
-    let check = |ipam: &Ipam, tagged: &[(IpId, Vec<&str>)]| {
+    let check = |ipam: &Ipam, tagged: &[(IpId, PrivateNetworkId, Vec<&str>)]| {
         ipam.check_invariants().unwrap();
         for tag in ["all", "one-in-16", "one-in-64", "rare"] {
             let expected: Vec<IpId> = tagged
                 .iter()
-                .filter(|(_, t)| t.contains(&tag))
-                .map(|(id, _)| *id)
+                .filter(|(_, _, t)| t.contains(&tag))
+                .map(|(id, _, _)| *id)
                 .collect();
+            // With another filter, and in another order: a page of a few.
+            let in_pn: Vec<IpId> = tagged
+                .iter()
+                .filter(|(_, pn, t)| *pn == pns[1] && t.contains(&tag))
+                .map(|(id, _, _)| *id)
+                .collect();
+            let request = ListIpsRequest {
+                tags: vec![tag.to_owned()],
+                private_network_id: Some(pns[1]),
+                order_by: OrderBy::CreatedAtAsc,
+                page_size: 1000,
+                ..ListIpsRequest::default()
+            };
+            let resp = list(ipam, &request);
+            assert_eq!(resp.total_count, in_pn.len() as u64, "{tag} in a network");
+            let first: Vec<IpId> = in_pn.iter().copied().take(1000).collect();
+            assert_eq!(resp.ips.iter().map(|ip| ip.id).collect::<Vec<_>>(), first);
+            // With a filter smaller than the tag: its matches are tested against the tag.
+            let some: Vec<IpId> = tagged.iter().step_by(3).take(200).map(|e| e.0).collect();
+            let request = ListIpsRequest {
+                tags: vec![tag.to_owned()],
+                ip_ids: some.clone(),
+                order_by: OrderBy::CreatedAtAsc,
+                ..ListIpsRequest::default()
+            };
+            let want: Vec<IpId> = tagged
+                .iter()
+                .filter(|(id, _, t)| some.contains(id) && t.contains(&tag))
+                .map(|e| e.0)
+                .collect();
+            assert_eq!(ids(ipam, request), want, "{tag} among ids");
+            let request = ListIpsRequest {
+                tags: vec![tag.to_owned()],
+                order_by: OrderBy::UpdatedAtDesc,
+                page: 2,
+                page_size: 10,
+                ..ListIpsRequest::default()
+            };
+            let resp = list(ipam, &request);
+            assert_eq!(resp.total_count, expected.len() as u64, "{tag}");
+            let mut by_update = tagged
+                .iter()
+                .filter(|(_, _, t)| t.contains(&tag))
+                .map(|(id, _, _)| {
+                    let ip = ipam.get_ip(REGION, *id).unwrap();
+                    (
+                        std::cmp::Reverse(ip.updated_at),
+                        std::cmp::Reverse(ip.created_at),
+                        ip.id,
+                    )
+                })
+                .collect::<Vec<_>>();
+            by_update.sort();
+            let want: Vec<IpId> = by_update.iter().skip(10).take(10).map(|k| k.2).collect();
+            assert_eq!(
+                resp.ips.iter().map(|ip| ip.id).collect::<Vec<_>>(),
+                want,
+                "{tag}"
+            );
             for order_by in [OrderBy::CreatedAtAsc, OrderBy::CreatedAtDesc] {
                 let mut got = Vec::new();
                 for page in 1.. {
@@ -1121,7 +1181,7 @@ fn tag_filters_hold_at_every_density() {
     // the engine renumber its records.
     for every in [3, 2] {
         let mut k = 0;
-        tagged.retain(|(id, _)| {
+        tagged.retain(|(id, _, _)| {
             k += 1;
             k % every != 0 || {
                 ipam.release_ip(REGION, *id).unwrap();
@@ -1132,7 +1192,7 @@ fn tag_filters_hold_at_every_density() {
     }
     // Drop "one-in-16" from all but one in thirty of its IPs.
     let mut carriers = 0;
-    for (id, tags) in &mut tagged {
+    for (id, _, tags) in &mut tagged {
         if tags.contains(&"one-in-16") {
             carriers += 1;
             if carriers % 30 != 0 {
@@ -1144,7 +1204,7 @@ fn tag_filters_hold_at_every_density() {
     check(&ipam, &tagged);
     // Back up: every other IP left gets "one-in-16" again, then every IP.
     for step in [2, 1] {
-        for (k, (id, tags)) in tagged.iter_mut().enumerate() {
+        for (k, (id, _, tags)) in tagged.iter_mut().enumerate() {
             if k % step == 0 && !tags.contains(&"one-in-16") {
                 tags.push("one-in-16");
                 set_tags(&mut ipam, *id, tags);

@@ -13,6 +13,7 @@ use crate::engine::RegionState;
 use crate::model::enums::{OrderBy, ResourceType};
 use crate::model::ids::{IpId, OrganizationId, ProjectId, ResourceId};
 use crate::model::request::ListIpsRequest;
+use crate::postings::TagPostings;
 use crate::registry::SubnetRecord;
 use crate::store::Handle;
 
@@ -30,10 +31,46 @@ pub(crate) fn run(
     start: u64,
     size: usize,
 ) -> Page {
-    let matches = filter(rs, organization_of, request);
-    let total = matches.len();
-    let handles = order(rs, &matches, request.order_by, start, size);
+    let (total, handles) = match filter(rs, organization_of, request) {
+        Posting::Dense(tag) => {
+            let handles = match request.order_by {
+                // A tag's bitset alone: its page is read off it, with no roaring bitmap built.
+                OrderBy::CreatedAtAsc | OrderBy::CreatedAtDesc => {
+                    tag.page(request.order_by.is_descending(), start, size)
+                }
+                order_by => order(rs, &tag.bitmap(), order_by, start, size),
+            };
+            (tag.len(), handles)
+        }
+        Posting::Bitmap(matches) => {
+            let handles = order(rs, &matches, request.order_by, start, size);
+            (matches.len(), handles)
+        }
+    };
     Page { total, handles }
+}
+
+/// One filter's matches: a roaring bitmap, or a tag's plain bitset (see [`TagPostings`]), read
+/// as a bitmap only when it must be.
+enum Posting<'a> {
+    Bitmap(Cow<'a, RoaringBitmap>),
+    Dense(&'a TagPostings),
+}
+
+impl<'a> Posting<'a> {
+    fn len(&self) -> u64 {
+        match self {
+            Posting::Bitmap(b) => b.len(),
+            Posting::Dense(t) => t.len(),
+        }
+    }
+
+    fn into_bitmap(self) -> Cow<'a, RoaringBitmap> {
+        match self {
+            Posting::Bitmap(b) => b,
+            Posting::Dense(t) => t.bitmap(),
+        }
+    }
 }
 
 fn subnet_matches(
@@ -111,41 +148,31 @@ fn filter<'a>(
     rs: &'a RegionState,
     organization_of: impl Fn(ProjectId) -> OrganizationId,
     r: &ListIpsRequest,
-) -> Cow<'a, RoaringBitmap> {
-    let empty = || Cow::Owned(RoaringBitmap::new());
+) -> Posting<'a> {
+    let empty = || Posting::Bitmap(Cow::Owned(RoaringBitmap::new()));
     // Private IPs are never zonal nor regional.
     if r.zonal.is_some() || r.regional == Some(true) {
         return empty();
     }
     let index = &rs.index;
-    let mut postings: Vec<Cow<'a, RoaringBitmap>> = Vec::new();
+    let mut postings: Vec<Posting<'a>> = Vec::new();
+    let mut push = |b: Cow<'a, RoaringBitmap>| postings.push(Posting::Bitmap(b));
     if !r.ip_ids.is_empty() {
-        postings.push(Cow::Owned(from_handles(rs.store.handles_of(&r.ip_ids))));
+        push(Cow::Owned(from_handles(rs.store.handles_of(&r.ip_ids))));
     }
     if let Some(id) = r.resource_id {
-        postings.push(Cow::Owned(from_handles(attached_to(rs, id))));
+        push(Cow::Owned(from_handles(attached_to(rs, id))));
     }
     if !r.resource_ids.is_empty() {
-        postings.push(Cow::Owned(from_handles(
+        push(Cow::Owned(from_handles(
             r.resource_ids.iter().flat_map(|&id| attached_to(rs, id)),
         )));
     }
     if let Some(mac) = r.mac_address {
-        postings.push(Cow::Owned(from_handles(index.mac(mac).iter())));
-    }
-    if !r.tags.is_empty() {
-        let mut ids: Vec<u32> = r.tags.iter().filter_map(|t| index.tags.id(t)).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        postings.push(match ids.as_slice() {
-            [one] => index.tags.handles(*one),
-            many => Cow::Owned(many.iter().fold(RoaringBitmap::new(), |acc, &id| {
-                acc | &*index.tags.handles(id)
-            })),
-        });
+        push(Cow::Owned(from_handles(index.mac(mac).iter())));
     }
     if let Some(t) = r.resource_type.filter(|&t| t != ResourceType::UnknownType) {
-        postings.push(Cow::Borrowed(&index.by_type[t.index()]));
+        push(Cow::Borrowed(&index.by_type[t.index()]));
     }
     let types: Vec<ResourceType> = r
         .resource_types
@@ -154,17 +181,37 @@ fn filter<'a>(
         .filter(|&t| t != ResourceType::UnknownType)
         .collect();
     if !types.is_empty() {
-        postings.push(Cow::Owned(
+        push(Cow::Owned(
             types.iter().fold(RoaringBitmap::new(), |acc, t| {
                 acc | &index.by_type[t.index()]
             }),
         ));
     }
     if r.attached == Some(true) {
-        postings.push(Cow::Borrowed(&index.attached));
+        push(Cow::Borrowed(&index.attached));
+    }
+    if !r.tags.is_empty() {
+        let mut ids: Vec<u32> = r.tags.iter().filter_map(|t| index.tags.id(t)).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        postings.push(match ids.as_slice() {
+            [one] => match index.tags.postings(*one) {
+                dense @ TagPostings::Dense { .. } => Posting::Dense(dense),
+                sparse => Posting::Bitmap(sparse.bitmap()),
+            },
+            many => Posting::Bitmap(Cow::Owned(
+                many.iter().fold(RoaringBitmap::new(), |acc, &id| {
+                    acc | &*index.tags.handles(id)
+                }),
+            )),
+        });
     }
 
     let subnets = allowed_subnets(rs, &organization_of, r);
+    let alone = subnets.is_none() && r.attached != Some(false) && r.resource_name.is_none();
+    if alone && postings.len() == 1 && matches!(postings[0], Posting::Dense(_)) {
+        return postings.pop().expect("one posting");
+    }
     let mut matches: Cow<'a, RoaringBitmap> = if postings.is_empty() {
         match &subnets {
             None => Cow::Borrowed(rs.store.live()),
@@ -176,14 +223,18 @@ fn filter<'a>(
             },
         }
     } else {
-        postings.sort_by_key(|b| b.len());
+        postings.sort_by_key(Posting::len);
         let mut iter = postings.into_iter();
-        let mut acc = iter.next().expect("non-empty");
+        let mut acc = iter.next().expect("non-empty").into_bitmap();
         for b in iter {
             if acc.is_empty() {
                 break;
             }
-            acc = Cow::Owned(acc.into_owned() & &*b);
+            acc = Cow::Owned(match b {
+                Posting::Bitmap(b) => acc.into_owned() & &*b,
+                // Larger than the matches so far: test those against the bitset.
+                Posting::Dense(tag) => acc.iter().filter(|&h| tag.contains(h)).collect(),
+            });
         }
         if let Some(slots) = &subnets {
             let in_subnets: u64 = slots
@@ -223,7 +274,7 @@ fn filter<'a>(
             .collect();
         matches = Cow::Owned(named);
     }
-    matches
+    Posting::Bitmap(matches)
 }
 
 fn order(
