@@ -6,10 +6,11 @@
 //! arrays of 64 to 4,096 members, and adding or removing one handle is a binary search through
 //! up to 8 KiB of cold memory and a shift of half of it: several dependent cache misses per
 //! tag, the most expensive part of updating an IP's tags. At densities from 1/128 to 1/16 the
-//! postings are one plain bitset over the handles instead (at most 16 bytes per member), where a
-//! change is one bit in one cache line. Lists read either form as a roaring bitmap: borrowed, or
-//! built from the bitset in one pass over its bytes (O(h / 8) for handles up to `h`: about
-//! 30 µs at a million handles), the price of the cheaper changes.
+//! postings are one plain bitset over the handles instead (at most 16 bytes per member when it
+//! becomes one, 64 before it turns back), where a change is one bit in one cache line. A list of the tag alone in creation order pages straight
+//! off the bitset; other lists test their matches against it, or read it as a roaring bitmap
+//! built in one pass over its bytes (O(h / 8) for handles up to `h`: about 30 µs at a million
+//! handles), the price of the cheaper changes.
 
 use std::borrow::Cow;
 
