@@ -7,10 +7,11 @@
 //! up to 8 KiB of cold memory and a shift of half of it: several dependent cache misses per
 //! tag, the most expensive part of updating an IP's tags. At densities from 1/128 to 1/16 the
 //! postings are one plain bitset over the handles instead (at most 16 bytes per member when it
-//! becomes one, 64 before it turns back), where a change is one bit in one cache line. A list of the tag alone in creation order pages straight
-//! off the bitset; other lists test their matches against it, or read it as a roaring bitmap
-//! built in one pass over its bytes (O(h / 8) for handles up to `h`: about 30 µs at a million
-//! handles), the price of the cheaper changes.
+//! becomes one, 64 before it turns back), where a change is one bit in one cache line. A list
+//! of the tag alone in creation order pages straight off the bitset; other lists test their
+//! matches against it, or read it as a roaring bitmap built in one pass over its bytes
+//! (O(h / 8) for handles up to `h`: about 30 µs at a million handles), the price of the
+//! cheaper changes.
 
 use std::borrow::Cow;
 
@@ -152,14 +153,7 @@ impl TagPostings {
     /// bitmap built.
     pub(crate) fn page(&self, desc: bool, start: u64, size: usize) -> Vec<Handle> {
         let bits = match self {
-            TagPostings::Sparse { set, .. } => {
-                let skip = usize::try_from(start).unwrap_or(usize::MAX);
-                return if desc {
-                    set.iter().rev().skip(skip).take(size).collect()
-                } else {
-                    set.iter().skip(skip).take(size).collect()
-                };
-            }
+            TagPostings::Sparse { set, .. } => return bitmap_page(set.bitmap(), desc, start, size),
             TagPostings::Dense { bits, .. } => bits,
         };
         let words = bits.chunks(8).enumerate().map(|(i, chunk)| {
@@ -232,6 +226,29 @@ impl TagPostings {
                 *self = TagPostings::Sparse { set, bound };
             }
         }
+    }
+}
+
+/// The handles of a page of `bitmap` in handle order: the `size` that follow the first `start`
+/// (from the top with `desc`). A `select` and a walk from it: O(containers + size).
+pub(crate) fn bitmap_page(
+    bitmap: &RoaringBitmap,
+    desc: bool,
+    start: u64,
+    size: usize,
+) -> Vec<Handle> {
+    let total = bitmap.len();
+    if start >= total {
+        return Vec::new();
+    }
+    let rank = u32::try_from(if desc { total - 1 - start } else { start }).unwrap_or(u32::MAX);
+    let Some(first) = bitmap.select(rank) else {
+        return Vec::new();
+    };
+    if desc {
+        bitmap.range(..=first).rev().take(size).collect()
+    } else {
+        bitmap.range(first..).take(size).collect()
     }
 }
 

@@ -1101,6 +1101,28 @@ fn tag_filters_hold_at_every_density() {
             assert_eq!(resp.total_count, in_pn.len() as u64, "{tag} in a network");
             let first: Vec<IpId> = in_pn.iter().copied().take(1000).collect();
             assert_eq!(resp.ips.iter().map(|ip| ip.id).collect::<Vec<_>>(), first);
+            // With the filters applied after the postings: none of these IPs is attached.
+            let request = ListIpsRequest {
+                tags: vec![tag.to_owned()],
+                attached: Some(false),
+                order_by: OrderBy::CreatedAtDesc,
+                page_size: 5,
+                ..ListIpsRequest::default()
+            };
+            let resp = list(ipam, &request);
+            assert_eq!(resp.total_count, expected.len() as u64, "{tag} unattached");
+            let last: Vec<IpId> = expected.iter().rev().take(5).copied().collect();
+            assert_eq!(resp.ips.iter().map(|ip| ip.id).collect::<Vec<_>>(), last);
+            let request = ListIpsRequest {
+                tags: vec![tag.to_owned()],
+                resource_name: Some("srv".to_owned()),
+                ..ListIpsRequest::default()
+            };
+            assert_eq!(
+                list(ipam, &request).total_count,
+                0,
+                "{tag} by resource name"
+            );
             // With a filter smaller than the tag: its matches are tested against the tag.
             let some: Vec<IpId> = tagged.iter().step_by(3).take(200).map(|e| e.0).collect();
             let request = ListIpsRequest {

@@ -13,7 +13,7 @@ use crate::engine::RegionState;
 use crate::model::enums::{OrderBy, ResourceType};
 use crate::model::ids::{IpId, OrganizationId, ProjectId, ResourceId};
 use crate::model::request::ListIpsRequest;
-use crate::postings::TagPostings;
+use crate::postings::{bitmap_page, TagPostings};
 use crate::registry::SubnetRecord;
 use crate::store::Handle;
 
@@ -31,22 +31,9 @@ pub(crate) fn run(
     start: u64,
     size: usize,
 ) -> Page {
-    let (total, handles) = match filter(rs, organization_of, request) {
-        Posting::Dense(tag) => {
-            let handles = match request.order_by {
-                // A tag's bitset alone: its page is read off it, with no roaring bitmap built.
-                OrderBy::CreatedAtAsc | OrderBy::CreatedAtDesc => {
-                    tag.page(request.order_by.is_descending(), start, size)
-                }
-                order_by => order(rs, &tag.bitmap(), order_by, start, size),
-            };
-            (tag.len(), handles)
-        }
-        Posting::Bitmap(matches) => {
-            let handles = order(rs, &matches, request.order_by, start, size);
-            (matches.len(), handles)
-        }
-    };
+    let matches = filter(rs, organization_of, request);
+    let total = matches.len();
+    let handles = order(rs, &matches, request.order_by, start, size);
     Page { total, handles }
 }
 
@@ -68,6 +55,13 @@ impl<'a> Posting<'a> {
     fn into_bitmap(self) -> Cow<'a, RoaringBitmap> {
         match self {
             Posting::Bitmap(b) => b,
+            Posting::Dense(t) => t.bitmap(),
+        }
+    }
+
+    fn to_bitmap(&self) -> Cow<'_, RoaringBitmap> {
+        match self {
+            Posting::Bitmap(b) => Cow::Borrowed(&**b),
             Posting::Dense(t) => t.bitmap(),
         }
     }
@@ -208,12 +202,11 @@ fn filter<'a>(
     }
 
     let subnets = allowed_subnets(rs, &organization_of, r);
-    let alone = subnets.is_none() && r.attached != Some(false) && r.resource_name.is_none();
-    if alone && postings.len() == 1 && matches!(postings[0], Posting::Dense(_)) {
-        return postings.pop().expect("one posting");
-    }
-    let mut matches: Cow<'a, RoaringBitmap> = if postings.is_empty() {
-        match &subnets {
+    // Without postings, the matches are the subnets' handles themselves.
+    let restrict_to_subnets = !postings.is_empty();
+    // A dense tag is read as a roaring bitmap only by the steps below that apply.
+    let mut matches: Posting<'a> = if postings.is_empty() {
+        Posting::Bitmap(match &subnets {
             None => Cow::Borrowed(rs.store.live()),
             Some(slots) => match slots.as_slice() {
                 [one] => Cow::Borrowed(rs.registry.subnet(*one).handles.bitmap()),
@@ -221,7 +214,9 @@ fn filter<'a>(
                     acc | rs.registry.subnet(s).handles.bitmap()
                 })),
             },
-        }
+        })
+    } else if postings.len() == 1 {
+        postings.pop().expect("one posting")
     } else {
         postings.sort_by_key(Posting::len);
         let mut iter = postings.into_iter();
@@ -236,33 +231,35 @@ fn filter<'a>(
                 Posting::Dense(tag) => acc.iter().filter(|&h| tag.contains(h)).collect(),
             });
         }
-        if let Some(slots) = &subnets {
-            let in_subnets: u64 = slots
-                .iter()
-                .map(|&s| rs.registry.subnet(s).handles.len())
-                .sum();
-            if acc.len() <= in_subnets {
-                // Few matches: check each one's subnet rather than union the subnets.
-                let allowed: RoaringBitmap = slots.iter().copied().collect();
-                acc = Cow::Owned(
-                    acc.iter()
-                        .filter(|&h| allowed.contains(rs.store.get(h).subnet))
-                        .collect(),
-                );
-            } else {
-                let union = slots.iter().fold(RoaringBitmap::new(), |u, &s| {
-                    u | rs.registry.subnet(s).handles.bitmap()
-                });
-                acc = Cow::Owned(acc.into_owned() & union);
-            }
-        }
-        acc
+        Posting::Bitmap(acc)
     };
+    if let (Some(slots), true) = (&subnets, restrict_to_subnets) {
+        let acc = matches.into_bitmap();
+        let in_subnets: u64 = slots
+            .iter()
+            .map(|&s| rs.registry.subnet(s).handles.len())
+            .sum();
+        matches = Posting::Bitmap(Cow::Owned(if acc.len() <= in_subnets {
+            // Few matches: check each one's subnet rather than union the subnets.
+            let allowed: RoaringBitmap = slots.iter().copied().collect();
+            acc.iter()
+                .filter(|&h| allowed.contains(rs.store.get(h).subnet))
+                .collect()
+        } else {
+            let union = slots.iter().fold(RoaringBitmap::new(), |u, &s| {
+                u | rs.registry.subnet(s).handles.bitmap()
+            });
+            acc.into_owned() & union
+        }));
+    }
     if r.attached == Some(false) {
-        matches = Cow::Owned(matches.into_owned() - &index.attached);
+        matches = Posting::Bitmap(Cow::Owned(
+            matches.into_bitmap().into_owned() - &index.attached,
+        ));
     }
     if let Some(needle) = &r.resource_name {
         let named = matches
+            .to_bitmap()
             .iter()
             .filter(|&h| {
                 rs.store
@@ -272,36 +269,42 @@ fn filter<'a>(
                     .is_some_and(|n| n.contains(needle.as_str()))
             })
             .collect();
-        matches = Cow::Owned(named);
+        matches = Posting::Bitmap(Cow::Owned(named));
     }
-    Posting::Bitmap(matches)
+    matches
 }
 
 fn order(
+    rs: &RegionState,
+    matches: &Posting<'_>,
+    order_by: OrderBy,
+    start: u64,
+    size: usize,
+) -> Vec<Handle> {
+    match (matches, order_by) {
+        // A tag's bitset alone: its creation-order page is read off it, no roaring bitmap built.
+        (Posting::Dense(tag), OrderBy::CreatedAtAsc | OrderBy::CreatedAtDesc) => {
+            tag.page(order_by.is_descending(), start, size)
+        }
+        _ => order_bitmap(rs, &matches.to_bitmap(), order_by, start, size),
+    }
+}
+
+fn order_bitmap(
     rs: &RegionState,
     matches: &RoaringBitmap,
     order_by: OrderBy,
     start: u64,
     size: usize,
 ) -> Vec<Handle> {
-    let total = matches.len();
-    if start >= total {
+    if start >= matches.len() {
         return Vec::new();
     }
     let desc = order_by.is_descending();
     let store = &rs.store;
     match order_by {
-        OrderBy::CreatedAtAsc | OrderBy::CreatedAtDesc => {
-            // Handles are in creation order: select the page's first handle and walk from it.
-            #[allow(clippy::cast_possible_truncation)]
-            let rank = if desc { total - 1 - start } else { start } as u32;
-            let first = matches.select(rank).expect("rank below len");
-            if desc {
-                matches.range(..=first).rev().take(size).collect()
-            } else {
-                matches.range(first..).take(size).collect()
-            }
-        }
+        // Handles are in creation order: select the page's first handle and walk from it.
+        OrderBy::CreatedAtAsc | OrderBy::CreatedAtDesc => bitmap_page(matches, desc, start, size),
         OrderBy::UpdatedAtAsc | OrderBy::UpdatedAtDesc => {
             window(matches, desc, start, size, |h| Some(store.get(h).updated))
         }
