@@ -749,8 +749,12 @@ impl Index {
             if refs > 0 && sets.ids.get(&list.ids) != Some(&i) {
                 return Err(format!("tag list {i} is not interned"));
             }
-            let named = list.ids.iter().map(|&t| &**self.tags.name(t));
-            if refs > 0 && !list.names.iter().eq(named) {
+            // A list's ids may name dead tags in a broken index: reported, not a panic.
+            let named = list.ids.iter().map(|&t| {
+                let tag = self.tags.tags.get(t as usize).and_then(Option::as_ref);
+                tag.map(|tag| &*tag.name)
+            });
+            if refs > 0 && !list.names.iter().map(Some).eq(named) {
                 return Err(format!("tag list {i} names other tags than its ids"));
             }
         }
@@ -931,6 +935,19 @@ mod tests {
         }
         assert_eq!(index.by_mac.map.map.heap_bytes(), room);
         assert_eq!(index.by_mac.pairs(), 199);
+    }
+
+    #[test]
+    fn a_tag_list_whose_names_are_not_its_tags_is_caught() {
+        let mut index = Index::new(KeyedState::default());
+        let names = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let list = index.add_tags(0, &names(&["a", "b"]));
+        let id = crate::model::ids::IpId::from_uuid(uuid::Uuid::from_u128(1));
+        let record = Record::new(id, 0, 0, 0, list);
+        index.check(std::iter::once((0, &record))).unwrap();
+        index.tag_sets.sets[list as usize].names = Tags::from_iter(["a", "c"]);
+        let err = index.check(std::iter::once((0, &record))).unwrap_err();
+        assert!(err.contains("names other tags"), "{err}");
     }
 
     #[test]

@@ -432,8 +432,16 @@ impl Registry {
         if self.subnet_ids.len() != self.subnet_slots().count() {
             return Err("subnet id map has stale entries".into());
         }
+        // One pass over the subnets and the networks, not one per VPC.
+        let mut counts: FastMap<VpcId, (usize, usize)> = FastMap::with_hasher(self.hasher);
+        for (_, s) in self.subnet_slots() {
+            counts.entry(s.vpc).or_default().0 += 1;
+        }
+        for p in self.pns.values() {
+            counts.entry(p.vpc).or_default().1 += 1;
+        }
         for vpc in self.vpcs.values() {
-            let subnets = self.subnet_slots().filter(|(_, s)| s.vpc == vpc.id).count();
+            let (subnets, pns) = counts.get(&vpc.id).copied().unwrap_or_default();
             if vpc.subnets.len() != subnets {
                 return Err(format!(
                     "vpc {} holds {} subnet blocks, has {subnets} subnets",
@@ -441,7 +449,6 @@ impl Registry {
                     vpc.subnets.len()
                 ));
             }
-            let pns = self.pns.values().filter(|p| p.vpc == vpc.id).count();
             if pns != vpc.private_networks as usize {
                 return Err(format!(
                     "vpc {} counts {} pns, has {pns}",

@@ -67,3 +67,33 @@ impl Ipam {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::Ipam;
+    use crate::model::enums::Region;
+    use crate::model::ids::ProjectId;
+    use crate::model::ip::Source;
+    use crate::model::request::{BookIpRequest, CreatePrivateNetworkRequest};
+    use crate::registry::Blocks;
+
+    #[test]
+    fn a_vpc_missing_its_subnet_blocks_is_caught() {
+        let mut ipam = Ipam::builder()
+            .random(crate::env::SeededRandom::new(3))
+            .build();
+        let project = ProjectId::from_uuid(uuid::Uuid::from_u128(1));
+        let pn = ipam
+            .create_private_network(Region::FrPar, CreatePrivateNetworkRequest::new(project))
+            .unwrap()
+            .id;
+        let request = BookIpRequest::new(project, Source::PrivateNetworkId(pn));
+        ipam.book_ip(Region::FrPar, request).unwrap();
+        ipam.check_invariants().unwrap();
+        let registry = &mut ipam.region_mut(Region::FrPar).registry;
+        let vpc = registry.pns[&pn].vpc;
+        registry.vpcs.get_mut(&vpc).unwrap().subnets = Blocks::default();
+        let err = ipam.check_invariants().unwrap_err();
+        assert!(err.contains("missing from its vpc"), "{err}");
+    }
+}
