@@ -48,7 +48,7 @@ impl Slot {
 
 /// Starts loading the cache line of `value` (a hint: no other effect).
 #[inline]
-fn prefetch<T>(value: &T) {
+pub(crate) fn prefetch<T>(value: &T) {
     #[cfg(target_arch = "x86_64")]
     #[allow(unsafe_code)]
     // SAFETY: a prefetch has no architectural effect: it reads nothing into the program, faults
@@ -118,16 +118,10 @@ impl FlatMap {
         }
     }
 
-    /// Reads the home slot of `key` and returns a word of it, to be folded into a value the
-    /// caller keeps: reading the homes of many keys in a row lets their cache misses overlap
-    /// before the real lookups, which then hit.
-    pub(crate) fn warm(&self, key: u64) -> u32 {
-        self.slots.get(self.home(key)).map_or(0, |s| s.value)
-    }
-
     /// Asks the processor to start loading the home slot of `key` without waiting for it, so
-    /// that a lookup or an insert of `key` a little later finds it in cache. A hint: it changes
-    /// nothing and costs an instruction.
+    /// that a lookup or an insert of `key` a little later finds it in cache (prefetching the
+    /// homes of many keys in a row lets their cache misses overlap). A hint: it changes nothing
+    /// and costs an instruction.
     pub(crate) fn prefetch(&self, key: u64) {
         if let Some(slot) = self.slots.get(self.home(key)) {
             prefetch(slot);

@@ -617,7 +617,7 @@ impl Index {
         }
         let (from, to) = change.macs;
         for mac in from.into_iter().chain(to) {
-            warm ^= self.by_mac.map.map.warm(mac_key(mac));
+            self.prefetch_mac(mac);
         }
         std::hint::black_box(warm);
     }

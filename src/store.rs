@@ -7,7 +7,7 @@
 
 use roaring::RoaringBitmap;
 
-use crate::flat::FlatMap;
+use crate::flat::{prefetch, FlatMap};
 use crate::hash::{FastMap, KeyedState};
 use crate::model::enums::ResourceType;
 use crate::model::ids::{IpId, ResourceId};
@@ -403,30 +403,26 @@ impl Store {
     /// passes (id map slots, then records, then the checks) so that the cache misses of many
     /// ids overlap instead of following one another.
     pub(crate) fn handles_of(&self, ids: &[IpId]) -> Vec<Handle> {
-        let mut warm = 0u32;
         for &id in ids {
-            warm ^= self.ids.warm(id_key(id));
+            self.ids.prefetch(id_key(id));
         }
-        std::hint::black_box(warm);
         let candidates: Vec<Option<Handle>> =
             ids.iter().map(|&id| self.ids.get(id_key(id))).collect();
-        self.warm_records(candidates.iter().flatten().copied());
+        self.prefetch_records(candidates.iter().flatten().copied());
         ids.iter()
             .zip(candidates)
             .filter_map(|(&id, candidate)| self.confirm(id, candidate))
             .collect()
     }
 
-    /// Reads a word of each live record of `handles`, for callers about to read many scattered
-    /// records: their cache misses overlap here instead of following one another later.
-    pub(crate) fn warm_records(&self, handles: impl IntoIterator<Item = Handle>) {
-        let mut warm = 0u32;
+    /// Prefetches the record of each of `handles`, for callers about to read many scattered
+    /// records: their cache misses overlap instead of following one another.
+    pub(crate) fn prefetch_records(&self, handles: impl IntoIterator<Item = Handle>) {
         for h in handles {
-            if let Some(Some(r)) = self.slots.get(h as usize) {
-                warm ^= r.subnet;
+            if let Some(slot) = self.slots.get(h as usize) {
+                prefetch(slot);
             }
         }
-        std::hint::black_box(warm);
     }
 
     pub(crate) fn handle(&self, id: IpId) -> Option<Handle> {

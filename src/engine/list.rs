@@ -40,7 +40,7 @@ impl Ipam {
         validate::items(&self.limits, "tags", request.tags.len())?;
         let rs = self.region(region);
         let page = query::run(rs, |p| self.organization_of(p), request, start, size);
-        rs.store.warm_records(page.handles.iter().copied());
+        rs.store.prefetch_records(page.handles.iter().copied());
         Ok(ListIpsResponse {
             total_count: page.total,
             ips: page.handles.into_iter().map(|h| rs.view(h)).collect(),
