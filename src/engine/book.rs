@@ -92,7 +92,7 @@ impl Ipam {
                 let pn = registry
                     .pns
                     .get(id)
-                    .ok_or(Error::PrivateNetworkNotFound { id: *id })?;
+                    .ok_or_else(|| Error::PrivateNetworkNotFound { id: *id })?;
                 if pn.project != request.project_id {
                     return Err(Error::ProjectMismatch {
                         expected: pn.project,
@@ -104,7 +104,7 @@ impl Ipam {
             Source::SubnetId(id) => {
                 let slot = registry
                     .subnet_slot(*id)
-                    .ok_or(Error::SubnetNotFound { id: *id })?;
+                    .ok_or_else(|| Error::SubnetNotFound { id: *id })?;
                 let s = registry.subnet(slot);
                 if s.project != request.project_id {
                     return Err(Error::ProjectMismatch {
