@@ -191,9 +191,13 @@ impl Ipam {
                 }
             }
             None => {
-                let slot = candidates()
-                    .find(|&s| registry.subnet(s).pool.has_room())
-                    .ok_or_else(exhausted)?;
+                let has_room = |&s: &u32| registry.subnet(s).pool.has_room();
+                // Mostly the first: a later subnet is tried once the first is full.
+                let slot = if has_room(&first) {
+                    first
+                } else {
+                    candidates().find(has_room).ok_or_else(exhausted)?
+                };
                 (slot, None)
             }
         };
