@@ -89,10 +89,10 @@ impl Ipam {
         let single: [u32; 1];
         let (slots, source_id): (&[u32], uuid::Uuid) = match &request.source {
             Source::PrivateNetworkId(id) => {
-                let pn = registry
-                    .pns
-                    .get(id)
-                    .ok_or_else(|| Error::PrivateNetworkNotFound { id: *id })?;
+                // An error has drop glue: built eagerly (`ok_or`), it costs every booking.
+                let Some(pn) = registry.pns.get(id) else {
+                    return Err(Error::PrivateNetworkNotFound { id: *id });
+                };
                 if pn.project != request.project_id {
                     return Err(Error::ProjectMismatch {
                         expected: pn.project,
@@ -102,9 +102,9 @@ impl Ipam {
                 (&pn.subnets[..], id.uuid())
             }
             Source::SubnetId(id) => {
-                let slot = registry
-                    .subnet_slot(*id)
-                    .ok_or_else(|| Error::SubnetNotFound { id: *id })?;
+                let Some(slot) = registry.subnet_slot(*id) else {
+                    return Err(Error::SubnetNotFound { id: *id });
+                };
                 let s = registry.subnet(slot);
                 if s.project != request.project_id {
                     return Err(Error::ProjectMismatch {

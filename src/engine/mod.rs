@@ -255,7 +255,7 @@ impl Ipam {
         self.region(region)
             .store
             .handle(id)
-            .ok_or_else(|| Error::IpNotFound { id })
+            .ok_or(Error::IpNotFound { id })
     }
 }
 

@@ -133,10 +133,7 @@ impl Ipam {
     /// [`Error::VpcNotFound`]; [`Error::VpcNotEmpty`] while it has Private Networks.
     pub fn delete_vpc(&mut self, region: Region, id: VpcId) -> Result<(), Error> {
         let registry = &mut self.region_mut(region).registry;
-        let vpc = registry
-            .vpcs
-            .get(&id)
-            .ok_or_else(|| Error::VpcNotFound { id })?;
+        let vpc = registry.vpcs.get(&id).ok_or(Error::VpcNotFound { id })?;
         if vpc.private_networks > 0 {
             return Err(Error::VpcNotEmpty {
                 id,
@@ -180,10 +177,7 @@ impl Ipam {
         let registry = &self.regions[region.index()].registry;
         let vpc_id = match request.vpc_id {
             Some(id) => {
-                let vpc = registry
-                    .vpcs
-                    .get(&id)
-                    .ok_or_else(|| Error::VpcNotFound { id })?;
+                let vpc = registry.vpcs.get(&id).ok_or(Error::VpcNotFound { id })?;
                 if vpc.project != project {
                     return Err(Error::ProjectMismatch {
                         expected: vpc.project,
@@ -325,7 +319,7 @@ impl Ipam {
         let pn = registry
             .pns
             .get(&id)
-            .ok_or_else(|| Error::PrivateNetworkNotFound { id })?;
+            .ok_or(Error::PrivateNetworkNotFound { id })?;
         let booked: u64 = pn
             .subnets
             .iter()
