@@ -6,9 +6,11 @@
 //!   and /12 at 0%, 50% and 99% fill; `churn_v4`: a book + release pair, both timed, at 1%, 50%
 //!   and 99% fill.
 //! - `book_auto_v6`: booking alone in a /64 holding no IP and 1M IPs.
-//! - `book_specific`, `release`, `get`, `update_tags`, `attach`, `detach`, `move`: one call on a
-//!   region of 1M IPs (two tags and a MAC each), scattered over the IPs; the untimed part of each
-//!   chunk puts the region back as it was.
+//! - `book_specific`, `release`, `get`, `update_tags`, `update_tags_in_use`, `attach`,
+//!   `detach`, `move`: one call on a region of 1M IPs (two tags and a MAC each), scattered over
+//!   the IPs; the untimed part of each chunk puts the region back as it was. `update_tags` sets
+//!   two tags new to the region (each chunk creates them), `update_tags_in_use` two tags other
+//!   IPs carry.
 //! - `list_*`: page size 100 over that region, per filter kind, per order.
 //!
 //! `cargo bench --bench engine [-- FILTER]`; `IPAM_BENCH_IPS=N` sets the region size (default
@@ -115,6 +117,10 @@ fn region_ops(c: &mut Criterion) {
     one(
         "update_tags",
         &mut Modify::new(&mut data, Change::UpdateTags),
+    );
+    one(
+        "update_tags_in_use",
+        &mut Modify::new(&mut data, Change::Retag),
     );
     one("attach", &mut Attach::new(&mut data));
     one("detach", &mut Modify::new(&mut data, Change::Detach));

@@ -416,11 +416,14 @@ fn region_rows(config: &Config, floors: &[FloorTier], table: &mut Table) {
     let bytes_per_ip = per_ip(engine_heap, n);
 
     table.section("one call on a region of N IPs (2 tags + MAC each), scattered IPs");
-    let ops: [(&str, Make); 6] = [
+    let ops: [(&str, Make); 7] = [
         ("book specific", |d| Box::new(BookSpecific::new(d))),
         ("release", |d| Box::new(Release::new(d))),
-        ("update tags", |d| {
+        ("update tags, to 2 tags new to the region", |d| {
             Box::new(Modify::new(d, Change::UpdateTags))
+        }),
+        ("update tags, to 2 tags in use", |d| {
+            Box::new(Modify::new(d, Change::Retag))
         }),
         ("attach", |d| Box::new(Attach::new(d))),
         ("detach", |d| Box::new(Modify::new(d, Change::Detach))),

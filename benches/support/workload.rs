@@ -531,8 +531,12 @@ impl Drop for Attach<'_> {
 /// What a region operation on existing IPs does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Change {
-    /// Replaces both tags (restore puts the old ones back).
+    /// Replaces both tags with two tags new to the region, which the chunk creates (and its
+    /// restore, putting the old ones back, removes again).
     UpdateTags,
+    /// Replaces both tags with two others that other IPs carry (restore puts the old ones
+    /// back): re-tagging within the region's tags, with no tag created or removed.
+    Retag,
     /// Detaches an IP from its MAC (restore attaches it again).
     Detach,
     /// Moves an IP from its MAC to another (restore moves it back).
@@ -569,11 +573,11 @@ impl<'a> Modify<'a> {
         let (i, id) = self.chunk[k];
         let (mac, other) = (mac_of(i), other_mac_of(i));
         let done = match (self.change, forward) {
-            (Change::UpdateTags, true) => {
+            (Change::UpdateTags | Change::Retag, true) => {
                 let request = self.updates[k].take().expect("prepared update");
                 ipam.update_ip(REGION, id, request)
             }
-            (Change::UpdateTags, false) => ipam.update_ip(
+            (Change::UpdateTags | Change::Retag, false) => ipam.update_ip(
                 REGION,
                 id,
                 UpdateIpRequest {
@@ -606,12 +610,16 @@ impl Op for Modify<'_> {
         for _ in 0..n {
             let i = self.walk.step();
             self.chunk.push((i, self.data.ids[i]));
-            if self.change == Change::UpdateTags {
-                self.updates.push(Some(UpdateIpRequest {
-                    tags: Some(vec![format!("u{:02}", i % 100), "updated".to_owned()]),
-                    reverses: None,
-                }));
-            }
+            let tags = match self.change {
+                Change::UpdateTags => vec![format!("u{:02}", i % 100), "updated".to_owned()],
+                // Another 1% tag and another role (450 = 4.5 blocks of 100): both change.
+                Change::Retag => tags_of(i + 450).to_vec(),
+                Change::Detach | Change::Move => continue,
+            };
+            self.updates.push(Some(UpdateIpRequest {
+                tags: Some(tags),
+                reverses: None,
+            }));
         }
     }
 
