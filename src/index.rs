@@ -526,16 +526,16 @@ impl Index {
         }
         let gone = |t: &u32| !new.contains(t);
         let come = |t: &u32| !current.contains(t);
-        // Each posting change below is a binary search through a cold container: walk them all
-        // first with reads, so that their cache misses overlap instead of queueing one behind
-        // the other; the changes then find the lines in cache.
+        // In a large region each posting change below touches cold memory: start every load
+        // first (TagPostings::warm), so that their cache misses overlap instead of queueing one
+        // behind the other; the changes then find the lines in cache.
         let mut warm = false;
         for &t in current
             .iter()
             .filter(|t| gone(t))
             .chain(new.iter().filter(|t| come(t)))
         {
-            warm ^= self.tags.postings(t).contains(handle);
+            warm ^= self.tags.postings(t).warm(handle);
         }
         std::hint::black_box(warm);
         // Add before removing, so that no tag of the new list is left without postings (and
