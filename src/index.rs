@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -374,6 +374,11 @@ pub(crate) struct TagSets {
     /// Each list; free slots hold an empty list.
     sets: Vec<TagList>,
     free: Vec<u32>,
+    /// Lists by a hash of their names ([`TagSets::names_key`]): from a request's names to their
+    /// list in one lookup, instead of one per name and one for the ids. A shortcut only: a
+    /// slot keeps the first list of its hash, and [`TagSets::intern`] finds every list.
+    by_names: FlatMap,
+    hasher: KeyedState,
 }
 
 impl TagSets {
@@ -382,6 +387,36 @@ impl TagSets {
             ids: FastMap::with_hasher(hasher),
             sets: vec![TagList::default()],
             free: Vec::new(),
+            by_names: FlatMap::with_hasher(hasher),
+            hasher,
+        }
+    }
+
+    /// The key of a list of names in [`TagSets::by_names`] (each name ends with a byte no
+    /// UTF-8 text holds, so that `["ab", "c"]` and `["a", "bc"]` differ).
+    fn names_key<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> u64 {
+        let mut h = self.hasher.build_hasher();
+        for name in names {
+            h.write(name.as_bytes());
+            h.write_u8(0xff);
+        }
+        h.finish()
+    }
+
+    /// The live list whose names are `names`, when the shortcut knows it. No reference is
+    /// taken ([`TagSets::acquire`]).
+    fn find(&self, names: &[String]) -> Option<u32> {
+        let id = self
+            .by_names
+            .get(self.names_key(names.iter().map(String::as_str)))?;
+        let list = &self.sets[id as usize];
+        (list.refs > 0 && list.names.iter().eq(names.iter().map(String::as_str))).then_some(id)
+    }
+
+    /// Takes a reference to the live list `id` (the empty list `0` counts none).
+    fn acquire(&mut self, id: u32) {
+        if id != 0 {
+            self.sets[id as usize].refs += 1;
         }
     }
 
@@ -392,6 +427,9 @@ impl TagSets {
         }
         if let Some(&id) = self.ids.get(tags) {
             self.sets[id as usize].refs += 1;
+            // Found the long way: its shortcut slot was taken; it may be free again.
+            let names_key = self.names_key(self.sets[id as usize].names.iter());
+            self.by_names.try_insert(names_key, id);
             return id;
         }
         let list = TagList {
@@ -400,6 +438,7 @@ impl TagSets {
             refs: 1,
         };
         let key = list.ids.clone();
+        let names_key = self.names_key(list.names.iter());
         let id = match self.free.pop() {
             Some(id) => {
                 self.sets[id as usize] = list;
@@ -411,6 +450,8 @@ impl TagSets {
             }
         };
         self.ids.insert(key, id);
+        // Taken by another list of the same hash: this one is found the long way.
+        self.by_names.try_insert(names_key, id);
         id
     }
 
@@ -424,6 +465,10 @@ impl TagSets {
         if entry.refs == 0 {
             let list = std::mem::take(entry);
             self.ids.remove(&list.ids);
+            let names_key = self.names_key(list.names.iter());
+            if self.by_names.get(names_key) == Some(id) {
+                self.by_names.remove(names_key);
+            }
             self.free.push(id);
         }
     }
@@ -500,6 +545,13 @@ impl Index {
         if names.is_empty() {
             return 0;
         }
+        if let Some(set) = self.tag_sets.find(names) {
+            for &t in self.tag_sets.get(set) {
+                self.tags.insert(t, handle);
+            }
+            self.tag_sets.acquire(set);
+            return set;
+        }
         let ids: SmallVec<[u32; 4]> = names.iter().map(|n| self.tags.add(n, handle)).collect();
         self.tag_sets.intern(&ids, &self.tags)
     }
@@ -519,7 +571,18 @@ impl Index {
     /// Only the postings of tags that come or go change; the same tags in the same order change
     /// nothing.
     pub(crate) fn replace_tags(&mut self, handle: Handle, old: u32, names: &[String]) -> u32 {
-        let new: SmallVec<[u32; 4]> = names.iter().map(|n| self.tags.intern(n)).collect();
+        let known = if names.is_empty() {
+            Some(0)
+        } else {
+            self.tag_sets.find(names)
+        };
+        if known == Some(old) {
+            return old;
+        }
+        let new: SmallVec<[u32; 4]> = match known {
+            Some(set) => SmallVec::from_slice(self.tag_sets.get(set)),
+            None => names.iter().map(|n| self.tags.intern(n)).collect(),
+        };
         let current: SmallVec<[u32; 4]> = SmallVec::from_slice(self.tag_ids(old));
         if new == current {
             return old;
@@ -549,7 +612,13 @@ impl Index {
             }
         }
         self.tag_sets.release(old);
-        self.tag_sets.intern(&new, &self.tags)
+        match known {
+            Some(set) => {
+                self.tag_sets.acquire(set);
+                set
+            }
+            None => self.tag_sets.intern(&new, &self.tags),
+        }
     }
 
     /// The tag ids of the tag list `set`, in the order given.
@@ -761,6 +830,14 @@ impl Index {
         if sets.ids.len() != set_refs.len() {
             return Err("tag list interner holds unused lists".into());
         }
+        for (key, id) in sets.by_names.iter() {
+            let list = sets.sets.get(id as usize).filter(|l| l.refs > 0);
+            if list.is_none_or(|l| sets.names_key(l.names.iter()) != key) {
+                return Err(format!(
+                    "tag list shortcut {key:#x} names no live list {id}"
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -948,6 +1025,59 @@ mod tests {
         index.tag_sets.sets[list as usize].names = Tags::from_iter(["a", "c"]);
         let err = index.check(std::iter::once((0, &record))).unwrap_err();
         assert!(err.contains("names other tags"), "{err}");
+    }
+
+    #[test]
+    fn lists_are_found_by_their_names_and_the_long_way_alike() {
+        let mut index = Index::new(KeyedState::default());
+        let names = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let id = |n: u128| crate::model::ids::IpId::from_uuid(uuid::Uuid::from_u128(n));
+        let ab = index.add_tags(1, &names(&["a", "b"]));
+        let key = index.tag_sets.names_key(["a", "b"]);
+        assert_eq!(index.tag_sets.by_names.get(key), Some(ab));
+        // Found by name: the same list, one more reference, the handle in both postings.
+        assert_eq!(index.add_tags(2, &names(&["a", "b"])), ab);
+        assert_eq!(index.tag_sets.sets[ab as usize].refs, 2);
+        for t in ["a", "b"] {
+            let t = index.tags.id(t).unwrap();
+            assert!(index.tags.postings(t).contains(1) && index.tags.postings(t).contains(2));
+        }
+        // Names are delimited: "a" + "bc" is another list than "ab" + "c".
+        assert_ne!(
+            index.tag_sets.names_key(["a", "bc"]),
+            index.tag_sets.names_key(["ab", "c"])
+        );
+        // A list its shortcut slot does not name (another list of the same hash took it) is
+        // found the long way, as the same list, and takes the slot back once it is free.
+        index.tag_sets.by_names.remove(key);
+        assert_eq!(index.replace_tags(3, 0, &names(&["a", "b"])), ab);
+        assert_eq!(index.tag_sets.sets[ab as usize].refs, 3);
+        assert_eq!(index.tag_sets.by_names.get(key), Some(ab));
+        // Updates to a known list and back to none keep the counts.
+        let ba = index.replace_tags(3, ab, &names(&["b", "a"]));
+        assert_ne!(ba, ab);
+        assert_eq!(index.replace_tags(2, ab, &names(&["b", "a"])), ba);
+        assert_eq!(index.tag_sets.sets[ba as usize].refs, 2);
+        assert_eq!(index.replace_tags(2, ba, &[]), 0);
+        let records = [
+            (1, Record::new(id(1), 0, 0, 0, ab)),
+            (2, Record::new(id(2), 0, 0, 0, 0)),
+            (3, Record::new(id(3), 0, 0, 0, ba)),
+        ];
+        index.check(records.iter().map(|(h, r)| (*h, r))).unwrap();
+        // The last holder gone, the list and its shortcut go.
+        index.remove_tags(3, ba);
+        let key_ba = index.tag_sets.names_key(["b", "a"]);
+        assert_eq!(index.tag_sets.by_names.get(key_ba), None);
+        index
+            .check(records[..2].iter().map(|(h, r)| (*h, r)))
+            .unwrap();
+        // A shortcut naming a dead list is caught.
+        index.tag_sets.by_names.insert(key_ba, ba);
+        let err = index
+            .check(records[..2].iter().map(|(h, r)| (*h, r)))
+            .unwrap_err();
+        assert!(err.contains("shortcut"), "{err}");
     }
 
     #[test]
