@@ -579,37 +579,47 @@ impl Index {
         if known == Some(old) {
             return old;
         }
-        let new: SmallVec<[u32; 4]> = match known {
-            Some(set) => SmallVec::from_slice(self.tag_sets.get(set)),
-            None => names.iter().map(|n| self.tags.intern(n)).collect(),
+        let mut interned: SmallVec<[u32; 4]> = SmallVec::new();
+        if known.is_none() {
+            interned = names.iter().map(|n| self.tags.intern(n)).collect();
+        }
+        // Both lists are read in place: only the tag postings change until the lists' counts.
+        let new: &[u32] = match known {
+            Some(set) => self.tag_sets.get(set),
+            None => &interned,
         };
-        let current: SmallVec<[u32; 4]> = SmallVec::from_slice(self.tag_ids(old));
+        let current = self.tag_sets.get(old);
         if new == current {
             return old;
         }
-        let gone = |t: &u32| !new.contains(t);
-        let come = |t: &u32| !current.contains(t);
+        // The tags that come and that go, each once (a list may repeat a tag).
+        let mut come: SmallVec<[u32; 4]> = SmallVec::new();
+        for &t in new {
+            if !current.contains(&t) && !come.contains(&t) {
+                come.push(t);
+            }
+        }
+        let mut gone: SmallVec<[u32; 4]> = SmallVec::new();
+        for &t in current {
+            if !new.contains(&t) && !gone.contains(&t) {
+                gone.push(t);
+            }
+        }
         // In a large region each posting change below touches cold memory: start every load
         // first (TagPostings::warm), so that their cache misses overlap instead of queueing one
         // behind the other; the changes then find the lines in cache.
         let mut warm = false;
-        for &t in current
-            .iter()
-            .filter(|t| gone(t))
-            .chain(new.iter().filter(|t| come(t)))
-        {
+        for &t in gone.iter().chain(&come) {
             warm ^= self.tags.postings(t).warm(handle);
         }
         std::hint::black_box(warm);
         // Add before removing, so that no tag of the new list is left without postings (and
         // freed) in between.
-        for &t in new.iter().filter(|t| come(t)) {
+        for &t in &come {
             self.tags.insert(t, handle);
         }
-        for (i, &t) in current.iter().enumerate() {
-            if gone(&t) && !current[..i].contains(&t) {
-                self.tags.remove(t, handle);
-            }
+        for &t in &gone {
+            self.tags.remove(t, handle);
         }
         self.tag_sets.release(old);
         match known {
@@ -617,7 +627,7 @@ impl Index {
                 self.tag_sets.acquire(set);
                 set
             }
-            None => self.tag_sets.intern(&new, &self.tags),
+            None => self.tag_sets.intern(&interned, &self.tags),
         }
     }
 
