@@ -240,7 +240,7 @@ impl TagPostings {
                 if *len * SPARSE_AT >= span && *len * SPARSE_ABOVE <= span {
                     return;
                 }
-                let set = HandleSet::from_sorted(RoaringBitmap::from_lsb0_bytes(0, bits).iter());
+                let set = HandleSet::from_bitmap(RoaringBitmap::from_lsb0_bytes(0, bits));
                 let bound = set.max().unwrap_or(0);
                 *self = TagPostings::Sparse { set, bound };
             }

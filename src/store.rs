@@ -210,7 +210,11 @@ pub(crate) struct HandleSet {
 impl HandleSet {
     /// The set of the sorted `handles`.
     pub(crate) fn from_sorted(handles: impl IntoIterator<Item = Handle>) -> Self {
-        let set = RoaringBitmap::from_sorted_iter(handles).expect("sorted handles");
+        Self::from_bitmap(RoaringBitmap::from_sorted_iter(handles).expect("sorted handles"))
+    }
+
+    /// The set of the members of `set`, taken as it is.
+    pub(crate) fn from_bitmap(set: RoaringBitmap) -> Self {
         let top_key = set.max().map_or(0, |m| m >> 16);
         let top_len = u32::try_from(set.range_cardinality(top_key << 16..)).unwrap_or(u32::MAX);
         let len = set.len();
