@@ -403,14 +403,18 @@ impl TagSets {
         h.finish()
     }
 
-    /// The live list whose names are `names`, when the shortcut knows it. No reference is
-    /// taken ([`TagSets::acquire`]).
+    /// The live list whose names are `names` (not empty), when the shortcut knows it. No
+    /// reference is taken ([`TagSets::acquire`]). The names are compared, so a slot another
+    /// list took answers nothing.
     fn find(&self, names: &[String]) -> Option<u32> {
         let id = self
             .by_names
             .get(self.names_key(names.iter().map(String::as_str)))?;
         let list = &self.sets[id as usize];
-        (list.refs > 0 && list.names.iter().eq(names.iter().map(String::as_str))).then_some(id)
+        list.names
+            .iter()
+            .eq(names.iter().map(String::as_str))
+            .then_some(id)
     }
 
     /// Takes a reference to the live list `id` (the empty list `0` counts none).
