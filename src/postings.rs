@@ -453,6 +453,15 @@ mod tests {
             len: 0,
         };
         assert!(sparse.check().is_err());
+        // A roaring form whose bound is below a member (its form would be decided wrongly).
+        let low_bound = TagPostings::Sparse {
+            set: HandleSet::from_sorted([5, 100]),
+            bound: 10,
+        };
+        let err = low_bound.check().unwrap_err();
+        assert!(err.contains("bound 10 below a member"), "{err}");
+        let mut fine = TagPostings::default();
+        assert!(fine.insert(100) && fine.check().is_ok());
     }
 
     proptest::proptest! {
