@@ -49,17 +49,31 @@ impl Slot {
 /// Starts loading the cache line of `value` (a hint: no other effect).
 #[inline]
 pub(crate) fn prefetch<T>(value: &T) {
+    prefetch_at(std::ptr::from_ref(value).cast());
+}
+
+/// Starts loading every cache line of `value` (a hint: no other effect).
+#[inline]
+pub(crate) fn prefetch_all<T>(value: &T) {
+    let start: *const i8 = std::ptr::from_ref(value).cast();
+    for at in (0..std::mem::size_of::<T>()).step_by(64) {
+        prefetch_at(start.wrapping_add(at));
+    }
+}
+
+#[inline]
+fn prefetch_at(at: *const i8) {
     #[cfg(target_arch = "x86_64")]
     #[allow(unsafe_code)]
     // SAFETY: a prefetch has no architectural effect: it reads nothing into the program, faults
-    // on no address and needs no feature beyond x86_64's baseline SSE. The pointer comes from a
-    // live reference besides.
+    // on no address and needs no feature beyond x86_64's baseline SSE. Its callers point it
+    // inside live values besides.
     unsafe {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(value).cast());
+        _mm_prefetch::<_MM_HINT_T0>(at);
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = value;
+    let _ = at;
 }
 
 /// An open-addressing map from `u64` keys to `u32` values below `u32::MAX`, hashed with the

@@ -200,6 +200,13 @@ impl Registry {
             .expect("live subnet slot")
     }
 
+    /// Starts loading the record of a live subnet slot (a hint: no other effect).
+    pub(crate) fn prefetch_subnet(&self, slot: u32) {
+        if let Some(Some(s)) = self.subnets.get(slot as usize) {
+            crate::flat::prefetch_all(s);
+        }
+    }
+
     pub(crate) fn subnet_mut(&mut self, slot: u32) -> &mut SubnetRecord {
         self.subnets[slot as usize]
             .as_mut()

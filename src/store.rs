@@ -255,6 +255,11 @@ impl HandleSet {
         inserted
     }
 
+    /// Loads the set's last container and its top member, where the next append goes.
+    pub(crate) fn warm(&self) {
+        std::hint::black_box(self.set.max());
+    }
+
     /// Removes `handle`; whether it was there.
     pub(crate) fn remove(&mut self, handle: Handle) -> bool {
         let removed = self.set.remove(handle);

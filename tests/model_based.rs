@@ -221,6 +221,32 @@ proptest! {
 proptest! {
     #![proptest_config(config(128))]
 
+    /// `book_ips` is `book_ip` in turn: after the same random history, a batch of random
+    /// requests (good and bad, to full and unknown networks alike) gives the same results, in
+    /// order, and leaves the same state as booking them one by one.
+    #[test]
+    fn book_ips_is_book_ip_in_turn(
+        seed in any::<u64>(),
+        ops in vec(op(), 0..60),
+        specs in vec(book_spec(), 0..70),
+    ) {
+        let (mut batched, model) = run(seed, &ops)?;
+        let (mut one_by_one, _) = run(seed, &ops)?;
+        let requests: Vec<BookIpRequest> = specs.iter().map(|s| model.book_request(s)).collect();
+        let results = batched.book_ips(REGION, requests.clone());
+        let expected: Vec<_> = requests
+            .into_iter()
+            .map(|r| one_by_one.book_ip(REGION, r))
+            .collect();
+        prop_assert_eq!(&results, &expected);
+        batched.check_invariants().map_err(TestCaseError::fail)?;
+        prop_assert_eq!(
+            serde_json::to_string(&batched.snapshot()).unwrap(),
+            serde_json::to_string(&one_by_one.snapshot()).unwrap()
+        );
+        prop_assert_eq!(snapshot(&batched), snapshot(&one_by_one));
+    }
+
     /// Booking an address and releasing it leaves the engine as it was: the same request gets
     /// the same address again, and the pool still holds exactly as many free addresses.
     #[test]

@@ -1,6 +1,8 @@
 //! Booking: resolve the source to a subnet, take an address, store the record, index it.
 
-use crate::engine::{validate, Ipam};
+use smallvec::SmallVec;
+
+use crate::engine::{validate, Ipam, RegionState};
 use crate::error::{ArgumentReason, Error};
 use crate::model::enums::{Region, ResourceType};
 use crate::model::ids::IpId;
@@ -35,6 +37,46 @@ impl Ipam {
         let mut request = request;
         let attachment = request.resource.take().map(NewAttachment::Custom);
         self.book(region, request, attachment)
+    }
+
+    /// Books each of `requests` in turn, exactly as as many [`Ipam::book_ip`] calls would (the
+    /// same addresses, ids and errors, in the same order), and returns their results in order.
+    /// Each request stands alone: one that fails changes nothing and the next one still runs.
+    ///
+    /// Faster than the calls one by one when the requests go to many Private Networks or the
+    /// region is large: before booking a few requests, it starts loading the memory they are
+    /// going to touch (each one's Private Network, subnet, pool and MAC slot), so that those
+    /// cache misses overlap instead of following one another. A bulk load is its use.
+    ///
+    /// ```
+    /// use ipam_engine::{BookIpRequest, CreatePrivateNetworkRequest, Ipam, ProjectId, Region, Source};
+    ///
+    /// # fn main() -> Result<(), ipam_engine::Error> {
+    /// let mut ipam = Ipam::new();
+    /// let project = ProjectId::from_uuid(uuid::Uuid::from_u128(1));
+    /// let pn = ipam.create_private_network(Region::FrPar, CreatePrivateNetworkRequest::new(project))?;
+    /// let requests = (0..3).map(|_| BookIpRequest::new(project, Source::PrivateNetworkId(pn.id)));
+    /// let ips = ipam.book_ips(Region::FrPar, requests);
+    /// let addresses: Vec<String> = ips.into_iter().map(|ip| ip.map(|ip| ip.address.to_string())).collect::<Result<_, _>>()?;
+    /// assert_eq!(addresses, ["172.16.0.2/22", "172.16.0.3/22", "172.16.0.4/22"]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn book_ips<I>(&mut self, region: Region, requests: I) -> Vec<Result<Ip, Error>>
+    where
+        I: IntoIterator<Item = BookIpRequest>,
+    {
+        let mut requests = requests.into_iter();
+        let mut results = Vec::with_capacity(requests.size_hint().0);
+        let mut ahead: Vec<BookIpRequest> = Vec::with_capacity(WARM_AHEAD);
+        loop {
+            ahead.extend(requests.by_ref().take(WARM_AHEAD));
+            if ahead.is_empty() {
+                return results;
+            }
+            self.region(region).warm_bookings(&ahead);
+            results.extend(ahead.drain(..).map(|request| self.book_ip(region, request)));
+        }
     }
 
     /// Books an IP attached to a product resource (any type but `custom` and `unknown_type`),
@@ -247,6 +289,46 @@ impl Ipam {
         let inserted = rs.store.push_claimed(record);
         debug_assert_eq!(inserted, handle);
         Ok(rs.view(handle))
+    }
+}
+
+/// How many requests [`Ipam::book_ips`] warms at once: enough for their cache misses to overlap
+/// (a miss costs about as much as a dozen bookings' other work), few enough that what the first
+/// one loads is still in cache when the last one is booked.
+const WARM_AHEAD: usize = 16;
+
+impl RegionState {
+    /// Starts loading what booking `requests` touches, in stages, so that the cache misses of
+    /// the requests overlap: their MAC slots and Private Networks, then the records of those
+    /// networks' subnets, then the tails of the subnets' pools and handle sets. Reads only.
+    fn warm_bookings(&self, requests: &[BookIpRequest]) {
+        let registry = &self.registry;
+        let mut subnets: SmallVec<[(&[u32], bool); WARM_AHEAD]> = SmallVec::new();
+        for request in requests {
+            if let Some(resource) = &request.resource {
+                self.index.prefetch_mac(resource.mac_address);
+            }
+            if let Source::PrivateNetworkId(id) = &request.source {
+                if let Some(pn) = registry.pns.get(id) {
+                    subnets.push((&pn.subnets[..], request.is_ipv6));
+                }
+            }
+        }
+        for &(slots, _) in &subnets {
+            for &slot in slots {
+                registry.prefetch_subnet(slot);
+            }
+        }
+        for &(slots, is_ipv6) in &subnets {
+            if let Some(&slot) = slots
+                .iter()
+                .find(|&&s| registry.subnet(s).is_ipv6() == is_ipv6)
+            {
+                let subnet = registry.subnet(slot);
+                subnet.pool.warm();
+                subnet.handles.warm();
+            }
+        }
     }
 }
 

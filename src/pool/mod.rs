@@ -136,6 +136,15 @@ impl Pool {
         }
     }
 
+    /// Starts loading where the next automatic IPv4 booking writes its owner (a hint).
+    pub(crate) fn warm(&self) {
+        if let Slots::V4 { owners, .. } = &self.slots {
+            if let Some(last) = owners.last() {
+                crate::flat::prefetch(last);
+            }
+        }
+    }
+
     /// Takes an offset returned by [`Pool::free_offset`] for `owner`.
     pub(crate) fn take(&mut self, offset: u64, owner: u32) {
         match &mut self.slots {

@@ -690,7 +690,7 @@ impl Model {
 
     // --- book ---------------------------------------------------------------------------------
 
-    fn book_request(&self, spec: &BookSpec) -> BookIpRequest {
+    pub(crate) fn book_request(&self, spec: &BookSpec) -> BookIpRequest {
         let w = &self.w;
         // Mostly the small PN 0 (so that it runs out) and PN 1 (two IPv4 subnets), then the
         // others, single subnets, and now and then an unknown id or a source that cannot book.
