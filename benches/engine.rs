@@ -31,8 +31,8 @@ use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
 use support::floor::{Floor, FloorBook, FloorGet};
 use support::measure::{drive, Op};
 use support::workload::{
-    list_cases, region, v4_pool, v6_pool, Attach, BookAuto, BookSpecific, Change, Churn, Get, List,
-    Modify, Release,
+    list_cases, region, v4_pool, v6_pool, Attach, BookAuto, BookSpecific, BookSpread, Change,
+    Churn, Get, List, Modify, Release,
 };
 
 fn region_ips() -> usize {
@@ -105,6 +105,18 @@ fn book_v6(c: &mut Criterion) {
 fn region_ops(c: &mut Criterion) {
     let mut data = region(region_ips());
     let id = format!("{}_ips", data.ids.len());
+    let mut spread = c.benchmark_group("book_spread");
+    bench(
+        &mut spread,
+        "book_ip",
+        &mut BookSpread::new(&mut data, false),
+    );
+    bench(
+        &mut spread,
+        "book_ips",
+        &mut BookSpread::new(&mut data, true),
+    );
+    spread.finish();
     let mut one = |name: &str, op: &mut dyn Op| {
         let mut group = c.benchmark_group(name);
         bench(&mut group, &id, op);

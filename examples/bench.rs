@@ -34,15 +34,15 @@ use counting_alloc::{heap, peak, reset_peak};
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
 use support::floor::{Floor, FloorBook, FloorGet};
 use support::measure::{drive, drive_chunks, timer_overhead, Op};
 use support::workload::{
-    engine, list_cases, network, region, region_filled, v4_pool, v4_pool_padded, v6_pool, Attach,
-    BookAuto, BookSpecific, Change, Churn, Get, List, ListKind, Modify, Pool, RegionData, Release,
-    REGION,
+    engine, list_cases, network, region, region_loaded, v4_pool, v4_pool_padded, v6_pool, Attach,
+    BookAuto, BookSpecific, BookSpread, Change, Churn, Get, List, ListKind, Load, Modify, Pool,
+    RegionData, Release, REGION,
 };
 
 /// Builds something and returns it with the heap it holds afterwards.
@@ -442,6 +442,25 @@ fn region_rows(config: &Config, floors: &[FloorTier], table: &mut Table) {
             None,
         ));
     }
+    // Bulk-load bookings: the book ≤ 3x target is on the pool rows above; these show what
+    // `book_ips` saves when consecutive requests go to unrelated networks.
+    let spread: [(&str, bool); 2] = [
+        ("book auto v4, networks round-robin, book_ip", false),
+        ("book auto v4, networks round-robin, book_ips", true),
+    ];
+    for (name, batched) in spread {
+        let ns = measure(&mut BookSpread::new(&mut data, batched), config);
+        table.push(op_row(
+            name.to_owned(),
+            n,
+            ns,
+            floor.book_ns,
+            format!("book@{}", floor.live),
+            bytes_per_ip,
+            None,
+            None,
+        ));
+    }
     let owned_ns = measure(&mut Get::new(&data), config);
     let borrowed_ns = measure(&mut Get::borrowed(&data), config);
     let get_rows = [
@@ -541,28 +560,35 @@ fn region_rows(config: &Config, floors: &[FloorTier], table: &mut Table) {
         value: bytes(peak as f64 / n as f64),
         ..Row::default()
     });
-    let load = data.load.as_secs_f64();
     let at_10m = n >= 10_000_000;
-    table.push(Row {
-        name: format!("load {n} IPs ({:.2} µs/IP)", load * 1e6 / n as f64),
-        live: Some(n),
-        value: format!("{load:.2} s"),
-        target: if at_10m {
-            "<= 20 s for 10M".into()
-        } else {
-            "(10M: --ips 10000000)".into()
-        },
-        met: at_10m.then_some(load <= 20.0 * n as f64 / 10_000_000.0),
-        ..Row::default()
-    });
+    let load_row = |name: &str, load: Duration| {
+        let load = load.as_secs_f64();
+        Row {
+            name: format!("load, {name} ({:.2} µs/IP)", load * 1e6 / n as f64),
+            live: Some(n),
+            value: format!("{load:.2} s"),
+            target: if at_10m {
+                "<= 20 s for 10M".into()
+            } else {
+                "(10M: --ips 10000000)".into()
+            },
+            met: at_10m.then_some(load <= 20.0 * n as f64 / 10_000_000.0),
+            ..Row::default()
+        }
+    };
+    table.push(load_row("round-robin, book_ip", data.load));
+    drop(data);
+    // The same region, booked 256 requests to a `book_ips` call: the bulk loader's way.
+    let batched = region_loaded(n, Load::RoundRobinBatched);
+    table.push(load_row("round-robin, book_ips", batched.load));
+    drop(batched);
     // The same load with each Private Network filled before the next: fewer structures touched
     // per booking, as when networks are populated one at a time.
-    drop(data);
-    let in_turn = region_filled(n, true);
+    let in_turn = region_loaded(n, Load::InTurn);
     let load = in_turn.load.as_secs_f64();
     table.push(Row {
         name: format!(
-            "load {n} IPs, networks filled in turn ({:.2} µs/IP)",
+            "load, networks in turn, book_ip ({:.2} µs/IP)",
             load * 1e6 / n as f64
         ),
         live: Some(n),

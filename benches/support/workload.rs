@@ -249,13 +249,25 @@ fn other_mac_of(i: usize) -> MacAddress {
 }
 
 /// `ips` IPs in one region, as the module doc describes, booked round-robin over its Private
-/// Networks.
+/// Networks, one `book_ip` call each.
 pub(crate) fn region(ips: usize) -> RegionData {
-    region_filled(ips, false)
+    region_loaded(ips, Load::RoundRobin)
 }
 
-/// [`region`], with the Private Networks filled round-robin or, `in_turn`, one after another.
-pub(crate) fn region_filled(ips: usize, in_turn: bool) -> RegionData {
+/// How [`region_loaded`] books the IPs. Every way gives the same region.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[allow(dead_code)]
+pub(crate) enum Load {
+    /// Round-robin over the Private Networks, one `book_ip` call each.
+    RoundRobin,
+    /// Round-robin, each chunk of requests in one `book_ips` call.
+    RoundRobinBatched,
+    /// Each Private Network filled before the next, one `book_ip` call each.
+    InTurn,
+}
+
+/// [`region`], with the IPs booked as `how` says.
+pub(crate) fn region_loaded(ips: usize, how: Load) -> RegionData {
     const CHUNK: usize = 256;
     let count = ips.div_ceil(PER_NETWORK).max(1);
     assert!(count <= 4096, "at most 4096 /20 networks fit in 10.0.0.0/8");
@@ -271,14 +283,14 @@ pub(crate) fn region_filled(ips: usize, in_turn: bool) -> RegionData {
         networks.push((network(&mut ipam, &[net]), base));
     }
     // Requests are built outside the timed part, a chunk at a time: the load time is the time
-    // spent creating the networks and in `book_ip`. The chunk is small enough that its requests
+    // spent creating the networks and in `book_ip` (or `book_ips`). The chunk is small enough that its requests
     // are still in cache when booked, as a loader's are when it books each one as it reads it:
     // 4,096 requests built ahead (about 1 MiB) left the engine reading and freeing cold memory.
     let mut load = start.elapsed();
     let mut requests = Vec::with_capacity(CHUNK);
     for chunk in (0..ips).step_by(CHUNK) {
         requests.extend((chunk..(chunk + CHUNK).min(ips)).map(|i| {
-            let pn = if in_turn {
+            let pn = if how == Load::InTurn {
                 networks[i / PER_NETWORK].0
             } else {
                 networks[i % count].0
@@ -288,8 +300,13 @@ pub(crate) fn region_filled(ips: usize, in_turn: bool) -> RegionData {
                 .resource(CustomResource::new(mac_of(i)))
         }));
         let started = Instant::now();
-        for request in requests.drain(..) {
-            ids.push(ipam.book_ip(REGION, request).expect("room").id);
+        if how == Load::RoundRobinBatched {
+            let booked = ipam.book_ips(REGION, requests.drain(..));
+            ids.extend(booked.into_iter().map(|ip| ip.expect("room").id));
+        } else {
+            for request in requests.drain(..) {
+                ids.push(ipam.book_ip(REGION, request).expect("room").id);
+            }
         }
         load += started.elapsed();
     }
@@ -409,6 +426,74 @@ impl Op for BookSpecific<'_> {
     fn restore(&mut self, _n: usize) {
         for id in self.booked.drain(..) {
             self.data.ipam.release_ip(REGION, id).expect("booked");
+        }
+    }
+}
+
+/// Automatic bookings spread round-robin over the region's Private Networks, each with two
+/// tags in use and a new custom resource, as in a bulk load: one `book_ip` call each or, when
+/// `batched`, one `book_ips` call for the chunk. `prepare` builds the requests, `restore`
+/// detaches and releases what was booked.
+pub(crate) struct BookSpread<'a> {
+    data: &'a mut RegionData,
+    batched: bool,
+    requests: Vec<BookIpRequest>,
+    booked: Vec<IpId>,
+    next: usize,
+}
+
+impl<'a> BookSpread<'a> {
+    pub(crate) fn new(data: &'a mut RegionData, batched: bool) -> Self {
+        Self {
+            data,
+            batched,
+            requests: Vec::with_capacity(1000),
+            booked: Vec::with_capacity(1000),
+            next: 0,
+        }
+    }
+}
+
+impl Op for BookSpread<'_> {
+    fn prepare(&mut self, n: usize) {
+        let count = self.data.networks.len();
+        let live = self.data.ids.len();
+        for _ in 0..n {
+            // Consecutive requests go to unrelated networks (a prime stride), as in a bulk load.
+            let k = self.next;
+            self.next = (self.next + 1) % (count * 1000);
+            let pn = self.data.networks[(k * 7919) % count].0;
+            self.requests.push(
+                BookIpRequest::new(project(), Source::PrivateNetworkId(pn))
+                    .tags(tags_of(k))
+                    .resource(CustomResource::new(mac_of(live + k))),
+            );
+        }
+    }
+
+    fn run(&mut self, _n: usize) {
+        let ipam = &mut self.data.ipam;
+        if self.batched {
+            let booked = ipam.book_ips(REGION, self.requests.drain(..));
+            self.booked
+                .extend(booked.into_iter().map(|ip| ip.expect("room").id));
+        } else {
+            for request in self.requests.drain(..) {
+                self.booked
+                    .push(ipam.book_ip(REGION, request).expect("room").id);
+            }
+        }
+    }
+
+    fn restore(&mut self, _n: usize) {
+        let ipam = &mut self.data.ipam;
+        for id in self.booked.drain(..) {
+            // An attached IP is detached before it is released.
+            let mac = ipam.ip(REGION, id).ok().and_then(|ip| ip.mac_address());
+            let mac = mac.expect("attached");
+            ipam.detach_ip(REGION, id, CustomResource::new(mac))
+                .expect("attached to its MAC");
+            ipam.release_ip(REGION, id).expect("booked");
         }
     }
 }
