@@ -171,6 +171,7 @@ fn list_spec() -> impl Strategy<Value = ListSpec> {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         16 => book_spec().prop_map(Op::Book),
+        2 => vec(book_spec(), 0..24).prop_map(Op::BookBatch),
         3 => any::<u16>().prop_map(Op::Release),
         1 => vec(any::<u16>(), 0..4).prop_map(Op::ReleaseSet),
         2 => (

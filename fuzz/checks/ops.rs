@@ -130,6 +130,7 @@ fn op(b: &mut Bytes<'_>) -> Op {
         33 => Op::DeletePn(b.u8()),
         34 => Op::CreatePn(b.u8()),
         35 => Op::Get(b.u16()),
+        36 => Op::BookBatch(items(b, 20, book_spec)),
         _ => Op::List(list_spec(b)),
     }
 }

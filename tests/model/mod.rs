@@ -309,6 +309,9 @@ pub(crate) enum Op {
         count: u8,
         tags: u8,
     },
+    /// Bookings in one `book_ips` call (which takes custom resources only: product attachments
+    /// are left out).
+    BookBatch(Vec<BookSpec>),
     /// Delete a Private Network: refused while it has IPs.
     DeletePn(u8),
     /// Create a Private Network again as laid out: refused (overlap) unless it was deleted.
@@ -954,11 +957,22 @@ impl Model {
         req: &BookIpRequest,
         product: Option<&ServiceResource>,
     ) -> Checked<bool> {
-        let predicted = self.predict_book(req, product);
         let got = match product {
             Some(p) => ipam.book_ip_for_resource(REGION, req.clone(), p.clone()),
             None => ipam.book_ip(REGION, req.clone()),
         };
+        self.settle_book(req, product, got)
+    }
+
+    /// Checks what the engine answered to booking `req` against the model's prediction (from
+    /// the model's state, which the engine's answer does not touch) and records the new IP.
+    fn settle_book(
+        &mut self,
+        req: &BookIpRequest,
+        product: Option<&ServiceResource>,
+        got: Result<Ip, Error>,
+    ) -> Checked<bool> {
+        let predicted = self.predict_book(req, product);
         let (subnet, address) = match predicted {
             Err(want) => {
                 check_err(&want, &got)?;
@@ -1583,6 +1597,17 @@ impl Model {
     pub(crate) fn step(&mut self, ipam: &mut Ipam, op: &Op) -> Checked<bool> {
         match op {
             Op::Book(spec) => self.step_book(ipam, spec),
+            Op::BookBatch(specs) => {
+                let requests: Vec<BookIpRequest> =
+                    specs.iter().map(|s| self.book_request(s)).collect();
+                let results = ipam.book_ips(REGION, requests.clone());
+                ensure_eq!(results.len(), requests.len(), "book_ips results");
+                let mut changed = false;
+                for (request, got) in requests.iter().zip(results) {
+                    changed |= self.settle_book(request, None, got)?;
+                }
+                Ok(changed)
+            }
             Op::Release(sel) => {
                 let id = self.ip_ref(*sel);
                 self.step_release_set(ipam, &[id], true)
