@@ -170,7 +170,11 @@ impl<'a> IpRef<'a> {
             source: Source::SubnetId(self.subnet_id()),
             resource: self.resource(),
             tags: self.rs.index.tag_names(self.record.tags).clone(),
-            reverses: self.reverses().to_vec(),
+            // Most IPs have none: no call into the slice copy for them.
+            reverses: match self.reverses() {
+                [] => Vec::new(),
+                some => some.to_vec(),
+            },
             region: self.region(),
             zone: None,
         }
