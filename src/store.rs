@@ -255,9 +255,13 @@ impl HandleSet {
         inserted
     }
 
-    /// Loads the set's last container and its top member, where the next append goes.
+    /// Loads the set's last container and its top member, where the next append goes, when
+    /// that container is an array: finding the top member of a bitset scans it from its end,
+    /// mostly empty words in a subnet being filled, which is in cache anyway then.
     pub(crate) fn warm(&self) {
-        std::hint::black_box(self.set.max());
+        if self.top_len <= ARRAY_LIMIT {
+            std::hint::black_box(self.set.max());
+        }
     }
 
     /// Removes `handle`; whether it was there.
