@@ -65,6 +65,8 @@
 //!   subnet's family must match `is_ipv6`. IPv4: the lowest free address, never the first two
 //!   nor the last two of the block. IPv6: a random interface id from the injected
 //!   [`RandomSource`], never `::`, `::1` nor the 128 RFC 2526 anycast ids at the top.
+//!   [`Ipam::book_ips`], for bulk loads, gives what as many [`Ipam::book_ip`] calls in turn
+//!   would, each request standing alone (unlike [`Ipam::release_ip_set`], not all or nothing).
 //! - **Networks.** A Private Network created without subnets gets the lowest free /22 of
 //!   `172.16.0.0/12` not overlapping its VPC, and a random /64 of the VPC's ULA /48; with only
 //!   IPv4 subnets given, the /64 is still added; with IPv6 subnets given and no IPv4 one, no IPv4
