@@ -56,6 +56,11 @@ impl<'a> IpRef<'a> {
         }
     }
 
+    /// A record about to be stored, read as the IP it will be (booking returns it so).
+    pub(crate) fn of_record(rs: &'a RegionState, record: &'a Record) -> Self {
+        Self { rs, record }
+    }
+
     fn subnet(&self) -> &'a crate::registry::SubnetRecord {
         self.rs.registry.subnet(self.record.subnet)
     }
