@@ -14,6 +14,7 @@ use crate::env::RandomSource;
 use crate::error::Error;
 use crate::hash::{FastMap, KeyedState};
 use crate::model::ids::{PrivateNetworkId, ProjectId, SubnetId, VpcId};
+use crate::model::ip::Source;
 use crate::pool::Pool;
 use crate::store::HandleSet;
 
@@ -198,6 +199,17 @@ impl Registry {
         self.subnets[slot as usize]
             .as_ref()
             .expect("live subnet slot")
+    }
+
+    /// The slots of the subnets a booking `source` may take an address from (a Private
+    /// Network's, in creation order, or the one subnet), if it names a live one; the Project
+    /// and family are not checked.
+    pub(crate) fn source_slots(&self, source: &Source) -> Option<&[u32]> {
+        match source {
+            Source::PrivateNetworkId(id) => self.pns.get(id).map(|pn| &pn.subnets[..]),
+            Source::SubnetId(id) => self.subnet_ids.get(id).map(std::slice::from_ref),
+            _ => None,
+        }
     }
 
     /// Starts loading the record of a live subnet slot (a hint: no other effect).
