@@ -256,7 +256,6 @@ pub(crate) fn region(ips: usize) -> RegionData {
 
 /// How [`region_loaded`] books the IPs. Every way gives the same region.
 #[derive(Clone, Copy, PartialEq, Eq)]
-#[allow(dead_code)]
 pub(crate) enum Load {
     /// Round-robin over the Private Networks, one `book_ip` call each.
     RoundRobin,
@@ -283,9 +282,9 @@ pub(crate) fn region_loaded(ips: usize, how: Load) -> RegionData {
         networks.push((network(&mut ipam, &[net]), base));
     }
     // Requests are built outside the timed part, a chunk at a time: the load time is the time
-    // spent creating the networks and in `book_ip` (or `book_ips`). The chunk is small enough that its requests
-    // are still in cache when booked, as a loader's are when it books each one as it reads it:
-    // 4,096 requests built ahead (about 1 MiB) left the engine reading and freeing cold memory.
+    // spent creating the networks and booking. The chunk is small enough that its requests are
+    // still in cache when booked, as a loader's are when it books each one as it reads it: 4,096
+    // requests built ahead (about 1 MiB) left the engine reading and freeing cold memory.
     let mut load = start.elapsed();
     let mut requests = Vec::with_capacity(CHUNK);
     for chunk in (0..ips).step_by(CHUNK) {
@@ -300,14 +299,12 @@ pub(crate) fn region_loaded(ips: usize, how: Load) -> RegionData {
                 .resource(CustomResource::new(mac_of(i)))
         }));
         let started = Instant::now();
-        if how == Load::RoundRobinBatched {
-            let booked = ipam.book_ips(REGION, requests.drain(..));
-            ids.extend(booked.into_iter().map(|ip| ip.expect("room").id));
-        } else {
-            for request in requests.drain(..) {
-                ids.push(ipam.book_ip(REGION, request).expect("room").id);
-            }
-        }
+        book_all(
+            &mut ipam,
+            &mut requests,
+            how == Load::RoundRobinBatched,
+            &mut ids,
+        );
         load += started.elapsed();
     }
     RegionData {
@@ -315,6 +312,24 @@ pub(crate) fn region_loaded(ips: usize, how: Load) -> RegionData {
         networks,
         ids,
         load,
+    }
+}
+
+/// Books every request of `requests`, which have room, in one `book_ips` call when `batched`
+/// and one `book_ip` call each otherwise; appends the new ids to `ids`.
+fn book_all(
+    ipam: &mut Ipam,
+    requests: &mut Vec<BookIpRequest>,
+    batched: bool,
+    ids: &mut Vec<IpId>,
+) {
+    if batched {
+        let booked = ipam.book_ips(REGION, requests.drain(..));
+        ids.extend(booked.into_iter().map(|ip| ip.expect("room").id));
+    } else {
+        for request in requests.drain(..) {
+            ids.push(ipam.book_ip(REGION, request).expect("room").id);
+        }
     }
 }
 
@@ -461,7 +476,7 @@ impl Op for BookSpread<'_> {
         for _ in 0..n {
             // Consecutive requests go to unrelated networks (a prime stride), as in a bulk load.
             let k = self.next;
-            self.next = (self.next + 1) % (count * 1000);
+            self.next += 1;
             let pn = self.data.networks[(k * 7919) % count].0;
             self.requests.push(
                 BookIpRequest::new(project(), Source::PrivateNetworkId(pn))
@@ -472,26 +487,20 @@ impl Op for BookSpread<'_> {
     }
 
     fn run(&mut self, _n: usize) {
-        let ipam = &mut self.data.ipam;
-        if self.batched {
-            let booked = ipam.book_ips(REGION, self.requests.drain(..));
-            self.booked
-                .extend(booked.into_iter().map(|ip| ip.expect("room").id));
-        } else {
-            for request in self.requests.drain(..) {
-                self.booked
-                    .push(ipam.book_ip(REGION, request).expect("room").id);
-            }
-        }
+        book_all(
+            &mut self.data.ipam,
+            &mut self.requests,
+            self.batched,
+            &mut self.booked,
+        );
     }
 
     fn restore(&mut self, _n: usize) {
         let ipam = &mut self.data.ipam;
         for id in self.booked.drain(..) {
             // An attached IP is detached before it is released.
-            let mac = ipam.ip(REGION, id).ok().and_then(|ip| ip.mac_address());
-            let mac = mac.expect("attached");
-            ipam.detach_ip(REGION, id, CustomResource::new(mac))
+            let mac = ipam.ip(REGION, id).expect("booked").mac_address();
+            ipam.detach_ip(REGION, id, CustomResource::new(mac.expect("attached")))
                 .expect("attached to its MAC");
             ipam.release_ip(REGION, id).expect("booked");
         }
