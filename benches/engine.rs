@@ -2,10 +2,11 @@
 //! the physical floor of a booking measured in the same run (see `support/floor.rs`).
 //!
 //! - `floor_book`, `floor_get`: the floor at 250, 65,536 and 1M live entries.
-//! - `book_auto_v4`: booking alone (each timed chunk's IPs are released untimed) in a /24, /16
-//!   and /12 at 0%, 50% and 99% fill; `churn_v4`: a book + release pair, both timed, at 1%, 50%
-//!   and 99% fill.
-//! - `book_auto_v6`: booking alone in a /64 holding no IP and 1M IPs.
+//! - `book_auto_v4`: booking alone with `book_ip_ref` (each timed chunk's IPs are released
+//!   untimed) in a /24, /16 and /12 at 0%, 50% and 99% fill, and with `book_ip` (`*_owned`) at
+//!   0%; `churn_v4`: a `book_ip` + release pair, both timed, at 1%, 50% and 99% fill.
+//! - `book_auto_v6`: booking alone in a /64 holding no IP and 1M IPs, with `book_ip_ref` and
+//!   with `book_ip` (`*_owned`).
 //! - `book_specific`, `release`, `get`, `update_tags`, `update_tags_in_use`, `attach`,
 //!   `detach`, `move`: one call on a region of 1M IPs (two tags and a MAC each), scattered over
 //!   the IPs; the untimed part of each chunk puts the region back as it was. `update_tags` sets
@@ -77,7 +78,11 @@ fn book_v4(c: &mut Criterion) {
         for (percent, pool) in &mut pools {
             if *percent != 1 {
                 let label = pool.id.clone();
-                bench(&mut group, &label, &mut BookAuto::new(pool));
+                bench(&mut group, &label, &mut BookAuto::new(pool, false));
+            }
+            if *percent == 0 {
+                let label = format!("{}_owned", pool.id);
+                bench(&mut group, &label, &mut BookAuto::new(pool, true));
             }
         }
         group.finish();
@@ -97,7 +102,9 @@ fn book_v6(c: &mut Criterion) {
     for ips in [0, region_ips()] {
         let mut pool = v6_pool(ips);
         let label = pool.id.clone();
-        bench(&mut group, &label, &mut BookAuto::new(&mut pool));
+        bench(&mut group, &label, &mut BookAuto::new(&mut pool, false));
+        let label = format!("{}_owned", pool.id);
+        bench(&mut group, &label, &mut BookAuto::new(&mut pool, true));
     }
     group.finish();
 }

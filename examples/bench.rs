@@ -88,11 +88,18 @@ impl Config {
 /// the scheduler interrupts is an outlier the median drops rather than a skewed batch.
 const CHUNK_NS: f64 = 200e3;
 
-/// Median ns per call of `op`: probes with two single calls, then growing call counts (which
-/// also warms up) until a probe takes a tenth of `batch_ns`; then times `reps` batches of about `batch_ns` each, in
-/// chunks of about [`CHUNK_NS`], and returns the median chunk's ns per call. When one call alone
-/// takes more than ten batches' time, 3 calls are timed.
-fn measure(op: &mut dyn Op, config: &Config) -> f64 {
+/// How many calls a batch of an operation makes, in chunks of how many, and how many batches
+/// to time.
+struct Plan {
+    calls: u64,
+    chunk: usize,
+    reps: usize,
+}
+
+/// The [`Plan`] for `op`: probes with two single calls, then growing call counts (which also
+/// warms up) until a probe takes a tenth of `batch_ns`; batches of about `batch_ns` in chunks of
+/// about [`CHUNK_NS`]. When one call alone takes more than ten batches' time, 3 batches.
+fn plan(op: &mut dyn Op, config: &Config) -> Plan {
     let per_call = |calls: u64, op: &mut dyn Op| drive(op, calls).as_nanos() as f64 / calls as f64;
     let mut calls = 1;
     // Two single calls: a one-time cost in the first (a table's first growth) is not the cost of
@@ -102,37 +109,109 @@ fn measure(op: &mut dyn Op, config: &Config) -> f64 {
         calls *= 8;
         ns = per_call(calls, op).max(1.0);
     }
-    let calls = (config.batch_ns / ns).clamp(1.0, 200_000.0) as u64;
-    let reps = if ns > 10.0 * config.batch_ns {
-        config.reps.min(3)
-    } else {
-        config.reps
-    };
-    let chunk = (CHUNK_NS / ns).max(1.0) as usize;
-    let mut samples = Vec::new();
-    for _ in 0..reps {
-        drive_chunks(op, calls, chunk, |n, d| {
-            samples.push(d.as_nanos() as f64 / n as f64);
-        });
+    Plan {
+        calls: (config.batch_ns / ns).clamp(1.0, 200_000.0) as u64,
+        chunk: (CHUNK_NS / ns).max(1.0) as usize,
+        reps: if ns > 10.0 * config.batch_ns {
+            config.reps.min(3)
+        } else {
+            config.reps
+        },
     }
+}
+
+/// Times one batch of `op`, adding each chunk's ns per call to `samples`.
+fn batch(op: &mut dyn Op, plan: &Plan, samples: &mut Vec<f64>) {
+    drive_chunks(op, plan.calls, plan.chunk, |n, d| {
+        samples.push(d.as_nanos() as f64 / n as f64);
+    });
+}
+
+fn median(mut samples: Vec<f64>) -> f64 {
     samples.sort_by(f64::total_cmp);
     samples[samples.len() / 2]
 }
 
-/// The floor at one scale.
+/// Median ns per call of `op`: the median chunk of its [`plan`]'s batches.
+fn measure(op: &mut dyn Op, config: &Config) -> f64 {
+    let plan = plan(op, config);
+    let mut samples = Vec::new();
+    for _ in 0..plan.reps {
+        batch(op, &plan, &mut samples);
+    }
+    median(samples)
+}
+
+/// [`measure`] of `op` and of `floor` at once, one batch of each in turn, so that both see the
+/// same phases of a shared machine (whose speed drifts by up to 2x from one minute to the
+/// next): the medians of `op` and of `floor`.
+fn measure_against(op: &mut dyn Op, floor: &mut dyn Op, config: &Config) -> (f64, f64) {
+    let op_plan = plan(op, config);
+    let floor_plan = plan(floor, config);
+    let (mut op_samples, mut floor_samples) = (Vec::new(), Vec::new());
+    for _ in 0..op_plan.reps.max(floor_plan.reps) {
+        batch(op, &op_plan, &mut op_samples);
+        batch(floor, &floor_plan, &mut floor_samples);
+    }
+    (median(op_samples), median(floor_samples))
+}
+
+/// The floor at one scale, kept to be timed again beside each operation compared with it.
 struct FloorTier {
     live: usize,
-    book_ns: f64,
-    get_ns: f64,
+    floor: Floor,
+}
+
+/// Which floor an operation is compared with.
+#[derive(Clone, Copy)]
+enum FloorKind {
+    Book,
+    Get,
     /// The get floor with each lookup waiting for the previous one.
-    chained_ns: f64,
+    ChainedGet,
+}
+
+/// What a row compared with a floor shows besides its figures.
+struct RowSpec {
+    name: String,
+    live: usize,
+    bytes_per_ip: Option<f64>,
+    max_ratio: Option<f64>,
+    max_ns: Option<f64>,
+}
+
+impl FloorTier {
+    /// The row of `op` against this tier's `kind` floor, the two timed in turn
+    /// ([`measure_against`]).
+    fn row(&mut self, kind: FloorKind, op: &mut dyn Op, config: &Config, spec: RowSpec) -> Row {
+        let (ns, floor_ns, what) = match kind {
+            FloorKind::Book => {
+                let (ns, f) = measure_against(op, &mut FloorBook(&mut self.floor), config);
+                (ns, f, "book")
+            }
+            FloorKind::Get => {
+                let (ns, f) = measure_against(op, &mut FloorGet::new(&self.floor), config);
+                (ns, f, "get")
+            }
+            FloorKind::ChainedGet => {
+                let (ns, f) = measure_against(op, &mut FloorGet::chained(&self.floor), config);
+                (ns, f, "chained get")
+            }
+        };
+        op_row(
+            spec,
+            ns,
+            floor_ns,
+            format!("{what}@{} {}", self.live, time(floor_ns)),
+        )
+    }
 }
 
 /// The floor tier nearest to `live` (on a log scale).
-fn nearest(floors: &[FloorTier], live: usize) -> &FloorTier {
+fn nearest(floors: &mut [FloorTier], live: usize) -> &mut FloorTier {
     let distance = |f: &FloorTier| ((live.max(1) as f64).ln() - (f.live as f64).ln()).abs();
     floors
-        .iter()
+        .iter_mut()
         .min_by(|a, b| distance(a).total_cmp(&distance(b)))
         .expect("at least one floor")
 }
@@ -225,37 +304,27 @@ fn bytes(n: f64) -> String {
     }
 }
 
-/// A row for an operation compared with the booking floor: `<= max_ratio x floor`, and
-/// optionally `<= max_ns`.
-#[allow(clippy::too_many_arguments)]
-fn op_row(
-    name: String,
-    live: usize,
-    ns: f64,
-    floor_ns: f64,
-    floor_label: String,
-    bytes_per_ip: Option<f64>,
-    max_ratio: Option<f64>,
-    max_ns: Option<f64>,
-) -> Row {
+/// A row for an operation compared with a floor: `<= max_ratio x floor`, and optionally
+/// `<= max_ns`.
+fn op_row(spec: RowSpec, ns: f64, floor_ns: f64, floor_label: String) -> Row {
     let ratio = ns / floor_ns;
     let mut target = Vec::new();
     let mut met = None;
-    if let Some(max) = max_ns {
+    if let Some(max) = spec.max_ns {
         target.push(format!("<= {}", time(max)));
         met = Some(ns <= max);
     }
-    if let Some(max) = max_ratio {
+    if let Some(max) = spec.max_ratio {
         target.push(format!("<= {max}x floor"));
         met = Some(met.unwrap_or(true) && ratio <= max);
     }
     Row {
-        name,
-        live: Some(live),
+        name: spec.name,
+        live: Some(spec.live),
         value: time(ns),
         ratio: Some(ratio),
         floor: floor_label,
-        bytes_per_ip,
+        bytes_per_ip: spec.bytes_per_ip,
         target: target.join(", "),
         met,
         ..Row::default()
@@ -293,18 +362,15 @@ fn floors(config: &Config, table: &mut Table) -> Vec<FloorTier> {
                 ..Row::default()
             });
         }
-        out.push(FloorTier {
-            live,
-            book_ns,
-            get_ns,
-            chained_ns,
-        });
+        out.push(FloorTier { live, floor });
     }
     out
 }
 
-fn v4_pools(config: &Config, floors: &[FloorTier], table: &mut Table) {
-    table.section("book auto IPv4, book alone (chunk released untimed)");
+fn v4_pools(config: &Config, floors: &mut [FloorTier], table: &mut Table) {
+    table.section(
+        "book auto IPv4 with book_ip_ref (the IP borrowed), or book_ip (owned); book alone (chunk released untimed)",
+    );
     let mut churn_rows = Vec::new();
     let mut churn_ratios = Vec::new();
     for prefix in [24u8, 16, 12] {
@@ -315,19 +381,23 @@ fn v4_pools(config: &Config, floors: &[FloorTier], table: &mut Table) {
             let floor = nearest(floors, live);
             let label = pool.label.clone();
             let bytes_per_ip = per_ip(heap, live);
-            if percent != 1 {
-                let ns = measure(&mut BookAuto::new(&mut pool), config);
-                let max_ns = (prefix == 16).then_some(250.0);
-                table.push(op_row(
-                    format!("book auto v4 {label}"),
+            let max_ns = (prefix == 16).then_some(250.0);
+            // Owned as well as borrowed in an empty pool, where the copy weighs most.
+            let ways: &[(bool, &str)] = match percent {
+                0 => &[(false, "book_ip_ref"), (true, "book_ip")],
+                1 => &[],
+                _ => &[(false, "book_ip_ref")],
+            };
+            for &(owned, call) in ways {
+                let mut op = BookAuto::new(&mut pool, owned);
+                let spec = RowSpec {
+                    name: format!("book auto v4 {label}, {call}"),
                     live,
-                    ns,
-                    floor.book_ns,
-                    format!("book@{}", floor.live),
                     bytes_per_ip,
-                    Some(3.0),
+                    max_ratio: Some(3.0),
                     max_ns,
-                ));
+                };
+                table.push(floor.row(FloorKind::Book, &mut op, config, spec));
             }
             if percent != 0 {
                 let ns = measure(&mut Churn { pool: &mut pool }, config);
@@ -387,26 +457,27 @@ fn v4_pools(config: &Config, floors: &[FloorTier], table: &mut Table) {
     }
 }
 
-fn v6_pools(config: &Config, floors: &[FloorTier], table: &mut Table) {
-    table.section("book auto IPv6 in a /64, book alone");
+fn v6_pools(config: &Config, floors: &mut [FloorTier], table: &mut Table) {
+    table.section("book auto IPv6 in a /64 with book_ip_ref or book_ip, book alone");
     for ips in [0, config.ips.min(1_000_000)] {
         let (mut pool, heap): (Pool, usize) = with_heap(|| v6_pool(ips));
         let floor = nearest(floors, ips);
-        let ns = measure(&mut BookAuto::new(&mut pool), config);
-        table.push(op_row(
-            format!("book auto v6 {}", pool.label),
-            ips,
-            ns,
-            floor.book_ns,
-            format!("book@{}", floor.live),
-            per_ip(heap, ips),
-            (ips > 0).then_some(3.0),
-            None,
-        ));
+        let label = pool.label.clone();
+        for (owned, call) in [(false, "book_ip_ref"), (true, "book_ip")] {
+            let mut op = BookAuto::new(&mut pool, owned);
+            let spec = RowSpec {
+                name: format!("book auto v6 {label}, {call}"),
+                live: ips,
+                bytes_per_ip: per_ip(heap, ips),
+                max_ratio: (ips > 0).then_some(3.0),
+                max_ns: None,
+            };
+            table.push(floor.row(FloorKind::Book, &mut op, config, spec));
+        }
     }
 }
 
-fn region_rows(config: &Config, floors: &[FloorTier], table: &mut Table) {
+fn region_rows(config: &Config, floors: &mut [FloorTier], table: &mut Table) {
     reset_peak();
     let (mut data, heap_built) = with_heap(|| region(config.ips));
     let engine_heap = heap_built.saturating_sub(data.side_bytes());
@@ -459,41 +530,39 @@ fn region_rows(config: &Config, floors: &[FloorTier], table: &mut Table) {
         ),
     ];
     for (name, make, target) in ops {
-        let ns = measure(&mut *make(&mut data), config);
-        table.push(op_row(
-            name.to_owned(),
-            n,
-            ns,
-            floor.book_ns,
-            format!("book@{}", floor.live),
+        let spec = RowSpec {
+            name: name.to_owned(),
+            live: n,
             bytes_per_ip,
-            target,
-            None,
-        ));
-    }
-    let owned_ns = measure(&mut Get::new(&data), config);
-    let borrowed_ns = measure(&mut Get::borrowed(&data), config);
-    let get_rows = [
-        ("get by id (owned Ip)", owned_ns, false),
-        ("get by id (borrowed, Ipam::ip)", borrowed_ns, false),
-        ("get by id (borrowed) vs chained floor", borrowed_ns, true),
-    ];
-    for (name, ns, chained) in get_rows {
-        let (floor_ns, label) = if chained {
-            (floor.chained_ns, format!("chained get@{}", floor.live))
-        } else {
-            (floor.get_ns, format!("get@{}", floor.live))
+            max_ratio: target,
+            max_ns: None,
         };
-        table.push(op_row(
-            name.to_owned(),
-            n,
-            ns,
-            floor_ns,
-            label,
+        let row = floor.row(FloorKind::Book, &mut *make(&mut data), config, spec);
+        table.push(row);
+    }
+    let get_rows = [
+        ("get by id (owned Ip)", false, FloorKind::Get),
+        ("get by id (borrowed, Ipam::ip)", true, FloorKind::Get),
+        (
+            "get by id (borrowed) vs chained floor",
+            true,
+            FloorKind::ChainedGet,
+        ),
+    ];
+    for (name, borrowed, kind) in get_rows {
+        let spec = RowSpec {
+            name: name.to_owned(),
+            live: n,
             bytes_per_ip,
-            (!chained).then_some(2.0),
-            None,
-        ));
+            max_ratio: matches!(kind, FloorKind::Get).then_some(2.0),
+            max_ns: None,
+        };
+        let mut op = if borrowed {
+            Get::borrowed(&data)
+        } else {
+            Get::new(&data)
+        };
+        table.push(floor.row(kind, &mut op, config, spec));
     }
 
     let mut group = "";
@@ -690,10 +759,10 @@ fn main() {
         "ipam-engine bench: {} IPs, {} reps; progress:",
         config.ips, config.reps
     );
-    let floors = floors(&config, &mut table);
-    v4_pools(&config, &floors, &mut table);
-    v6_pools(&config, &floors, &mut table);
-    region_rows(&config, &floors, &mut table);
+    let mut floors = floors(&config, &mut table);
+    v4_pools(&config, &mut floors, &mut table);
+    v6_pools(&config, &mut floors, &mut table);
+    region_rows(&config, &mut floors, &mut table);
     pool_rows(&mut table);
 
     println!(
@@ -710,7 +779,7 @@ fn main() {
         load_average(),
     );
     println!(
-        "x floor: median / floor median at the nearest floor scale (book@L, get@L: L live entries)"
+        "x floor: median / floor median at the nearest floor scale (book@L, get@L: L live entries), the floor timed again in batches taking turns with the row's"
     );
     println!("B/IP: heap of the engine the row ran on, divided by its booked IPs");
     println!();

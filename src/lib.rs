@@ -67,6 +67,7 @@
 //!   [`RandomSource`], never `::`, `::1` nor the 128 RFC 2526 anycast ids at the top.
 //!   [`Ipam::book_ips`], for bulk loads, gives what as many [`Ipam::book_ip`] calls in turn
 //!   would, each request standing alone (unlike [`Ipam::release_ip_set`], not all or nothing).
+//!   [`Ipam::book_ip_ref`] books as [`Ipam::book_ip`] does and returns the IP borrowed.
 //! - **Networks.** A Private Network created without subnets gets the lowest free /22 of
 //!   `172.16.0.0/12` not overlapping its VPC, and a random /64 of the VPC's ULA /48; with only
 //!   IPv4 subnets given, the /64 is still added; with IPv6 subnets given and no IPv4 one, no IPv4

@@ -159,9 +159,17 @@ impl Pool {
         BookIpRequest::new(project(), Source::PrivateNetworkId(self.pn)).ipv6(self.v6)
     }
 
-    /// Books `request`, which has room; returns the new IP's id.
+    /// Books `request`, which has room, with `book_ip`; returns the new IP's id.
     fn book(&mut self, request: &BookIpRequest) -> IpId {
         self.ipam.book_ip(REGION, request.clone()).expect("room").id
+    }
+
+    /// The same with `book_ip_ref`: the IP borrowed rather than owned.
+    fn book_ref(&mut self, request: &BookIpRequest) -> IpId {
+        self.ipam
+            .book_ip_ref(REGION, request.clone())
+            .expect("room")
+            .id()
     }
 }
 
@@ -169,13 +177,17 @@ impl Pool {
 pub(crate) struct BookAuto<'a> {
     pool: &'a mut Pool,
     booked: Vec<IpId>,
+    owned: bool,
 }
 
 impl<'a> BookAuto<'a> {
-    pub(crate) fn new(pool: &'a mut Pool) -> Self {
+    /// Booking with `book_ip`, which returns the new IP owned, or with `book_ip_ref`, which
+    /// returns it borrowed.
+    pub(crate) fn new(pool: &'a mut Pool, owned: bool) -> Self {
         Self {
             pool,
             booked: Vec::with_capacity(1000),
+            owned,
         }
     }
 }
@@ -189,7 +201,11 @@ impl Op for BookAuto<'_> {
     fn run(&mut self, n: usize) {
         let request = self.pool.auto_request();
         for _ in 0..n {
-            let id = self.pool.book(&request);
+            let id = if self.owned {
+                self.pool.book(&request)
+            } else {
+                self.pool.book_ref(&request)
+            };
             self.booked.push(id);
         }
     }

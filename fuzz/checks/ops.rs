@@ -89,7 +89,8 @@ fn mac(b: &mut Bytes<'_>, n: u8) -> Mac {
 /// One operation, with the property test's weights (out of 40).
 fn op(b: &mut Bytes<'_>) -> Op {
     match b.u8() % 40 {
-        0..=15 => Op::Book(book_spec(b)),
+        0..=12 => Op::Book(book_spec(b)),
+        13..=15 => Op::BookRef(book_spec(b)),
         16..=18 => Op::Release(b.u16()),
         19 => Op::ReleaseSet(items(b, 3, Bytes::u16)),
         20 | 21 => Op::Update {

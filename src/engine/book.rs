@@ -10,7 +10,7 @@ use crate::model::ids::IpId;
 use crate::model::ip::{Ip, Source};
 use crate::model::request::{BookIpRequest, ServiceResource};
 use crate::pool::AddressProblem;
-use crate::store::{Attachment, Record};
+use crate::store::{Attachment, Handle, Record};
 
 /// What the new IP is attached to, validated.
 enum NewAttachment {
@@ -37,7 +37,43 @@ impl Ipam {
     pub fn book_ip(&mut self, region: Region, request: BookIpRequest) -> Result<Ip, Error> {
         let mut request = request;
         let attachment = request.resource.take().map(NewAttachment::Custom);
-        self.book(region, request, attachment)
+        self.book(region, request, attachment, owned_ip)
+    }
+
+    /// Books an IP exactly as [`Ipam::book_ip`] does (the same address, id, errors and state),
+    /// and returns the new IP borrowed, read in place, rather than as an owned [`Ip`]: for a
+    /// caller that wants a field or two of it (its id, its address), the cheaper call. Building
+    /// and later dropping the owned `Ip` (its tag list, reverses, resource) is about a fifth of
+    /// a booking when the memory touched is in cache. [`IpRef::to_ip`] gives the owned `Ip`.
+    ///
+    /// ```
+    /// use ipam_engine::{BookIpRequest, CreatePrivateNetworkRequest, Ipam, ProjectId, Region, Source};
+    ///
+    /// # fn main() -> Result<(), ipam_engine::Error> {
+    /// let mut ipam = Ipam::new();
+    /// let project = ProjectId::from_uuid(uuid::Uuid::from_u128(1));
+    /// let pn = ipam.create_private_network(Region::FrPar, CreatePrivateNetworkRequest::new(project))?;
+    /// let request = BookIpRequest::new(project, Source::PrivateNetworkId(pn.id));
+    ///
+    /// let ip = ipam.book_ip_ref(Region::FrPar, request)?;
+    /// let (id, address) = (ip.id(), ip.address());
+    /// assert_eq!(address.to_string(), "172.16.0.2/22");
+    /// assert_eq!(ipam.get_ip(Region::FrPar, id)?.address, address);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// Those of [`Ipam::book_ip`].
+    pub fn book_ip_ref(
+        &mut self,
+        region: Region,
+        request: BookIpRequest,
+    ) -> Result<IpRef<'_>, Error> {
+        let mut request = request;
+        let attachment = request.resource.take().map(NewAttachment::Custom);
+        let handle = self.book(region, request, attachment, |handle, _| handle)?;
+        Ok(IpRef::new(self.region(region), handle))
     }
 
     /// Books each of `requests` in turn, exactly as that many [`Ipam::book_ip`] calls would (the
@@ -113,16 +149,24 @@ impl Ipam {
             ));
         }
         check_service_resource(&resource)?;
-        self.book(region, request, Some(NewAttachment::Service(resource)))
+        self.book(
+            region,
+            request,
+            Some(NewAttachment::Service(resource)),
+            owned_ip,
+        )
     }
 
+    /// Books `request`; returns what `view` reads from the new IP's handle and record (read
+    /// from the record in hand, before it is stored, rather than back from the slab).
     #[allow(clippy::needless_pass_by_value)]
-    fn book(
+    fn book<T>(
         &mut self,
         region: Region,
         request: BookIpRequest,
         attachment: Option<NewAttachment>,
-    ) -> Result<Ip, Error> {
+        view: impl FnOnce(Handle, IpRef<'_>) -> T,
+    ) -> Result<T, Error> {
         validate::tags(&self.limits, &request.tags)?;
         let name = match &attachment {
             Some(NewAttachment::Custom(c)) => c.name.as_deref(),
@@ -301,12 +345,16 @@ impl Ipam {
         if attachment.is_some() {
             record.set_attachment(attachment);
         }
-        // Read from the record in hand rather than back from the slab after the push.
-        let ip = IpRef::of_record(rs, &record).to_ip();
+        let viewed = view(handle, IpRef::of_record(rs, &record));
         let inserted = rs.store.push_claimed(record);
         debug_assert_eq!(inserted, handle);
-        Ok(ip)
+        Ok(viewed)
     }
+}
+
+/// The owned IP of a booking's record.
+fn owned_ip(_: Handle, ip: IpRef<'_>) -> Ip {
+    ip.to_ip()
 }
 
 /// How many requests [`Ipam::book_ips`] warms at once: enough for their cache misses to overlap,

@@ -273,6 +273,9 @@ pub(crate) struct ListSpec {
 #[derive(Clone, Debug)]
 pub(crate) enum Op {
     Book(BookSpec),
+    /// A booking through `book_ip_ref` (which takes custom resources only: a product
+    /// attachment is left out), its borrowed IP read back as an owned one.
+    BookRef(BookSpec),
     Release(u16),
     ReleaseSet(Vec<u16>),
     Update {
@@ -1597,6 +1600,11 @@ impl Model {
     pub(crate) fn step(&mut self, ipam: &mut Ipam, op: &Op) -> Checked<bool> {
         match op {
             Op::Book(spec) => self.step_book(ipam, spec),
+            Op::BookRef(spec) => {
+                let req = self.book_request(spec);
+                let got = ipam.book_ip_ref(REGION, req.clone()).map(|ip| ip.to_ip());
+                self.settle_book(&req, None, got)
+            }
             Op::BookBatch(specs) => {
                 let requests: Vec<BookIpRequest> =
                     specs.iter().map(|s| self.book_request(s)).collect();
