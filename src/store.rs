@@ -499,19 +499,27 @@ impl Store {
         self.live.iter().map(|h| (h, self.get(h)))
     }
 
-    /// Drops dead slots and renumbers live handles in order. Returns the old → new map
-    /// (`Handle::MAX` for dead handles).
-    pub(crate) fn compact(&mut self) -> Vec<Handle> {
+    /// Drops dead slots and renumbers live handles in order, keeping the slab's memory for
+    /// twice the live records plus `spare`. Returns the old → new map (`Handle::MAX` for dead
+    /// handles).
+    pub(crate) fn compact(&mut self, spare: usize) -> Vec<Handle> {
         let mut map = vec![Handle::MAX; self.slots.len()];
-        let mut kept = Vec::with_capacity(self.len());
-        for (old, slot) in self.slots.drain(..).enumerate() {
-            if let Some(record) = slot {
-                let new = Handle::try_from(kept.len()).expect("fewer live records than handles");
+        // In place: no second slab while compacting, and the slab keeps its memory.
+        let (mut old, mut new) = (0, 0);
+        self.slots.retain(|slot| {
+            if slot.is_some() {
                 map[old] = new;
-                kept.push(Some(record));
+                new += 1;
             }
+            old += 1;
+            slot.is_some()
+        });
+        // Memory for far more records than are left goes back; room for twice as many (and
+        // `spare`) stays, so that a region churning near empty does not regrow its slab.
+        let room = self.slots.len().saturating_mul(2).saturating_add(spare);
+        if self.slots.capacity() > room.saturating_mul(2) {
+            self.slots.shrink_to(room);
         }
-        self.slots = kept;
         for handle in self.ids.values_mut().chain(self.collided.values_mut()) {
             *handle = map[*handle as usize];
         }
@@ -625,13 +633,50 @@ mod tests {
         store.remove(ha);
         assert_eq!((store.handle(a), store.handle(b)), (None, Some(hb)));
         store.check().unwrap();
-        store.compact();
+        store.compact(0);
         assert_eq!(store.handle(b), Some(0));
         store.check().unwrap();
         let ha = store.insert(record(a));
         assert_eq!((store.handle(a), store.handle(b)), (Some(ha), Some(0)));
         store.remove(0);
         assert_eq!((store.handle(a), store.handle(b)), (Some(ha), None));
+        store.check().unwrap();
+    }
+
+    #[test]
+    fn compaction_keeps_room_and_gives_back_the_rest() {
+        let mut store = Store::new(KeyedState::default());
+        let handles: Vec<Handle> = (0..10_000u128)
+            .map(|i| store.insert(record(IpId::from_uuid(uuid::Uuid::from_u128(i + 1)))))
+            .collect();
+        let capacity = store.slots.capacity();
+        // Half released: the slab keeps its memory (room for twice the rest).
+        for &h in handles.iter().step_by(2) {
+            store.remove(h);
+        }
+        let map = store.compact(100);
+        assert_eq!(store.slots.capacity(), capacity);
+        assert_eq!((store.len(), store.dead()), (5_000, 0));
+        assert_eq!((map[0], map[1], map[9_999]), (Handle::MAX, 0, 4_999));
+        store.check().unwrap();
+        // All but ten released: memory beyond twice the rest plus the spare goes back.
+        for h in 10..5_000 {
+            store.remove(h);
+        }
+        store.compact(100);
+        assert_eq!(store.len(), 10);
+        assert!(store.slots.capacity() >= 120, "{}", store.slots.capacity());
+        assert!(
+            store.slots.capacity() < capacity / 10,
+            "{}",
+            store.slots.capacity()
+        );
+        for (i, h) in (0..10).enumerate() {
+            assert_eq!(
+                store.get(h).id,
+                IpId::from_uuid(uuid::Uuid::from_u128(2 * i as u128 + 2))
+            );
+        }
         store.check().unwrap();
     }
 

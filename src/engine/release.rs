@@ -84,7 +84,7 @@ impl Ipam {
     /// O(n) in the region's live IPs; amortized O(1) per release by [`Ipam::maybe_compact`].
     pub(crate) fn compact(&mut self, region: Region) {
         let rs = self.region_mut(region);
-        let map = rs.store.compact();
+        let map = rs.store.compact(MIN_DEAD_TO_COMPACT);
         rs.index.remap(&map);
         for subnet in rs.registry.subnets_mut() {
             subnet.handles = HandleSet::from_sorted(subnet.handles.iter().map(|h| map[h as usize]));
