@@ -1,17 +1,91 @@
 //! Allocators work in integer offsets inside one block and never see an address. IPv4 hands out
 //! the lowest free offset without scanning: everything at or above a high-water mark is free, and
-//! offsets freed below it sit in a roaring bitmap whose `min()` is the answer. IPv6 draws random
-//! offsets and leaves the sparse set of taken ones to its caller.
+//! offsets freed below it sit in a roaring bitmap whose `min()` is the answer (the last one freed,
+//! when lower than the rest, held aside). IPv6 draws random offsets and leaves the sparse set of
+//! taken ones to its caller.
 
 use roaring::RoaringBitmap;
 
 use crate::env::RandomSource;
 
+/// The offsets freed below an IPv4 allocator's mark: a roaring bitmap, and at times one offset
+/// below all of its members held aside. A full block churning (book one, release it, again)
+/// books and frees that one offset without touching the bitmap; through the bitmap alone, the
+/// last member of a container leaving frees the container, and the next release allocates it
+/// again.
+#[derive(Clone, Debug, Default)]
+struct Freed {
+    /// Below every member of `rest` when set.
+    aside: Option<u32>,
+    rest: RoaringBitmap,
+}
+
+impl Freed {
+    /// Removes and returns the lowest member.
+    fn pop_min(&mut self) -> Option<u32> {
+        if let Some(lowest) = self.aside.take() {
+            return Some(lowest);
+        }
+        let lowest = self.rest.min()?;
+        self.rest.remove(lowest);
+        Some(lowest)
+    }
+
+    fn contains(&self, offset: u32) -> bool {
+        self.aside == Some(offset) || self.rest.contains(offset)
+    }
+
+    /// Adds `offset`, not a member.
+    fn insert(&mut self, offset: u32) {
+        debug_assert!(!self.contains(offset));
+        match self.aside {
+            Some(aside) if offset < aside => {
+                self.rest.insert(aside);
+                self.aside = Some(offset);
+            }
+            None if self.rest.min().is_none_or(|m| offset < m) => self.aside = Some(offset),
+            _ => {
+                self.rest.insert(offset);
+            }
+        }
+    }
+
+    /// Removes `offset`; whether it was a member.
+    fn remove(&mut self, offset: u32) -> bool {
+        if self.aside == Some(offset) {
+            self.aside = None;
+            true
+        } else {
+            self.rest.remove(offset)
+        }
+    }
+
+    fn remove_range(&mut self, range: std::ops::Range<u32>) {
+        if self.aside.is_some_and(|a| range.contains(&a)) {
+            self.aside = None;
+        }
+        self.rest.remove_range(range);
+    }
+
+    fn range_cardinality(&self, range: std::ops::Range<u32>) -> u64 {
+        let aside = self.aside.is_some_and(|a| range.contains(&a));
+        self.rest.range_cardinality(range) + u64::from(aside)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.aside.is_none() && self.rest.is_empty()
+    }
+
+    fn len(&self) -> u64 {
+        self.rest.len() + u64::from(self.aside.is_some())
+    }
+}
+
 /// Lowest-free allocation over the offsets `first..end` of an IPv4 block.
 ///
 /// Free offsets are `freed ∪ [next, end) ∖ above`: every member of `freed` is below `next`, and
 /// `above` holds the offsets at or above `next` taken by address (`next` itself is never in it).
-/// Taking the lowest is `freed.min()` and `remove()`, or bumping `next` past `above`'s run; an
+/// Taking the lowest is `freed`'s lowest member, or bumping `next` past `above`'s run; an
 /// empty or full block costs a few words of memory. Booking an address far above the mark costs
 /// one insert, not a range.
 #[derive(Clone, Debug)]
@@ -19,7 +93,7 @@ pub(crate) struct V4Allocator {
     first: u32,
     end: u32,
     next: u32,
-    freed: RoaringBitmap,
+    freed: Freed,
     above: RoaringBitmap,
 }
 
@@ -31,7 +105,7 @@ impl V4Allocator {
             first,
             end,
             next: first,
-            freed: RoaringBitmap::new(),
+            freed: Freed::default(),
             above: RoaringBitmap::new(),
         }
     }
@@ -73,8 +147,7 @@ impl V4Allocator {
 
     /// Takes the lowest free offset. O(1) amortized: never scans the block.
     pub(crate) fn take_lowest(&mut self) -> Option<u32> {
-        if let Some(lowest) = self.freed.min() {
-            self.freed.remove(lowest);
+        if let Some(lowest) = self.freed.pop_min() {
             return Some(lowest);
         }
         if self.next < self.end {
@@ -208,6 +281,34 @@ mod tests {
         assert_eq!(a.take_lowest(), None);
         assert_eq!(a.taken(), 8);
         assert!(!a.has_room());
+    }
+
+    #[test]
+    fn churn_in_a_full_block_books_the_offset_held_aside() {
+        let mut a = V4Allocator::new(2, 12);
+        while a.take_lowest().is_some() {}
+        assert!(a.release(4) && a.release(7));
+        // 4 went aside (below every other member), 7 to the bitmap.
+        assert_eq!((a.freed.aside, a.freed.rest.len()), (Some(4), 1));
+        for _ in 0..3 {
+            assert_eq!(a.take_lowest(), Some(4));
+            assert_eq!(a.freed.aside, None);
+            assert!(a.release(4));
+            assert_eq!((a.freed.aside, a.freed.rest.len()), (Some(4), 1));
+        }
+        // A lower offset freed takes the place aside; the one there joins the bitmap.
+        assert!(a.release(3));
+        assert_eq!((a.freed.aside, a.freed.rest.len()), (Some(3), 2));
+        assert_eq!(a.freed.range_cardinality(3..8), 3);
+        for want in [3, 4, 7] {
+            assert_eq!(a.take_lowest(), Some(want));
+        }
+        assert!(a.freed.is_empty() && !a.has_room());
+        // Booking the offset held aside by address takes it from there.
+        assert!(a.release(5));
+        assert_eq!(a.take_lowest(), Some(5));
+        assert!(a.release(5) && a.take(5));
+        assert!(a.freed.is_empty());
     }
 
     #[test]
