@@ -478,10 +478,12 @@ fn v6_pools(config: &Config, floors: &mut [FloorTier], table: &mut Table) {
 }
 
 fn region_rows(config: &Config, floors: &mut [FloorTier], table: &mut Table) {
+    // The peak over what is already held (the floors, kept for the rows below).
     reset_peak();
+    let held = heap();
     let (mut data, heap_built) = with_heap(|| region(config.ips));
     let engine_heap = heap_built.saturating_sub(data.side_bytes());
-    let peak = peak();
+    let peak = peak().saturating_sub(held);
     let n = data.ids.len();
     let floor = nearest(floors, n);
     let bytes_per_ip = per_ip(engine_heap, n);
