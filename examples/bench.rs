@@ -156,10 +156,21 @@ fn measure_against(op: &mut dyn Op, floor: &mut dyn Op, config: &Config) -> (f64
     (median(op_samples), median(floor_samples))
 }
 
-/// The floor at one scale, kept to be timed again beside each operation compared with it.
+/// Floors of at most this many live entries are kept and timed again beside each row compared
+/// with them; larger ones are timed once, at the start, and dropped. A floor's figure drifts
+/// with the machine's phases as much as the rows do (by up to 2x from one minute to the next
+/// here), but a 10M-entry floor (1.8 GiB) held beside a 10M-IP engine would slow both: twice
+/// the memory for the processor's page walks, whose tables then no longer stay in cache.
+const PAIRED_MAX: usize = 1_000_000;
+
+/// The floor at one scale: its figures timed at the start and, when small, the floor itself.
 struct FloorTier {
     live: usize,
-    floor: Floor,
+    floor: Option<Floor>,
+    book_ns: f64,
+    get_ns: f64,
+    /// The get floor with each lookup waiting for the previous one.
+    chained_ns: f64,
 }
 
 /// Which floor an operation is compared with.
@@ -181,28 +192,31 @@ struct RowSpec {
 }
 
 impl FloorTier {
-    /// The row of `op` against this tier's `kind` floor, the two timed in turn
-    /// ([`measure_against`]).
+    /// The row of `op` against this tier's `kind` floor: the two timed in turn
+    /// ([`measure_against`]) when the floor is kept, else `op` alone against the figure timed
+    /// at the start.
     fn row(&mut self, kind: FloorKind, op: &mut dyn Op, config: &Config, spec: RowSpec) -> Row {
-        let (ns, floor_ns, what) = match kind {
-            FloorKind::Book => {
-                let (ns, f) = measure_against(op, &mut FloorBook(&mut self.floor), config);
-                (ns, f, "book")
-            }
-            FloorKind::Get => {
-                let (ns, f) = measure_against(op, &mut FloorGet::new(&self.floor), config);
-                (ns, f, "get")
-            }
-            FloorKind::ChainedGet => {
-                let (ns, f) = measure_against(op, &mut FloorGet::chained(&self.floor), config);
-                (ns, f, "chained get")
-            }
+        let what = match kind {
+            FloorKind::Book => "book",
+            FloorKind::Get => "get",
+            FloorKind::ChainedGet => "chained get",
         };
+        let (ns, floor_ns) = match (&mut self.floor, kind) {
+            (Some(floor), FloorKind::Book) => measure_against(op, &mut FloorBook(floor), config),
+            (Some(floor), FloorKind::Get) => measure_against(op, &mut FloorGet::new(floor), config),
+            (Some(floor), FloorKind::ChainedGet) => {
+                measure_against(op, &mut FloorGet::chained(floor), config)
+            }
+            (None, FloorKind::Book) => (measure(op, config), self.book_ns),
+            (None, FloorKind::Get) => (measure(op, config), self.get_ns),
+            (None, FloorKind::ChainedGet) => (measure(op, config), self.chained_ns),
+        };
+        let when = if self.floor.is_some() { "" } else { " (start)" };
         op_row(
             spec,
             ns,
             floor_ns,
-            format!("{what}@{} {}", self.live, time(floor_ns)),
+            format!("{what}@{} {}{when}", self.live, time(floor_ns)),
         )
     }
 }
@@ -362,7 +376,13 @@ fn floors(config: &Config, table: &mut Table) -> Vec<FloorTier> {
                 ..Row::default()
             });
         }
-        out.push(FloorTier { live, floor });
+        out.push(FloorTier {
+            live,
+            floor: (live <= PAIRED_MAX).then_some(floor),
+            book_ns,
+            get_ns,
+            chained_ns,
+        });
     }
     out
 }
@@ -478,7 +498,7 @@ fn v6_pools(config: &Config, floors: &mut [FloorTier], table: &mut Table) {
 }
 
 fn region_rows(config: &Config, floors: &mut [FloorTier], table: &mut Table) {
-    // The peak over what is already held (the floors, kept for the rows below).
+    // The peak over what is already held (the small floors, kept for the rows below).
     reset_peak();
     let held = heap();
     let (mut data, heap_built) = with_heap(|| region(config.ips));
@@ -781,7 +801,7 @@ fn main() {
         load_average(),
     );
     println!(
-        "x floor: median / floor median at the nearest floor scale (book@L, get@L: L live entries), the floor timed again in batches taking turns with the row's"
+        "x floor: median / floor median at the nearest floor scale (book@L, get@L: L live entries); floors of up to {PAIRED_MAX} entries timed again in batches taking turns with the row's, larger ones timed at the start (start)"
     );
     println!("B/IP: heap of the engine the row ran on, divided by its booked IPs");
     println!();
