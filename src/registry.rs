@@ -16,7 +16,7 @@ use crate::hash::{FastMap, KeyedState};
 use crate::model::ids::{PrivateNetworkId, ProjectId, SubnetId, VpcId};
 use crate::model::ip::Source;
 use crate::pool::Pool;
-use crate::store::HandleSet;
+use crate::store::SubnetHandles;
 
 /// A VPC.
 #[derive(Clone, Debug)]
@@ -136,7 +136,7 @@ pub(crate) struct SubnetRecord {
     pub(crate) created: i64,
     pub(crate) updated: i64,
     pub(crate) pool: Pool,
-    pub(crate) handles: HandleSet,
+    pub(crate) handles: SubnetHandles,
 }
 
 impl SubnetRecord {
@@ -387,7 +387,7 @@ impl Registry {
             created: now,
             updated: now,
             pool: Pool::new(net, self.hasher),
-            handles: HandleSet::default(),
+            handles: SubnetHandles::default(),
         };
         let slot = if let Some(slot) = self.free_slots.pop() {
             self.subnets[slot as usize] = Some(record);

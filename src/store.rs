@@ -5,6 +5,8 @@
 //! [`Store::compact`], which renumbers the live handles in order; the engine calls it when dead
 //! slots outnumber live ones, so its cost is amortized over the releases that caused it.
 
+use std::borrow::Cow;
+
 use roaring::RoaringBitmap;
 
 use crate::flat::{prefetch, FlatMap};
@@ -276,6 +278,20 @@ impl HandleSet {
         removed
     }
 
+    /// Removes `handles`, every one a member, in one pass over the set's containers (a
+    /// sequential read, where removing them one by one searches the containers for each).
+    fn remove_members(&mut self, handles: &[Handle]) {
+        let gone: RoaringBitmap = handles.iter().copied().collect();
+        debug_assert_eq!(gone.len(), handles.len() as u64);
+        debug_assert!(gone.is_subset(&self.set));
+        self.set -= &gone;
+        self.len -= gone.len();
+        let in_top = gone.range_cardinality(self.top_key << 16..);
+        self.top_len = self
+            .top_len
+            .saturating_sub(u32::try_from(in_top).unwrap_or(u32::MAX));
+    }
+
     /// Number of handles. O(1).
     pub(crate) fn len(&self) -> u64 {
         self.len
@@ -311,6 +327,106 @@ impl std::ops::Deref for HandleSet {
 
     fn deref(&self) -> &RoaringBitmap {
         &self.set
+    }
+}
+
+/// How many released handles a [`SubnetHandles`] notes before it drops them from its set.
+const RELEASED_BATCH: usize = 16;
+
+/// The handles of one subnet's IPs. A release only notes its handle, and the set drops the
+/// noted handles every [`RELEASED_BATCH`] releases, in one pass: a subnet filled among
+/// thousands of others (consecutive handles go to different networks) has its handles spread
+/// over every container of the region's handle range, about 150 at 10M IPs, and removing one
+/// handle is a binary search through them, several cache misses one after the other; one pass
+/// over all of them is a sequential read. Readers see the members only: [`SubnetHandles::bitmap`]
+/// copies the set without the noted handles while some are noted.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SubnetHandles {
+    /// The members, and the noted handles.
+    set: HandleSet,
+    /// Released handles still in `set`: fewer than [`RELEASED_BATCH`], each once.
+    released: Vec<Handle>,
+}
+
+impl SubnetHandles {
+    /// The set of the sorted `handles`.
+    pub(crate) fn from_sorted(handles: impl IntoIterator<Item = Handle>) -> Self {
+        Self {
+            set: HandleSet::from_sorted(handles),
+            released: Vec::new(),
+        }
+    }
+
+    /// Adds `handle`, larger than every handle this set ever held since it was built.
+    pub(crate) fn append(&mut self, handle: Handle) {
+        self.set.append(handle);
+    }
+
+    /// See [`HandleSet::warm`].
+    pub(crate) fn warm(&self) {
+        self.set.warm();
+    }
+
+    /// Removes `handle`, a member.
+    pub(crate) fn remove(&mut self, handle: Handle) {
+        debug_assert!(self.set.contains(handle) && !self.released.contains(&handle));
+        if self.released.capacity() == 0 {
+            self.released.reserve_exact(RELEASED_BATCH);
+        }
+        self.released.push(handle);
+        if self.released.len() >= RELEASED_BATCH {
+            self.set.remove_members(&self.released);
+            self.released.clear();
+        }
+    }
+
+    /// Number of members. O(1).
+    pub(crate) fn len(&self) -> u64 {
+        self.set.len() - self.released.len() as u64
+    }
+
+    /// The members, in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = Handle> + '_ {
+        self.set.iter().filter(|h| !self.released.contains(h))
+    }
+
+    /// The released handles not yet dropped from the set (dead records).
+    pub(crate) fn released(&self) -> &[Handle] {
+        &self.released
+    }
+
+    /// The members as a bitmap: borrowed while no release is noted, else a copy.
+    pub(crate) fn bitmap(&self) -> Cow<'_, RoaringBitmap> {
+        if self.released.is_empty() {
+            return Cow::Borrowed(self.set.bitmap());
+        }
+        let mut members = self.set.bitmap().clone();
+        for &h in &self.released {
+            members.remove(h);
+        }
+        Cow::Owned(members)
+    }
+
+    /// Adds the members to `union`, which holds no handle of another subnet's noted releases.
+    pub(crate) fn add_to(&self, union: &mut RoaringBitmap) {
+        *union |= self.set.bitmap();
+        for &h in &self.released {
+            union.remove(h);
+        }
+    }
+
+    /// Checks the set's tracked sizes, and that each noted handle is a member of it, once.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        self.set.check()?;
+        for (i, h) in self.released.iter().enumerate() {
+            if !self.set.contains(*h) || self.released[..i].contains(h) {
+                return Err(format!("released handle {h} noted twice or not in the set"));
+            }
+        }
+        if self.released.len() >= RELEASED_BATCH {
+            return Err(format!("{} released handles noted", self.released.len()));
+        }
+        Ok(())
     }
 }
 
@@ -737,6 +853,41 @@ mod tests {
             let rebuilt = HandleSet::from_sorted(plain.iter());
             proptest::prop_assert!(rebuilt.check().is_ok());
             proptest::prop_assert_eq!(rebuilt.bitmap(), &plain);
+        }
+
+        /// A subnet's handles read as exactly its members, whether releases are noted or were
+        /// dropped from the set, across containers and the array limit.
+        #[test]
+        fn subnet_handles_read_as_their_members(
+            steps in proptest::collection::vec((proptest::bool::ANY, 1u32..6000, 0usize..50), 1..40),
+        ) {
+            let mut set = SubnetHandles::default();
+            let mut plain = RoaringBitmap::new();
+            let mut next = 65_000u32;
+            let mut other = RoaringBitmap::new();
+            other.insert(1);
+            for (release, n, pick) in steps {
+                if release && !plain.is_empty() {
+                    let victims: Vec<u32> = plain.iter().step_by(pick + 1).take(n as usize).collect();
+                    for v in victims {
+                        set.remove(v);
+                        plain.remove(v);
+                    }
+                } else {
+                    for _ in 0..n {
+                        set.append(next);
+                        plain.insert(next);
+                        next += 1 + pick as u32 % 3;
+                    }
+                }
+                proptest::prop_assert_eq!(&*set.bitmap(), &plain);
+                proptest::prop_assert_eq!(set.len(), plain.len());
+                proptest::prop_assert!(set.iter().eq(plain.iter()));
+                let mut union = other.clone();
+                set.add_to(&mut union);
+                proptest::prop_assert_eq!(union, &other | &plain);
+                proptest::prop_assert!(set.check().is_ok(), "{:?}", set.check());
+            }
         }
     }
 }

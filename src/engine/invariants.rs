@@ -32,6 +32,15 @@ impl Ipam {
                         )));
                     }
                 }
+                // A noted release is a dead record's handle.
+                for &h in s.handles.released() {
+                    if rs.store.live().contains(h) {
+                        return Err(ctx(format!(
+                            "subnet {} notes live handle {h} as released",
+                            s.id
+                        )));
+                    }
+                }
             }
             if in_subnets != rs.store.len() as u64 {
                 return Err(ctx(format!(

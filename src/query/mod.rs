@@ -209,9 +209,10 @@ fn filter<'a>(
         Posting::Bitmap(match &subnets {
             None => Cow::Borrowed(rs.store.live()),
             Some(slots) => match slots.as_slice() {
-                [one] => Cow::Borrowed(rs.registry.subnet(*one).handles.bitmap()),
-                many => Cow::Owned(many.iter().fold(RoaringBitmap::new(), |acc, &s| {
-                    acc | rs.registry.subnet(s).handles.bitmap()
+                [one] => rs.registry.subnet(*one).handles.bitmap(),
+                many => Cow::Owned(many.iter().fold(RoaringBitmap::new(), |mut acc, &s| {
+                    rs.registry.subnet(s).handles.add_to(&mut acc);
+                    acc
                 })),
             },
         })
@@ -246,8 +247,9 @@ fn filter<'a>(
                 .filter(|&h| allowed.contains(rs.store.get(h).subnet))
                 .collect()
         } else {
-            let union = slots.iter().fold(RoaringBitmap::new(), |u, &s| {
-                u | rs.registry.subnet(s).handles.bitmap()
+            let union = slots.iter().fold(RoaringBitmap::new(), |mut u, &s| {
+                rs.registry.subnet(s).handles.add_to(&mut u);
+                u
             });
             acc.into_owned() & union
         }));
