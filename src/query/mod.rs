@@ -208,13 +208,22 @@ fn filter<'a>(
     let mut matches: Posting<'a> = if postings.is_empty() {
         Posting::Bitmap(match &subnets {
             None => Cow::Borrowed(rs.store.live()),
-            Some(slots) => match slots.as_slice() {
-                [one] => rs.registry.subnet(*one).handles.bitmap(),
-                many => Cow::Owned(many.iter().fold(RoaringBitmap::new(), |mut acc, &s| {
-                    rs.registry.subnet(s).handles.add_to(&mut acc);
-                    acc
-                })),
-            },
+            Some(slots) => {
+                // A Private Network has an IPv4 and an IPv6 subnet, mostly one of them empty:
+                // the other's set is then the matches, with no union built.
+                let mut booked = slots
+                    .iter()
+                    .copied()
+                    .filter(|&s| rs.registry.subnet(s).handles.len() > 0);
+                match (booked.next(), booked.next()) {
+                    (None, _) => Cow::Owned(RoaringBitmap::new()),
+                    (Some(one), None) => rs.registry.subnet(one).handles.bitmap(),
+                    _ => Cow::Owned(slots.iter().fold(RoaringBitmap::new(), |mut acc, &s| {
+                        rs.registry.subnet(s).handles.add_to(&mut acc);
+                        acc
+                    })),
+                }
+            }
         })
     } else if postings.len() == 1 {
         postings.pop().expect("one posting")
