@@ -143,6 +143,10 @@ impl V4Allocator {
     /// then found by a binary search on range counts, O(log² n) counts however long the run.
     fn skip_taken(&mut self) {
         let next = self.next;
+        // Mostly nothing is booked above the mark: no walk set up.
+        if !self.above.contains(next) {
+            return;
+        }
         let mut top = next;
         for offset in self.above.range(next..).take(WALK as usize) {
             if offset != top {
@@ -219,6 +223,9 @@ impl V4Allocator {
     /// The lowest `x` such that every offset of `x..top` is in `freed`: up to [`WALK`] members
     /// walked down from `top`, then, for a longer run, a binary search on range counts.
     fn bottom_of_freed_run(&self, top: u32) -> u32 {
+        if top == 0 || !self.freed.contains(top - 1) {
+            return top;
+        }
         let mut bottom = top;
         for offset in self
             .freed
