@@ -350,7 +350,7 @@ pub(crate) struct SubnetHandles {
 
 impl SubnetHandles {
     /// The set of the sorted `handles`.
-    pub(crate) fn from_sorted(handles: impl IntoIterator<Item = Handle>) -> Self {
+    fn from_sorted(handles: impl IntoIterator<Item = Handle>) -> Self {
         Self {
             set: HandleSet::from_sorted(handles),
             released: Vec::new(),
@@ -383,6 +383,17 @@ impl SubnetHandles {
     /// Number of members. O(1).
     pub(crate) fn len(&self) -> u64 {
         self.set.len() - self.released.len() as u64
+    }
+
+    /// The members renumbered by a compaction's old → new `map`, in which noted releases, dead
+    /// handles, map to `Handle::MAX` and drop out.
+    pub(crate) fn remapped(&self, map: &[Handle]) -> Self {
+        Self::from_sorted(
+            self.set
+                .iter()
+                .map(|h| map[h as usize])
+                .filter(|&h| h != Handle::MAX),
+        )
     }
 
     /// The members, in order.
@@ -888,6 +899,14 @@ mod tests {
                 proptest::prop_assert_eq!(union, &other | &plain);
                 proptest::prop_assert!(set.check().is_ok(), "{:?}", set.check());
             }
+            // A compaction's renumbering: members shift down by one, the dead map to MAX.
+            let map: Vec<Handle> = (0..next)
+                .map(|h| if plain.contains(h) { h - 1 } else { Handle::MAX })
+                .collect();
+            let remapped = set.remapped(&map);
+            let shifted: RoaringBitmap = plain.iter().map(|h| h - 1).collect();
+            proptest::prop_assert_eq!(&*remapped.bitmap(), &shifted);
+            proptest::prop_assert!(remapped.released().is_empty() && remapped.check().is_ok());
         }
     }
 }

@@ -6,7 +6,7 @@ use crate::engine::{validate, Ipam};
 use crate::error::{Error, ResourceRef};
 use crate::model::enums::{Region, ResourceType};
 use crate::model::ids::IpId;
-use crate::store::{AttachmentRef, Handle, SubnetHandles};
+use crate::store::{AttachmentRef, Handle};
 
 /// Compaction waits for at least this many dead slots, so small stores never pay for it.
 const MIN_DEAD_TO_COMPACT: usize = 4096;
@@ -87,8 +87,7 @@ impl Ipam {
         let map = rs.store.compact(MIN_DEAD_TO_COMPACT);
         rs.index.remap(&map);
         for subnet in rs.registry.subnets_mut() {
-            subnet.handles =
-                SubnetHandles::from_sorted(subnet.handles.iter().map(|h| map[h as usize]));
+            subnet.handles = subnet.handles.remapped(&map);
             subnet.pool.remap_owners(|h| map[h as usize]);
         }
     }
