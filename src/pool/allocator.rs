@@ -147,15 +147,13 @@ impl V4Allocator {
         if !self.above.contains(next) {
             return;
         }
+        // `next` itself is taken: the walk moves the mark at least past it.
         let mut top = next;
         for offset in self.above.range(next..).take(WALK as usize) {
             if offset != top {
                 break;
             }
             top += 1;
-        }
-        if top == next {
-            return;
         }
         if top - next == WALK && self.above.contains(top) {
             // Invariant: `next..lo` is all in `above`, `next..hi + 1` is not.
