@@ -208,22 +208,7 @@ fn filter<'a>(
     let mut matches: Posting<'a> = if postings.is_empty() {
         Posting::Bitmap(match &subnets {
             None => Cow::Borrowed(rs.store.live()),
-            Some(slots) => {
-                // A Private Network has an IPv4 and an IPv6 subnet, mostly one of them empty:
-                // the other's set is then the matches, with no union built.
-                let mut booked = slots
-                    .iter()
-                    .copied()
-                    .filter(|&s| rs.registry.subnet(s).handles.len() > 0);
-                match (booked.next(), booked.next()) {
-                    (None, _) => Cow::Owned(RoaringBitmap::new()),
-                    (Some(one), None) => rs.registry.subnet(one).handles.bitmap(),
-                    _ => Cow::Owned(slots.iter().fold(RoaringBitmap::new(), |mut acc, &s| {
-                        rs.registry.subnet(s).handles.add_to(&mut acc);
-                        acc
-                    })),
-                }
-            }
+            Some(slots) => subnet_members(rs, slots),
         })
     } else if postings.len() == 1 {
         postings.pop().expect("one posting")
@@ -256,11 +241,7 @@ fn filter<'a>(
                 .filter(|&h| allowed.contains(rs.store.get(h).subnet))
                 .collect()
         } else {
-            let union = slots.iter().fold(RoaringBitmap::new(), |mut u, &s| {
-                rs.registry.subnet(s).handles.add_to(&mut u);
-                u
-            });
-            acc.into_owned() & union
+            acc.into_owned() & &*subnet_members(rs, slots)
         }));
     }
     if r.attached == Some(false) {
@@ -283,6 +264,21 @@ fn filter<'a>(
         matches = Posting::Bitmap(Cow::Owned(named));
     }
     matches
+}
+
+/// The handles booked in the subnets `slots`. A Private Network has an IPv4 and an IPv6
+/// subnet, mostly one of them empty: the other's set is then read in place, with no union built.
+fn subnet_members<'a>(rs: &'a RegionState, slots: &[u32]) -> Cow<'a, RoaringBitmap> {
+    let handles = |s: u32| &rs.registry.subnet(s).handles;
+    let mut booked = slots.iter().copied().filter(|&s| handles(s).len() > 0);
+    match (booked.next(), booked.next()) {
+        (None, _) => Cow::Owned(RoaringBitmap::new()),
+        (Some(one), None) => handles(one).bitmap(),
+        _ => Cow::Owned(slots.iter().fold(RoaringBitmap::new(), |mut union, &s| {
+            handles(s).add_to(&mut union);
+            union
+        })),
+    }
 }
 
 fn order(
