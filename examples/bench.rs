@@ -163,14 +163,12 @@ fn measure_against(op: &mut dyn Op, floor: &mut dyn Op, config: &Config) -> (f64
 /// the memory for the processor's page walks, whose tables then no longer stay in cache.
 const PAIRED_MAX: usize = 1_000_000;
 
-/// The floor at one scale: its figures timed at the start and, when small, the floor itself.
+/// The floor at one scale: its figures timed at the start ([`FloorKind`] order) and, when
+/// small, the floor itself.
 struct FloorTier {
     live: usize,
     floor: Option<Floor>,
-    book_ns: f64,
-    get_ns: f64,
-    /// The get floor with each lookup waiting for the previous one.
-    chained_ns: f64,
+    alone_ns: [f64; 3],
 }
 
 /// Which floor an operation is compared with.
@@ -180,6 +178,27 @@ enum FloorKind {
     Get,
     /// The get floor with each lookup waiting for the previous one.
     ChainedGet,
+}
+
+impl FloorKind {
+    const ALL: [FloorKind; 3] = [FloorKind::Book, FloorKind::Get, FloorKind::ChainedGet];
+
+    fn name(self) -> &'static str {
+        match self {
+            FloorKind::Book => "book",
+            FloorKind::Get => "get",
+            FloorKind::ChainedGet => "chained get",
+        }
+    }
+
+    /// This floor of `floor`, as an operation to time.
+    fn op(self, floor: &mut Floor) -> Box<dyn Op + '_> {
+        match self {
+            FloorKind::Book => Box::new(FloorBook(floor)),
+            FloorKind::Get => Box::new(FloorGet::new(floor)),
+            FloorKind::ChainedGet => Box::new(FloorGet::chained(floor)),
+        }
+    }
 }
 
 /// What a row compared with a floor shows besides its figures.
@@ -196,27 +215,16 @@ impl FloorTier {
     /// ([`measure_against`]) when the floor is kept, else `op` alone against the figure timed
     /// at the start.
     fn row(&mut self, kind: FloorKind, op: &mut dyn Op, config: &Config, spec: RowSpec) -> Row {
-        let what = match kind {
-            FloorKind::Book => "book",
-            FloorKind::Get => "get",
-            FloorKind::ChainedGet => "chained get",
-        };
-        let (ns, floor_ns) = match (&mut self.floor, kind) {
-            (Some(floor), FloorKind::Book) => measure_against(op, &mut FloorBook(floor), config),
-            (Some(floor), FloorKind::Get) => measure_against(op, &mut FloorGet::new(floor), config),
-            (Some(floor), FloorKind::ChainedGet) => {
-                measure_against(op, &mut FloorGet::chained(floor), config)
-            }
-            (None, FloorKind::Book) => (measure(op, config), self.book_ns),
-            (None, FloorKind::Get) => (measure(op, config), self.get_ns),
-            (None, FloorKind::ChainedGet) => (measure(op, config), self.chained_ns),
+        let (ns, floor_ns) = match &mut self.floor {
+            Some(floor) => measure_against(op, &mut *kind.op(floor), config),
+            None => (measure(op, config), self.alone_ns[kind as usize]),
         };
         let when = if self.floor.is_some() { "" } else { " (start)" };
         op_row(
             spec,
             ns,
             floor_ns,
-            format!("{what}@{} {}{when}", self.live, time(floor_ns)),
+            format!("{}@{} {}{when}", kind.name(), self.live, time(floor_ns)),
         )
     }
 }
@@ -361,13 +369,11 @@ fn floors(config: &Config, table: &mut Table) -> Vec<FloorTier> {
     let mut out = Vec::new();
     for live in tiers {
         let mut floor = Floor::new(live, 1);
-        let book_ns = measure(&mut FloorBook(&mut floor), config);
-        let get_ns = measure(&mut FloorGet::new(&floor), config);
-        let chained_ns = measure(&mut FloorGet::chained(&floor), config);
+        let alone_ns = FloorKind::ALL.map(|kind| measure(&mut *kind.op(&mut floor), config));
         for (what, ns) in [
-            ("book", book_ns),
-            ("get", get_ns),
-            ("get, each lookup after the last", chained_ns),
+            ("book", alone_ns[0]),
+            ("get", alone_ns[1]),
+            ("get, each lookup after the last", alone_ns[2]),
         ] {
             table.push(Row {
                 name: format!("floor {what}"),
@@ -379,9 +385,7 @@ fn floors(config: &Config, table: &mut Table) -> Vec<FloorTier> {
         out.push(FloorTier {
             live,
             floor: (live <= PAIRED_MAX).then_some(floor),
-            book_ns,
-            get_ns,
-            chained_ns,
+            alone_ns,
         });
     }
     out
