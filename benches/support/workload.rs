@@ -159,17 +159,15 @@ impl Pool {
         BookIpRequest::new(project(), Source::PrivateNetworkId(self.pn)).ipv6(self.v6)
     }
 
-    /// Books `request`, which has room, with `book_ip`; returns the new IP's id.
-    fn book(&mut self, request: &BookIpRequest) -> IpId {
-        self.ipam.book_ip(REGION, request.clone()).expect("room").id
-    }
-
-    /// The same with `book_ip_ref`: the IP borrowed rather than owned.
-    fn book_ref(&mut self, request: &BookIpRequest) -> IpId {
-        self.ipam
-            .book_ip_ref(REGION, request.clone())
-            .expect("room")
-            .id()
+    /// Books `request`, which has room, with `book_ip` (the IP `owned`) or `book_ip_ref`;
+    /// returns the new IP's id.
+    fn book(&mut self, request: &BookIpRequest, owned: bool) -> IpId {
+        let request = request.clone();
+        if owned {
+            self.ipam.book_ip(REGION, request).expect("room").id
+        } else {
+            self.ipam.book_ip_ref(REGION, request).expect("room").id()
+        }
     }
 }
 
@@ -201,11 +199,7 @@ impl Op for BookAuto<'_> {
     fn run(&mut self, n: usize) {
         let request = self.pool.auto_request();
         for _ in 0..n {
-            let id = if self.owned {
-                self.pool.book(&request)
-            } else {
-                self.pool.book_ref(&request)
-            };
+            let id = self.pool.book(&request, self.owned);
             self.booked.push(id);
         }
     }
@@ -226,7 +220,7 @@ impl Op for Churn<'_> {
     fn run(&mut self, n: usize) {
         let request = self.pool.auto_request();
         for _ in 0..n {
-            let id = self.pool.book(&request);
+            let id = self.pool.book(&request, true);
             self.pool.ipam.release_ip(REGION, id).expect("booked");
         }
     }
