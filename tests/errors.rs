@@ -1900,3 +1900,39 @@ fn failed_calls_consume_neither_clock_nor_randomness() {
         "failed calls that changed later results: {leaks:?}"
     );
 }
+
+#[test]
+fn book_ip_ref_fails_as_book_ip_does() {
+    type Request = fn(&World) -> BookIpRequest;
+    let requests: Vec<(&str, Request)> = vec![
+        ("unknown network", |_| {
+            BookIpRequest::new(project(), Source::PrivateNetworkId(unknown()))
+        }),
+        ("another project", |w| {
+            BookIpRequest::new(other_project(), Source::PrivateNetworkId(w.pn.id))
+        }),
+        ("address in use", |w| {
+            BookIpRequest::new(project(), Source::PrivateNetworkId(w.pn.id))
+                .address("172.16.32.2".parse().unwrap())
+        }),
+        ("address outside the subnet", |w| {
+            BookIpRequest::new(project(), Source::SubnetId(w.v4))
+                .address("10.9.9.9".parse().unwrap())
+        }),
+        ("family mismatch", |w| {
+            BookIpRequest::new(project(), Source::SubnetId(w.v6))
+        }),
+        ("a vpc source", |w| {
+            BookIpRequest::new(project(), Source::VpcId(w.default_vpc))
+        }),
+        ("a tag too long", |w| {
+            BookIpRequest::new(project(), Source::PrivateNetworkId(w.pn.id)).tags(["x".repeat(200)])
+        }),
+    ];
+    for (name, request) in requests {
+        let (owned, _) = fails_in_world(|i, w| i.book_ip(REGION, request(w)));
+        let (borrowed, _) =
+            fails_in_world(|i, w| i.book_ip_ref(REGION, request(w)).map(|ip| ip.id()));
+        assert_eq!(borrowed, owned, "{name}");
+    }
+}
