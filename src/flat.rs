@@ -214,12 +214,21 @@ impl FlatMap {
     }
 
     /// [`FlatMap::reserve`], or `false` (the map unchanged) when the memory cannot be had.
+    #[inline]
     pub(crate) fn try_reserve(&mut self, additional: usize) -> bool {
         let needed = self.len.saturating_add(additional);
-        // At most three quarters full.
+        // At most three quarters full. Every insert asks: the check is inlined, growing is not.
         if needed.saturating_mul(4) <= self.slots.len().saturating_mul(3) {
             return true;
         }
+        self.grow(needed)
+    }
+
+    /// Moves the entries to slots for `needed` entries at most three quarters full; `false`
+    /// (the map unchanged) when the memory cannot be had.
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self, needed: usize) -> bool {
         let Some(want) = needed
             .saturating_mul(4)
             .div_ceil(3)

@@ -545,10 +545,17 @@ impl Index {
     }
 
     /// Posts `handle` under each of `names` and returns the id of the interned tag list.
+    #[inline]
     pub(crate) fn add_tags(&mut self, handle: Handle, names: &[String]) -> u32 {
+        // Most bookings carry no tags: that answer is inlined.
         if names.is_empty() {
             return 0;
         }
+        self.add_some_tags(handle, names)
+    }
+
+    /// [`Index::add_tags`] of a non-empty list.
+    fn add_some_tags(&mut self, handle: Handle, names: &[String]) -> u32 {
         if let Some(set) = self.tag_sets.find(names) {
             for &t in self.tag_sets.get(set) {
                 self.tags.insert(t, handle);

@@ -195,6 +195,9 @@ impl Registry {
         self.seq
     }
 
+    // A plain `#[inline]` left these out of line in booking (callgrind: 11 instructions a booking).
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
     pub(crate) fn subnet(&self, slot: u32) -> &SubnetRecord {
         self.subnets[slot as usize]
             .as_ref()
@@ -219,6 +222,8 @@ impl Registry {
         }
     }
 
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
     pub(crate) fn subnet_mut(&mut self, slot: u32) -> &mut SubnetRecord {
         self.subnets[slot as usize]
             .as_mut()

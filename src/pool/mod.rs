@@ -116,6 +116,7 @@ impl Pool {
     }
 
     /// Whether an automatic booking would find room (IPv6 pools always have room).
+    #[inline]
     pub(crate) fn has_room(&self) -> bool {
         match &self.slots {
             Slots::V4 { allocator, .. } => allocator.has_room(),
