@@ -1,8 +1,8 @@
 //! Allocators work in integer offsets inside one block and never see an address. IPv4 hands out
 //! the lowest free offset without scanning: everything at or above a high-water mark is free, and
-//! offsets freed below it sit in a roaring bitmap whose `min()` is the answer (the last one freed,
-//! when lower than the rest, held aside). IPv6 draws random offsets and leaves the sparse set of
-//! taken ones to its caller.
+//! offsets freed below it sit in a roaring bitmap whose `min()` is the answer (the lowest few of
+//! them listed beside it, so that taking one is a `pop`). IPv6 draws random offsets and leaves
+//! the sparse set of taken ones to its caller.
 
 use roaring::RoaringBitmap;
 
@@ -13,84 +13,131 @@ use crate::env::RandomSource;
 /// container reads its words up to the range's end (up to 1,024 of them, twice, per count).
 const WALK: u32 = 4096;
 
-/// The offsets freed below an IPv4 allocator's mark: a roaring bitmap, and at times one offset
-/// below all of its members held aside. A full block churning (book one, release it, again)
-/// books and frees that one offset without touching the bitmap; through the bitmap alone, the
-/// last member of a container leaving frees the container, and the next release allocates it
-/// again.
+/// How many of the lowest freed offsets [`Freed`] moves out of its bitmap at once when its
+/// list of them runs dry.
+const LOW_BATCH: usize = 32;
+
+/// Most offsets [`Freed`] lists beside its bitmap; past that, the larger half joins the bitmap.
+const LOW_MAX: usize = 2 * LOW_BATCH;
+
+/// The offsets freed below an IPv4 allocator's mark: a roaring bitmap, and beside it the
+/// lowest few in a short list (`low`, every one below every member of the bitmap).
+///
+/// The lowest member is what an automatic booking takes. Taken from the bitmap, it would be
+/// the first element of a sorted array container: removing it shifts the whole array (up to
+/// 4,096 members), and the last member of a container leaving frees the container, which the
+/// next release allocates again. Held in `low` from the largest down, it is the list's last
+/// element: `pop`. `low` is refilled [`LOW_BATCH`] members at a time, one shift of the array
+/// per batch. A full block churning (book one, release it, again) books and frees the same
+/// offset through `low` without touching the bitmap.
 #[derive(Clone, Debug, Default)]
 struct Freed {
-    /// Below every member of `rest` when set.
-    aside: Option<u32>,
+    /// From the largest down; all below `rest`'s minimum.
+    low: Vec<u32>,
     rest: RoaringBitmap,
 }
 
 impl Freed {
     /// Removes and returns the lowest member.
     fn pop_min(&mut self) -> Option<u32> {
-        if let Some(lowest) = self.aside.take() {
+        if let Some(lowest) = self.low.pop() {
             return Some(lowest);
         }
-        let lowest = self.rest.min()?;
-        self.rest.remove(lowest);
-        Some(lowest)
+        if self.rest.is_empty() {
+            return None;
+        }
+        self.refill();
+        self.low.pop()
+    }
+
+    /// Moves the lowest [`LOW_BATCH`] members of `rest`, if any, to the empty `low`.
+    #[cold]
+    fn refill(&mut self) {
+        debug_assert!(self.low.is_empty());
+        self.low.extend(self.rest.iter().take(LOW_BATCH));
+        if let (Some(&lo), Some(&hi)) = (self.low.first(), self.low.last()) {
+            self.rest.remove_range(lo..=hi);
+            self.low.reverse();
+        }
+    }
+
+    /// Where `offset` is or would go in `low`: `Ok` at its index, `Err` at the insertion point.
+    fn low_position(&self, offset: u32) -> Result<usize, usize> {
+        self.low.binary_search_by(|probe| offset.cmp(probe))
     }
 
     fn contains(&self, offset: u32) -> bool {
-        self.aside == Some(offset) || self.rest.contains(offset)
+        match self.low.first() {
+            Some(&largest) if offset <= largest => self.low_position(offset).is_ok(),
+            _ => self.rest.contains(offset),
+        }
     }
 
     /// Adds `offset`, not a member.
     fn insert(&mut self, offset: u32) {
         debug_assert!(!self.contains(offset));
-        match self.aside {
-            Some(aside) if offset < aside => {
-                self.rest.insert(aside);
-                self.aside = Some(offset);
-            }
-            None if self.rest.min().is_none_or(|m| offset < m) => self.aside = Some(offset),
-            _ => {
-                self.rest.insert(offset);
-            }
+        let below_rest = || self.rest.min().is_none_or(|m| offset < m);
+        let to_low = match self.low.first() {
+            Some(&largest) => offset < largest,
+            None => below_rest(),
+        };
+        if !to_low {
+            self.rest.insert(offset);
+            return;
+        }
+        if let Err(i) = self.low_position(offset) {
+            self.low.insert(i, offset);
+        }
+        if self.low.len() > LOW_MAX {
+            // The larger half, all below `rest`, joins it in one merge.
+            let larger = RoaringBitmap::from_sorted_iter(self.low.drain(..LOW_BATCH).rev())
+                .expect("low is sorted");
+            self.rest |= larger;
         }
     }
 
     /// Removes `offset`; whether it was a member.
     fn remove(&mut self, offset: u32) -> bool {
-        if self.aside == Some(offset) {
-            self.aside = None;
-            true
-        } else {
-            self.rest.remove(offset)
+        match self.low.first() {
+            Some(&largest) if offset <= largest => match self.low_position(offset) {
+                Ok(i) => {
+                    self.low.remove(i);
+                    true
+                }
+                Err(_) => false,
+            },
+            _ => self.rest.remove(offset),
         }
     }
 
     fn remove_range(&mut self, range: std::ops::Range<u32>) {
-        if self.aside.is_some_and(|a| range.contains(&a)) {
-            self.aside = None;
-        }
+        self.low.retain(|o| !range.contains(o));
         self.rest.remove_range(range);
     }
 
     fn range_cardinality(&self, range: std::ops::Range<u32>) -> u64 {
-        let aside = self.aside.is_some_and(|a| range.contains(&a));
-        self.rest.range_cardinality(range) + u64::from(aside)
+        let low = self.low.iter().filter(|o| range.contains(o)).count();
+        self.rest.range_cardinality(range) + low as u64
     }
 
     fn is_empty(&self) -> bool {
-        self.aside.is_none() && self.rest.is_empty()
+        self.low.is_empty() && self.rest.is_empty()
     }
 
     /// The members in `first..top`, from the largest down.
     fn below_descending(&self, first: u32, top: u32) -> impl Iterator<Item = u32> + '_ {
         // `range` refuses an empty range.
         let rest = (first < top).then(|| self.rest.range(first..top).rev());
-        let aside = self.aside.filter(|a| (first..top).contains(a));
-        rest.into_iter().flatten().chain(aside)
+        let low = self
+            .low
+            .iter()
+            .copied()
+            .filter(move |o| (first..top).contains(o));
+        rest.into_iter().flatten().chain(low)
     }
 
     fn len(&self) -> u64 {
-        self.rest.len() + u64::from(self.aside.is_some())
+        self.rest.len() + self.low.len() as u64
     }
 }
 
@@ -141,12 +188,18 @@ impl V4Allocator {
     /// `above`. A run of up to [`WALK`] offsets is walked member by member (each walked member
     /// leaves `above`, so that is O(1) amortized per offset booked by address); a longer one is
     /// then found by a binary search on range counts, O(log² n) counts however long the run.
+    #[inline]
     fn skip_taken(&mut self) {
-        let next = self.next;
-        // Mostly nothing is booked above the mark: no walk set up.
-        if !self.above.contains(next) {
+        // Mostly nothing is booked above the mark: that answer is inlined, the walk is not.
+        if self.above.is_empty() || !self.above.contains(self.next) {
             return;
         }
+        self.skip_run();
+    }
+
+    /// [`V4Allocator::skip_taken`] when `next` is taken.
+    fn skip_run(&mut self) {
+        let next = self.next;
         // `next` itself is taken: the walk moves the mark at least past it.
         let mut top = next;
         for offset in self.above.range(next..).take(WALK as usize) {
@@ -257,6 +310,7 @@ impl V4Allocator {
     }
 
     /// Whether some offset is free. O(1): the mark itself is free whenever it is below the end.
+    #[inline]
     pub(crate) fn has_room(&self) -> bool {
         !self.freed.is_empty() || self.next < self.end
     }
@@ -329,30 +383,59 @@ mod tests {
     }
 
     #[test]
-    fn churn_in_a_full_block_books_the_offset_held_aside() {
+    fn churn_in_a_full_block_books_from_the_low_list() {
         let mut a = V4Allocator::new(2, 12);
         while a.take_lowest().is_some() {}
         assert!(a.release(4) && a.release(7));
-        // 4 went aside (below every other member), 7 to the bitmap.
-        assert_eq!((a.freed.aside, a.freed.rest.len()), (Some(4), 1));
+        // 4 went to the low list (below every other member), 7 to the bitmap.
+        assert_eq!((a.freed.low.clone(), a.freed.rest.len()), (vec![4], 1));
         for _ in 0..3 {
             assert_eq!(a.take_lowest(), Some(4));
-            assert_eq!(a.freed.aside, None);
+            assert!(a.freed.low.is_empty());
             assert!(a.release(4));
-            assert_eq!((a.freed.aside, a.freed.rest.len()), (Some(4), 1));
+            assert_eq!((a.freed.low.clone(), a.freed.rest.len()), (vec![4], 1));
         }
-        // A lower offset freed takes the place aside; the one there joins the bitmap.
-        assert!(a.release(3));
-        assert_eq!((a.freed.aside, a.freed.rest.len()), (Some(3), 2));
+        // A lower offset freed joins the low list; one above the list's largest, the bitmap.
+        assert!(a.release(3) && a.release(9));
+        assert_eq!((a.freed.low.clone(), a.freed.rest.len()), (vec![4, 3], 2));
         assert_eq!(a.freed.range_cardinality(3..8), 3);
-        for want in [3, 4, 7] {
+        for want in [3, 4, 7, 9] {
             assert_eq!(a.take_lowest(), Some(want));
         }
         assert!(a.freed.is_empty() && !a.has_room());
-        // Booking the offset held aside by address takes it from there.
+        // Booking a listed offset by address takes it from the list.
         assert!(a.release(5));
         assert_eq!(a.take_lowest(), Some(5));
         assert!(a.release(5) && a.take(5));
+        assert!(a.freed.is_empty());
+    }
+
+    #[test]
+    fn the_low_list_refills_in_batches_and_spills_its_larger_half() {
+        let end = 2 + 10 * LOW_MAX as u32;
+        let mut a = V4Allocator::new(2, end);
+        while a.take_lowest().is_some() {}
+        // Every other offset freed, from the top down: each goes below the list's smallest.
+        let freed: Vec<u32> = (2..end - 1).step_by(2).rev().collect();
+        for &o in &freed {
+            assert!(a.release(o));
+            assert!(a.freed.low.len() <= LOW_MAX);
+        }
+        assert_eq!(a.freed.len(), freed.len() as u64);
+        assert!(!a.freed.rest.is_empty(), "the list spilled into the bitmap");
+        // Taken back lowest first, through refills of the list from the bitmap.
+        let mut refills = 0;
+        for &o in freed.iter().rev() {
+            let (listed, rest) = (a.freed.low.len(), a.freed.rest.len() as usize);
+            assert_eq!(a.take_lowest(), Some(o));
+            if listed == 0 {
+                refills += 1;
+                assert_eq!(a.freed.low.len(), rest.min(LOW_BATCH) - 1);
+            } else {
+                assert_eq!(a.freed.low.len(), listed - 1);
+            }
+        }
+        assert!(refills >= 2, "{refills} refills");
         assert!(a.freed.is_empty());
     }
 
@@ -443,13 +526,16 @@ mod tests {
         /// The allocator answers like a plain set of taken offsets: lowest free first.
         #[test]
         fn behaves_like_a_set_of_taken_offsets(
-            ops in proptest::collection::vec((0u8..3, 0u32..40), 0..300),
+            // A small block, and one larger than the low list of freed offsets holds.
+            end in proptest::prop_oneof![proptest::strategy::Just(34u32), proptest::strategy::Just(200u32)],
+            ops in proptest::collection::vec((0u8..3, 0u32..1000), 0..600),
         ) {
             use std::collections::BTreeSet;
-            let (first, end) = (0u32, 34u32);
+            let first = 0u32;
             let mut a = V4Allocator::new(first, end);
             let mut taken = BTreeSet::new();
             for (op, offset) in ops {
+                let offset = offset % (end + 6);
                 match op {
                     0 => {
                         let want = (first..end).find(|o| !taken.contains(o));
@@ -473,6 +559,52 @@ mod tests {
                 let top = taken.iter().next_back().map_or(first, |t| t + 1);
                 proptest::prop_assert!(a.high_water() >= top);
                 proptest::prop_assert!(!a.above.contains(a.next));
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// The freed offsets answer like a plain set, and the low list keeps its shape: from the
+        /// largest down, below every member of the bitmap, at most `LOW_MAX` long.
+        #[test]
+        fn freed_offsets_behave_like_a_set(
+            ops in proptest::collection::vec((0u8..5, 0u32..300, 0u32..40), 0..400),
+        ) {
+            use std::collections::BTreeSet;
+            let mut f = Freed::default();
+            let mut model = BTreeSet::new();
+            for (op, offset, width) in ops {
+                match op {
+                    0 => proptest::prop_assert_eq!(f.pop_min(), model.pop_first()),
+                    1 | 2 if !model.contains(&offset) => {
+                        f.insert(offset);
+                        model.insert(offset);
+                    }
+                    3 => proptest::prop_assert_eq!(f.remove(offset), model.remove(&offset)),
+                    _ => {
+                        let range = offset..offset + width;
+                        f.remove_range(range.clone());
+                        model.retain(|o| !range.contains(o));
+                    }
+                }
+                proptest::prop_assert!(f.low.windows(2).all(|w| w[0] > w[1]));
+                proptest::prop_assert!(f.low.len() <= LOW_MAX);
+                if let (Some(&largest), Some(min)) = (f.low.first(), f.rest.min()) {
+                    proptest::prop_assert!(largest < min);
+                }
+                proptest::prop_assert_eq!(f.len(), model.len() as u64);
+                proptest::prop_assert_eq!(f.is_empty(), model.is_empty());
+                let (lo, hi) = (offset.min(offset / 2 + width), offset.max(offset / 2 + width));
+                proptest::prop_assert_eq!(
+                    f.range_cardinality(lo..hi),
+                    model.range(lo..hi).count() as u64
+                );
+                let below: Vec<u32> = f.below_descending(lo, hi).collect();
+                let want: Vec<u32> = model.range(lo..hi).rev().copied().collect();
+                proptest::prop_assert_eq!(below, want);
+                for o in [offset, lo, hi] {
+                    proptest::prop_assert_eq!(f.contains(o), model.contains(&o));
+                }
             }
         }
     }
