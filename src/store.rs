@@ -229,7 +229,15 @@ impl HandleSet {
     }
 
     /// Adds `handle`, larger than every handle this set ever held since it was built.
+    #[inline]
     pub(crate) fn append(&mut self, handle: Handle) {
+        // Every booking appends twice (the live set, its subnet's): the common case, a push onto
+        // the top container while it is an array, is inlined.
+        if handle >> 16 == self.top_key && self.top_len < ARRAY_LIMIT && self.set.push(handle) {
+            self.top_len += 1;
+            self.len += 1;
+            return;
+        }
         let inserted = self.insert(handle);
         debug_assert!(inserted, "appended handles are new");
     }
