@@ -1,5 +1,8 @@
-//! [`TagPostings`]: the handles carrying one tag, in whichever of two forms makes a single
-//! change cheapest at the tag's density.
+//! [`TagPostings`]: the handles carrying one tag, in whichever of three forms makes a single
+//! change cheapest at the tag's size and density.
+//!
+//! A tag carried by a few IPs keeps their handles inline, sorted, in the room the other forms
+//! take anyway: a new tag allocates nothing, and its changes touch one cache line.
 //!
 //! A roaring bitmap keeps the members of each 65,536-handle window as a sorted array until
 //! there are 4,096 of them, and as a bitset above. A tag carried by 0.1 % to 6 % of the IPs has
@@ -33,6 +36,14 @@ const DENSE_UP_TO: u64 = 16;
 /// by many changes of members.
 const SPARSE_AT: u64 = 512;
 const SPARSE_ABOVE: u64 = 8;
+/// Most members the inline form holds: as many as fit in the room the roaring form takes.
+const SMALL: usize = 11;
+// The inline form takes no more room than the roaring one.
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<TagPostings>() == 48);
+/// A roaring set left with this many members or fewer by a removal turns inline again: below
+/// [`SMALL`], so that a tag going back and forth over the limit does not change form each time.
+const SMALL_AGAIN: u64 = SMALL as u64 / 2;
 /// Fewest members of a roaring set that [`TagPostings::warm`] reads ahead: 64 KiB of arrays or
 /// more, which a region this large mostly keeps out of cache.
 const WARM_MIN: u64 = 32_768;
@@ -40,6 +51,8 @@ const WARM_MIN: u64 = 32_768;
 /// The handles of one tag.
 #[derive(Clone, Debug)]
 pub(crate) enum TagPostings {
+    /// Up to [`SMALL`] members, sorted: the first `len` of `handles`.
+    Small { len: u8, handles: [Handle; SMALL] },
     /// Few members for the handle range they span, or many. `bound` is at least the largest
     /// member (the largest ever added): asking roaring for its largest member can scan a
     /// container.
@@ -50,9 +63,9 @@ pub(crate) enum TagPostings {
 
 impl Default for TagPostings {
     fn default() -> Self {
-        TagPostings::Sparse {
-            set: HandleSet::default(),
-            bound: 0,
+        TagPostings::Small {
+            len: 0,
+            handles: [0; SMALL],
         }
     }
 }
@@ -61,15 +74,61 @@ impl TagPostings {
     /// The postings of the sorted `handles`.
     pub(crate) fn from_sorted(handles: impl IntoIterator<Item = Handle>) -> Self {
         let set = HandleSet::from_sorted(handles);
+        if let Some(small) = Self::small_of(&set, SMALL as u64) {
+            return small;
+        }
         let bound = set.max().unwrap_or(0);
         let mut postings = TagPostings::Sparse { set, bound };
         postings.reshape();
         postings
     }
 
+    /// The inline form of `set`, if it has at most `most` members (at most [`SMALL`]).
+    fn small_of(set: &RoaringBitmap, most: u64) -> Option<Self> {
+        if set.len() > most {
+            return None;
+        }
+        let mut handles = [0; SMALL];
+        let mut len = 0;
+        for (slot, h) in handles.iter_mut().zip(set.iter()) {
+            *slot = h;
+            len += 1;
+        }
+        Some(TagPostings::Small { len, handles })
+    }
+
+    /// The members of the inline form, sorted; empty for the others.
+    fn inline(&self) -> &[Handle] {
+        match self {
+            TagPostings::Small { len, handles } => &handles[..usize::from(*len)],
+            _ => &[],
+        }
+    }
+
     /// Adds `handle`; whether it was not there.
     pub(crate) fn insert(&mut self, handle: Handle) -> bool {
         let inserted = match self {
+            TagPostings::Small { len, handles } => {
+                let n = usize::from(*len);
+                let Err(i) = handles[..n].binary_search(&handle) else {
+                    return false;
+                };
+                if n == SMALL {
+                    // Full: the members and `handle` move to a roaring set.
+                    let mut members = handles.to_vec();
+                    members.insert(i, handle);
+                    let bound = members[SMALL];
+                    *self = TagPostings::Sparse {
+                        set: HandleSet::from_sorted(members),
+                        bound,
+                    };
+                    return true;
+                }
+                handles.copy_within(i..n, i + 1);
+                handles[i] = handle;
+                *len += 1;
+                return true;
+            }
             TagPostings::Sparse { set, bound } => {
                 *bound = (*bound).max(handle);
                 set.insert(handle)
@@ -99,8 +158,27 @@ impl TagPostings {
     /// Removes `handle`; whether it was there.
     pub(crate) fn remove(&mut self, handle: Handle) -> bool {
         let removed = match self {
-            // Thinner, it stays as it is until an insert looks again.
-            TagPostings::Sparse { set, .. } => return set.remove(handle),
+            TagPostings::Small { len, handles } => {
+                let n = usize::from(*len);
+                let Ok(i) = handles[..n].binary_search(&handle) else {
+                    return false;
+                };
+                handles.copy_within(i + 1..n, i);
+                *len -= 1;
+                return true;
+            }
+            // Thinner, it stays roaring until an insert looks again, unless it is left small.
+            TagPostings::Sparse { set, .. } => {
+                if !set.remove(handle) {
+                    return false;
+                }
+                if set.len() <= SMALL_AGAIN {
+                    if let Some(small) = Self::small_of(set, SMALL_AGAIN) {
+                        *self = small;
+                    }
+                }
+                return true;
+            }
             TagPostings::Dense { bits, len } => {
                 let (byte, bit) = position(handle);
                 match bits.get_mut(byte) {
@@ -122,6 +200,7 @@ impl TagPostings {
     /// Whether `handle` carries the tag.
     pub(crate) fn contains(&self, handle: Handle) -> bool {
         match self {
+            TagPostings::Small { .. } => self.inline().binary_search(&handle).is_ok(),
             TagPostings::Sparse { set, .. } => set.contains(handle),
             TagPostings::Dense { bits, .. } => {
                 let (byte, bit) = position(handle);
@@ -136,6 +215,7 @@ impl TagPostings {
     /// cheap to search when cold and mostly in cache besides, and the search costs instructions.
     pub(crate) fn warm(&self, handle: Handle) -> bool {
         match self {
+            TagPostings::Small { .. } => false,
             TagPostings::Sparse { set, .. } => set.len() >= WARM_MIN && set.contains(handle),
             TagPostings::Dense { bits, .. } => {
                 if let Some(b) = bits.get(position(handle).0) {
@@ -149,6 +229,7 @@ impl TagPostings {
     /// Number of handles.
     pub(crate) fn len(&self) -> u64 {
         match self {
+            TagPostings::Small { len, .. } => u64::from(*len),
             TagPostings::Sparse { set, .. } => set.len(),
             TagPostings::Dense { len, .. } => *len,
         }
@@ -159,9 +240,13 @@ impl TagPostings {
     }
 
     /// The handles as a roaring bitmap: borrowed when sparse, built from the bitset in O(h / 8)
-    /// for handles up to `h` when dense.
+    /// for handles up to `h` when dense, from the few members when inline.
     pub(crate) fn bitmap(&self) -> Cow<'_, RoaringBitmap> {
         match self {
+            TagPostings::Small { .. } => Cow::Owned(
+                RoaringBitmap::from_sorted_iter(self.inline().iter().copied())
+                    .expect("sorted members"),
+            ),
             TagPostings::Sparse { set, .. } => Cow::Borrowed(set.bitmap()),
             TagPostings::Dense { bits, .. } => Cow::Owned(RoaringBitmap::from_lsb0_bytes(0, bits)),
         }
@@ -172,6 +257,15 @@ impl TagPostings {
     /// bitmap built.
     pub(crate) fn page(&self, desc: bool, start: u64, size: usize) -> Vec<Handle> {
         let bits = match self {
+            TagPostings::Small { .. } => {
+                let skip = usize::try_from(start).unwrap_or(usize::MAX);
+                let members = self.inline().iter().copied();
+                return if desc {
+                    members.rev().skip(skip).take(size).collect()
+                } else {
+                    members.skip(skip).take(size).collect()
+                };
+            }
             TagPostings::Sparse { set, .. } => return bitmap_page(set.bitmap(), desc, start, size),
             TagPostings::Dense { bits, .. } => bits,
         };
@@ -190,6 +284,18 @@ impl TagPostings {
     /// Checks the tracked count and the form against the members.
     pub(crate) fn check(&self) -> Result<(), String> {
         match self {
+            TagPostings::Small { len, .. } => {
+                if usize::from(*len) > SMALL {
+                    return Err(format!("inline tag postings of {len} members"));
+                }
+                if self.inline().windows(2).any(|w| w[0] >= w[1]) {
+                    return Err(format!(
+                        "inline tag postings out of order: {:?}",
+                        self.inline()
+                    ));
+                }
+                Ok(())
+            }
             TagPostings::Sparse { set, bound } => {
                 if set.max().is_some_and(|max| max > *bound) {
                     return Err(format!("tag postings bound {bound} below a member"));
@@ -214,6 +320,7 @@ impl TagPostings {
     /// roaring bitmap, by its bound; the members decide in the end.
     fn reshape(&mut self) {
         match self {
+            TagPostings::Small { .. } => {}
             TagPostings::Sparse { set, bound } => {
                 let len = set.len();
                 let span = u64::from(*bound) + 1;
@@ -462,6 +569,78 @@ mod tests {
         assert!(err.contains("bound 10 below a member"), "{err}");
         let mut fine = TagPostings::default();
         assert!(fine.insert(100) && fine.check().is_ok());
+    }
+
+    #[test]
+    fn a_few_members_stay_inline_and_come_back_inline() {
+        let mut p = TagPostings::default();
+        // Inserted out of order, kept sorted.
+        for h in (0..SMALL as u32).rev().map(|k| k * 3) {
+            assert!(p.insert(h));
+            assert!(!p.insert(h));
+        }
+        assert!(matches!(p, TagPostings::Small { .. }) && p.check().is_ok());
+        assert_eq!(p.len(), SMALL as u64);
+        assert!(p.contains(3) && !p.contains(4));
+        assert_eq!(p.page(false, 1, 2), [3, 6]);
+        assert_eq!(p.page(true, 0, 2), [30, 27]);
+        // One more: roaring, with every member.
+        assert!(p.insert(1));
+        assert!(matches!(p, TagPostings::Sparse { bound: 30, .. }), "{p:?}");
+        assert_eq!(p.len(), SMALL as u64 + 1);
+        assert!(p.check().is_ok());
+        // Removed down to SMALL_AGAIN: inline again, with the members left.
+        let mut left = members(&p);
+        while p.len() > SMALL_AGAIN {
+            let h = left.remove(0);
+            assert!(p.remove(h) && !p.remove(h));
+        }
+        assert!(matches!(p, TagPostings::Small { .. }), "{p:?}");
+        assert_eq!(members(&p), left);
+        assert!(p.check().is_ok());
+        // Built from few sorted handles: inline.
+        assert!(matches!(
+            TagPostings::from_sorted([4, 9]),
+            TagPostings::Small { len: 2, .. }
+        ));
+        // Members out of order or too many are caught.
+        let mut handles = [0; SMALL];
+        handles[..3].copy_from_slice(&[1, 5, 5]);
+        assert!(TagPostings::Small { len: 3, handles }.check().is_err());
+        assert!(TagPostings::Small {
+            len: SMALL as u8 + 1,
+            handles
+        }
+        .check()
+        .is_err());
+    }
+
+    proptest::proptest! {
+        /// However few, the postings hold what a plain bitmap holds, through every change of
+        /// form between inline and roaring.
+        #[test]
+        fn few_postings_are_a_set_of_handles(
+            steps in proptest::collection::vec((proptest::bool::ANY, 0u32..40), 1..200),
+        ) {
+            let mut p = TagPostings::default();
+            let mut plain = RoaringBitmap::new();
+            for (add, h) in steps {
+                if add {
+                    proptest::prop_assert_eq!(p.insert(h), plain.insert(h));
+                } else {
+                    proptest::prop_assert_eq!(p.remove(h), plain.remove(h));
+                }
+                proptest::prop_assert!(p.bitmap().iter().eq(plain.iter()));
+                proptest::prop_assert_eq!(p.len(), plain.len());
+                proptest::prop_assert!(p.check().is_ok(), "{:?}", p.check());
+                proptest::prop_assert_eq!(p.contains(h), plain.contains(h));
+                proptest::prop_assert_eq!(p.is_empty(), plain.is_empty());
+                let all: Vec<Handle> = plain.iter().collect();
+                proptest::prop_assert_eq!(p.page(false, 2, 3), all.iter().copied().skip(2).take(3).collect::<Vec<_>>());
+                proptest::prop_assert_eq!(p.page(true, 1, 4), all.iter().rev().copied().skip(1).take(4).collect::<Vec<_>>());
+                proptest::prop_assert!(!p.warm(h) || p.len() >= WARM_MIN);
+            }
+        }
     }
 
     proptest::proptest! {
