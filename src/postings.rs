@@ -436,6 +436,32 @@ mod tests {
         p.bitmap().iter().collect()
     }
 
+    /// Adds `h` to both sets, or removes it from both; they must answer alike.
+    fn change(
+        p: &mut TagPostings,
+        plain: &mut RoaringBitmap,
+        add: bool,
+        h: Handle,
+    ) -> Result<(), proptest::test_runner::TestCaseError> {
+        if add {
+            proptest::prop_assert_eq!(p.insert(h), plain.insert(h));
+        } else {
+            proptest::prop_assert_eq!(p.remove(h), plain.remove(h));
+        }
+        Ok(())
+    }
+
+    /// The postings hold the plain set's members, count them, and pass their own check.
+    fn holds(
+        p: &TagPostings,
+        plain: &RoaringBitmap,
+    ) -> Result<(), proptest::test_runner::TestCaseError> {
+        proptest::prop_assert!(p.bitmap().iter().eq(plain.iter()));
+        proptest::prop_assert_eq!(p.len(), plain.len());
+        proptest::prop_assert!(p.check().is_ok(), "{:?}", p.check());
+        Ok(())
+    }
+
     #[test]
     fn warming_reads_only_large_roaring_sets_and_changes_nothing() {
         // Small roaring set: not searched.
@@ -625,14 +651,8 @@ mod tests {
             let mut p = TagPostings::default();
             let mut plain = RoaringBitmap::new();
             for (add, h) in steps {
-                if add {
-                    proptest::prop_assert_eq!(p.insert(h), plain.insert(h));
-                } else {
-                    proptest::prop_assert_eq!(p.remove(h), plain.remove(h));
-                }
-                proptest::prop_assert!(p.bitmap().iter().eq(plain.iter()));
-                proptest::prop_assert_eq!(p.len(), plain.len());
-                proptest::prop_assert!(p.check().is_ok(), "{:?}", p.check());
+                change(&mut p, &mut plain, add, h)?;
+                holds(&p, &plain)?;
                 proptest::prop_assert_eq!(p.contains(h), plain.contains(h));
                 proptest::prop_assert_eq!(p.is_empty(), plain.is_empty());
                 let all: Vec<Handle> = plain.iter().collect();
@@ -672,15 +692,9 @@ mod tests {
             let mut plain = RoaringBitmap::new();
             for (add, start, stride) in steps {
                 for h in (start..start + 8192).step_by(stride as usize) {
-                    if add {
-                        proptest::prop_assert_eq!(p.insert(h), plain.insert(h));
-                    } else {
-                        proptest::prop_assert_eq!(p.remove(h), plain.remove(h));
-                    }
+                    change(&mut p, &mut plain, add, h)?;
                 }
-                proptest::prop_assert!(p.bitmap().iter().eq(plain.iter()));
-                proptest::prop_assert_eq!(p.len(), plain.len());
-                proptest::prop_assert!(p.check().is_ok(), "{:?}", p.check());
+                holds(&p, &plain)?;
                 proptest::prop_assert_eq!(p.contains(start), plain.contains(start));
             }
             let rebuilt = TagPostings::from_sorted(plain.iter());
