@@ -581,12 +581,32 @@ impl Index {
     /// Replaces the tags of `handle` (tag list `old`) with `names`; returns the new list's id.
     /// Only the postings of tags that come or go change; the same tags in the same order change
     /// nothing.
+    #[cfg(test)]
     pub(crate) fn replace_tags(&mut self, handle: Handle, old: u32, names: &[String]) -> u32 {
-        let known = if names.is_empty() {
+        let known = self.known_tags(names);
+        self.replace_tags_known(handle, old, names, known)
+    }
+
+    /// The interned list of `names` when the shortcut by names knows it (`Some(0)` for no
+    /// names): where [`Index::replace_tags`] starts, which a caller may look up ahead of it.
+    pub(crate) fn known_tags(&self, names: &[String]) -> Option<u32> {
+        if names.is_empty() {
             Some(0)
         } else {
             self.tag_sets.find(names)
-        };
+        }
+    }
+
+    /// [`Index::replace_tags`], given `known`: [`Index::known_tags`] of `names`, looked up with
+    /// no change to the index since.
+    pub(crate) fn replace_tags_known(
+        &mut self,
+        handle: Handle,
+        old: u32,
+        names: &[String],
+        known: Option<u32>,
+    ) -> u32 {
+        debug_assert_eq!(known, self.known_tags(names));
         if known == Some(old) {
             return old;
         }

@@ -21,6 +21,14 @@ impl Ipam {
         id: IpId,
         request: UpdateIpRequest,
     ) -> Result<Ip, Error> {
+        let rs = self.region(region);
+        // In a large region the id's map slot is a cache miss: start loading it, and look the
+        // new tag list up by its names while it comes (both read only).
+        rs.store.prefetch_id(id);
+        let known = request
+            .tags
+            .as_deref()
+            .map(|names| rs.index.known_tags(names));
         let handle = self.handle(region, id)?;
         if let Some(tags) = &request.tags {
             validate::tags(&self.limits, tags)?;
@@ -36,8 +44,10 @@ impl Ipam {
         let now = self.now();
         let rs = self.region_mut(region);
         let record = rs.store.get_mut(handle);
-        if let Some(tags) = &request.tags {
-            record.tags = rs.index.replace_tags(handle, record.tags, tags);
+        if let (Some(tags), Some(known)) = (&request.tags, known) {
+            record.tags = rs
+                .index
+                .replace_tags_known(handle, record.tags, tags, known);
         }
         if let Some(reverses) = reverses {
             record.set_reverses(reverses);
