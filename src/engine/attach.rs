@@ -33,6 +33,9 @@ impl Ipam {
         id: IpId,
         resource: CustomResource,
     ) -> Result<Ip, Error> {
+        // In a large region the MAC's slot in its postings is a cache miss: start loading it
+        // before the id lookup waits on its own.
+        self.region(region).index.prefetch_mac(resource.mac_address);
         let handle = self.handle(region, id)?;
         validate::name(&self.limits, "resource.name", resource.name.as_deref())?;
         match self.current(region, handle) {
@@ -69,6 +72,8 @@ impl Ipam {
         id: IpId,
         resource: CustomResource,
     ) -> Result<Ip, Error> {
+        // As in attach_ip: the MAC's postings slot loads while the id is looked up.
+        self.region(region).index.prefetch_mac(resource.mac_address);
         let handle = self.handle(region, id)?;
         match self.current(region, handle) {
             Current::None => Ok(self.region(region).view(handle)),
@@ -102,6 +107,12 @@ impl Ipam {
         id: IpId,
         request: MoveIpRequest,
     ) -> Result<Ip, Error> {
+        // As in attach_ip: both MACs' postings slots load while the id is looked up.
+        let index = &self.region(region).index;
+        index.prefetch_mac(request.from_resource.mac_address);
+        if let Some(to) = &request.to_resource {
+            index.prefetch_mac(to.mac_address);
+        }
         let handle = self.handle(region, id)?;
         let to = request.to_resource;
         validate::name(
