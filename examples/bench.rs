@@ -36,13 +36,14 @@ use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
+use ipam_engine::{BookIpRequest, CustomResource, Source};
 use ipnet::IpNet;
 use support::floor::{Floor, FloorBook, FloorGet};
 use support::measure::{drive, drive_chunks, timer_overhead, Op};
 use support::workload::{
-    engine, list_cases, network, region, region_loaded, v4_pool, v4_pool_padded, v6_pool, Attach,
-    BookAuto, BookSpecific, BookSpread, Change, Churn, Get, List, ListKind, Load, Modify, Pool,
-    RegionData, Release, REGION,
+    engine, list_cases, mac_of, network, project, region, region_loaded, v4_pool, v4_pool_padded,
+    v6_pool, Attach, BookAuto, BookSpecific, BookSpread, Change, Churn, Get, List, ListKind, Load,
+    Modify, Pool, RegionData, Release, REGION,
 };
 
 /// Builds something and returns it with the heap it holds afterwards.
@@ -710,8 +711,26 @@ fn network_heap(count: usize, subnets: impl Fn(usize) -> Vec<IpNet>) -> f64 {
     after.saturating_sub(before) as f64 / count as f64
 }
 
+/// Heap per IP of `ips` IPs booked in one /12, each attached by MAC and tagged with a tag no
+/// other IP carries (an instance's id, say) and one they all share.
+fn own_tag_heap(ips: usize) -> f64 {
+    let mut ipam = engine(98);
+    let pn = network(&mut ipam, &["10.0.0.0/12".parse().expect("valid /12")]);
+    let before = heap();
+    for i in 0..ips {
+        let request = BookIpRequest::new(project(), Source::PrivateNetworkId(pn))
+            .tags(vec![format!("i-{i:08}"), "web".to_owned()])
+            .resource(CustomResource::new(mac_of(i)));
+        ipam.book_ip_ref(REGION, request).expect("room in the /12");
+    }
+    let after = heap();
+    drop(ipam);
+    after.saturating_sub(before) as f64 / ips as f64
+}
+
 fn pool_rows(table: &mut Table) {
     const COUNT: usize = 1000;
+    const OWN_TAG_IPS: usize = 100_000;
     let v6 = |tag: u16, k: usize| -> IpNet {
         format!("fd{tag:02x}:{k:x}::/64")
             .parse()
@@ -765,6 +784,13 @@ fn pool_rows(table: &mut Table) {
             ("empty /64 subnet and pool", with_64 - base, None),
         ],
     );
+    table.section("tags of one IP each: heap per IP, each with a tag of its own, one shared tag and an attached resource");
+    table.push(Row {
+        name: format!("{OWN_TAG_IPS} IPs in a /12, grown as booked"),
+        live: Some(OWN_TAG_IPS),
+        value: bytes(own_tag_heap(OWN_TAG_IPS)),
+        ..Row::default()
+    });
 }
 
 /// The 1-minute load average, when the system tells it: other work on the machine skews every
