@@ -76,9 +76,7 @@ impl<'a> IpRef<'a> {
 
     /// The address with its subnet's prefix length.
     pub fn address(&self) -> IpNet {
-        let s = self.subnet();
-        IpNet::new(s.pool.address(self.record.offset), s.net().prefix_len())
-            .expect("prefix of a valid block")
+        self.subnet().pool.address_net(self.record.offset)
     }
 
     /// The Project the IP belongs to.

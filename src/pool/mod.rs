@@ -6,7 +6,7 @@ mod allocator;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use ipnet::IpNet;
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use crate::env::RandomSource;
 use crate::flat::FlatMap;
@@ -85,6 +85,22 @@ impl Pool {
             IpNet::V6(n) => IpAddr::V6(Ipv6Addr::from(
                 u128::from(n.network()).wrapping_add(u128::from(offset)),
             )),
+        }
+    }
+
+    /// [`Pool::address`] of `offset` with the block's prefix length: the IP's `address` field.
+    pub(crate) fn address_net(&self, offset: u64) -> IpNet {
+        // One match on the block, where building the address and then an `IpNet` of it matches
+        // three times.
+        match self.net {
+            IpNet::V4(n) => {
+                let host = u32::from(n.network()).wrapping_add(offset as u32);
+                IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::from(host), n.prefix_len()))
+            }
+            IpNet::V6(n) => {
+                let host = u128::from(n.network()).wrapping_add(u128::from(offset));
+                IpNet::V6(Ipv6Net::new_assert(Ipv6Addr::from(host), n.prefix_len()))
+            }
         }
     }
 
@@ -278,6 +294,22 @@ mod tests {
 
     fn pool(s: &str) -> Pool {
         Pool::new(s.parse().unwrap(), KeyedState::default())
+    }
+
+    #[test]
+    fn address_net_is_the_address_with_the_block_prefix() {
+        for block in [
+            "10.0.0.0/22",
+            "172.16.4.0/24",
+            "192.168.0.0/16",
+            "fd00:1::/64",
+        ] {
+            let p = pool(block);
+            for offset in [2u64, 3, 200, 1000] {
+                let want = IpNet::new(p.address(offset), p.net().prefix_len()).unwrap();
+                assert_eq!(p.address_net(offset), want, "{block} + {offset}");
+            }
+        }
     }
 
     #[test]
