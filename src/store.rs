@@ -231,37 +231,41 @@ impl HandleSet {
     /// Adds `handle`, larger than every handle this set ever held since it was built.
     #[inline]
     pub(crate) fn append(&mut self, handle: Handle) {
-        // Every booking appends twice (the live set, its subnet's): the common case, a push onto
-        // the top container while it is an array, is inlined.
-        if handle >> 16 == self.top_key && self.top_len < ARRAY_LIMIT && self.set.push(handle) {
-            self.top_len += 1;
-            self.len += 1;
-            return;
-        }
         let inserted = self.insert(handle);
         debug_assert!(inserted, "appended handles are new");
     }
 
     /// Adds `handle`; whether it was not there. Cheapest for a handle above every member.
+    #[inline]
     pub(crate) fn insert(&mut self, handle: Handle) -> bool {
+        // Every booking appends twice (the live set, its subnet's): the common case, a push onto
+        // the top container while it is an array, is inlined; the rest is not.
+        if handle >> 16 == self.top_key && self.top_len < ARRAY_LIMIT && self.set.push(handle) {
+            self.top_len += 1;
+            self.len += 1;
+            return true;
+        }
+        self.insert_past_push(handle)
+    }
+
+    /// [`HandleSet::insert`] when `handle` is not a push onto the top array container: below
+    /// its top member, in a bitset top container, in an earlier container, or in a later one.
+    fn insert_past_push(&mut self, handle: Handle) -> bool {
         let key = handle >> 16;
-        if key < self.top_key {
-            let inserted = self.set.insert(handle);
-            self.len += u64::from(inserted);
-            return inserted;
-        }
         if key > self.top_key {
-            // A later container: empty, since no member reaches it.
+            // A later container: empty, since no member reaches it, so the push lands.
             self.top_key = key;
-            self.top_len = 0;
+            let pushed = self.set.push(handle);
+            debug_assert!(pushed);
+            self.top_len = 1;
+            self.len += 1;
+            return true;
         }
-        let inserted = if self.top_len < ARRAY_LIMIT && self.set.push(handle) {
-            true
-        } else {
-            self.set.insert(handle)
-        };
-        self.top_len += u32::from(inserted);
+        let inserted = self.set.insert(handle);
         self.len += u64::from(inserted);
+        if key == self.top_key {
+            self.top_len += u32::from(inserted);
+        }
         inserted
     }
 
