@@ -766,8 +766,7 @@ impl Index {
                 .expect("order-preserving map");
         };
         for tag in self.tags.tags.iter_mut().flatten() {
-            tag.handles =
-                TagPostings::from_sorted(tag.handles.bitmap().iter().map(|h| map[h as usize]));
+            tag.handles = tag.handles.remapped(map);
         }
         remap_bitmap(&mut self.attached);
         for b in &mut self.by_type {

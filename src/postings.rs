@@ -70,28 +70,39 @@ impl Default for TagPostings {
 impl TagPostings {
     /// The postings of the sorted `handles`.
     pub(crate) fn from_sorted(handles: impl IntoIterator<Item = Handle>) -> Self {
-        let set = HandleSet::from_sorted(handles);
-        if let Some(small) = Self::small_of(&set, SMALL as u64) {
-            return small;
+        let mut rest = handles.into_iter();
+        let mut first = [0; SMALL];
+        let mut len = 0;
+        // `zip` stops at the array's end without taking a handle past it.
+        for (slot, h) in first.iter_mut().zip(rest.by_ref()) {
+            *slot = h;
+            len += 1;
         }
+        let Some(more) = rest.next() else {
+            return TagPostings::Small {
+                len,
+                handles: first,
+            };
+        };
+        let set = HandleSet::from_sorted(first.into_iter().chain([more]).chain(rest));
         let bound = set.max().unwrap_or(0);
         let mut postings = TagPostings::Sparse { set, bound };
         postings.reshape();
         postings
     }
 
-    /// The inline form of `set`, if it has at most `most` members (at most [`SMALL`]).
-    fn small_of(set: &RoaringBitmap, most: u64) -> Option<Self> {
-        if set.len() > most {
-            return None;
+    /// The postings renumbered by a compaction's order-preserving old → new `map`.
+    pub(crate) fn remapped(&self, map: &[Handle]) -> Self {
+        match self {
+            TagPostings::Small { len, handles } => {
+                let mut handles = *handles;
+                for h in &mut handles[..usize::from(*len)] {
+                    *h = map[*h as usize];
+                }
+                TagPostings::Small { len: *len, handles }
+            }
+            _ => Self::from_sorted(self.bitmap().iter().map(|h| map[h as usize])),
         }
-        let mut handles = [0; SMALL];
-        let mut len = 0;
-        for (slot, h) in handles.iter_mut().zip(set.iter()) {
-            *slot = h;
-            len += 1;
-        }
-        Some(TagPostings::Small { len, handles })
     }
 
     /// The members of the inline form, sorted; empty for the others.
@@ -170,9 +181,7 @@ impl TagPostings {
                     return false;
                 }
                 if set.len() <= SMALL_AGAIN {
-                    if let Some(small) = Self::small_of(set, SMALL_AGAIN) {
-                        *self = small;
-                    }
+                    *self = Self::from_sorted(set.iter());
                 }
                 return true;
             }
@@ -635,6 +644,15 @@ mod tests {
             TagPostings::from_sorted([4, 9]),
             TagPostings::Small { len: 2, .. }
         ));
+        // Built from exactly SMALL handles: inline; from one more: roaring.
+        let handles = (0..=SMALL as u32).map(|k| k * 5);
+        assert!(matches!(
+            TagPostings::from_sorted(handles.clone().take(SMALL)),
+            TagPostings::Small { .. }
+        ));
+        let more = TagPostings::from_sorted(handles.clone());
+        assert!(matches!(more, TagPostings::Sparse { .. }));
+        assert!(members(&more).into_iter().eq(handles));
         // Members out of order or too many are caught.
         let mut handles = [0; SMALL];
         handles[..3].copy_from_slice(&[1, 5, 5]);
@@ -645,6 +663,25 @@ mod tests {
         }
         .check()
         .is_err());
+    }
+
+    /// A compaction's renumbering keeps each form's members, renumbered, in order.
+    #[test]
+    fn remapped_postings_hold_the_renumbered_members() {
+        // Every third handle dropped: the rest move down.
+        let map: Vec<Handle> = (0..200_000u32).map(|h| h - h / 3).collect();
+        let inline: Vec<Handle> = vec![3, 10, 11, 40];
+        let sparse: Vec<Handle> = (0..600).map(|k| k * 300 + 1).collect();
+        let dense: Vec<Handle> = (0..3000).map(|k| k * 32).collect();
+        for (members_before, form) in [(inline, "Small"), (sparse, "Sparse"), (dense, "Dense")] {
+            let p = TagPostings::from_sorted(members_before.iter().copied());
+            assert!(format!("{p:?}").starts_with(form), "{form}");
+            let r = p.remapped(&map);
+            let want: Vec<Handle> = members_before.iter().map(|&h| map[h as usize]).collect();
+            assert_eq!(members(&r), want);
+            assert!(r.check().is_ok(), "{:?}", r.check());
+            assert_eq!(std::mem::discriminant(&r), std::mem::discriminant(&p));
+        }
     }
 
     proptest::proptest! {
