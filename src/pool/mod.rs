@@ -78,29 +78,17 @@ impl Pool {
     /// The address at `offset`.
     pub(crate) fn address(&self, offset: u64) -> IpAddr {
         match self.net {
-            IpNet::V4(n) => {
-                let host = u32::from(n.network()).wrapping_add(offset as u32);
-                IpAddr::V4(Ipv4Addr::from(host))
-            }
-            IpNet::V6(n) => IpAddr::V6(Ipv6Addr::from(
-                u128::from(n.network()).wrapping_add(u128::from(offset)),
-            )),
+            IpNet::V4(n) => IpAddr::V4(v4_at(n, offset)),
+            IpNet::V6(n) => IpAddr::V6(v6_at(n, offset)),
         }
     }
 
     /// [`Pool::address`] of `offset` with the block's prefix length: the IP's `address` field.
+    /// One match on the block, where building an `IpNet` of the address matches twice more.
     pub(crate) fn address_net(&self, offset: u64) -> IpNet {
-        // One match on the block, where building the address and then an `IpNet` of it matches
-        // three times.
         match self.net {
-            IpNet::V4(n) => {
-                let host = u32::from(n.network()).wrapping_add(offset as u32);
-                IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::from(host), n.prefix_len()))
-            }
-            IpNet::V6(n) => {
-                let host = u128::from(n.network()).wrapping_add(u128::from(offset));
-                IpNet::V6(Ipv6Net::new_assert(Ipv6Addr::from(host), n.prefix_len()))
-            }
+            IpNet::V4(n) => IpNet::V4(Ipv4Net::new_assert(v4_at(n, offset), n.prefix_len())),
+            IpNet::V6(n) => IpNet::V6(Ipv6Net::new_assert(v6_at(n, offset), n.prefix_len())),
         }
     }
 
@@ -277,6 +265,17 @@ impl Pool {
         }
         Ok(())
     }
+}
+
+/// The address `offset` above the network address of `n`.
+fn v4_at(n: Ipv4Net, offset: u64) -> Ipv4Addr {
+    // IPv4 offsets are below 2^32.
+    Ipv4Addr::from(u32::from(n.network()).wrapping_add(offset as u32))
+}
+
+/// The address `offset` above the network address of `n`.
+fn v6_at(n: Ipv6Net, offset: u64) -> Ipv6Addr {
+    Ipv6Addr::from(u128::from(n.network()).wrapping_add(u128::from(offset)))
 }
 
 fn set_v4_owner(owners: &mut Vec<u32>, offset: u32, owner: u32) {
