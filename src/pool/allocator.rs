@@ -61,31 +61,34 @@ impl Freed {
         }
     }
 
-    /// Where `offset` is or would go in `low`: `Ok` at its index, `Err` at the insertion point.
-    fn low_position(&self, offset: u32) -> Result<usize, usize> {
-        self.low.binary_search_by(|probe| offset.cmp(probe))
+    /// Where `offset` is or would go in `low`, when it is no larger than `low`'s largest (else
+    /// it belongs to `rest`): `Ok` at its index, `Err` at the insertion point.
+    fn low_position(&self, offset: u32) -> Option<Result<usize, usize>> {
+        let &largest = self.low.first()?;
+        (offset <= largest).then(|| self.low.binary_search_by(|probe| offset.cmp(probe)))
     }
 
     fn contains(&self, offset: u32) -> bool {
-        match self.low.first() {
-            Some(&largest) if offset <= largest => self.low_position(offset).is_ok(),
-            _ => self.rest.contains(offset),
+        match self.low_position(offset) {
+            Some(at) => at.is_ok(),
+            None => self.rest.contains(offset),
         }
     }
 
     /// Adds `offset`, not a member.
     fn insert(&mut self, offset: u32) {
         debug_assert!(!self.contains(offset));
-        let below_rest = || self.rest.min().is_none_or(|m| offset < m);
-        let to_low = match self.low.first() {
-            Some(&largest) => offset < largest,
-            None => below_rest(),
+        let at = match self.low_position(offset) {
+            Some(at) => at,
+            // Above the list's largest, or the list empty: the list takes it only when it is
+            // below every member of `rest`.
+            None if self.low.is_empty() && self.rest.min().is_none_or(|m| offset < m) => Err(0),
+            None => {
+                self.rest.insert(offset);
+                return;
+            }
         };
-        if !to_low {
-            self.rest.insert(offset);
-            return;
-        }
-        if let Err(i) = self.low_position(offset) {
+        if let Err(i) = at {
             self.low.insert(i, offset);
         }
         if self.low.len() > LOW_MAX {
@@ -98,15 +101,13 @@ impl Freed {
 
     /// Removes `offset`; whether it was a member.
     fn remove(&mut self, offset: u32) -> bool {
-        match self.low.first() {
-            Some(&largest) if offset <= largest => match self.low_position(offset) {
-                Ok(i) => {
-                    self.low.remove(i);
-                    true
-                }
-                Err(_) => false,
-            },
-            _ => self.rest.remove(offset),
+        match self.low_position(offset) {
+            Some(Ok(i)) => {
+                self.low.remove(i);
+                true
+            }
+            Some(Err(_)) => false,
+            None => self.rest.remove(offset),
         }
     }
 
