@@ -371,11 +371,12 @@ fn floors(config: &Config, table: &mut Table) -> Vec<FloorTier> {
     for live in tiers {
         let mut floor = Floor::new(live, 1);
         let alone_ns = FloorKind::ALL.map(|kind| measure(&mut *kind.op(&mut floor), config));
-        for (what, ns) in [
-            ("book", alone_ns[0]),
-            ("get", alone_ns[1]),
-            ("get, each lookup after the last", alone_ns[2]),
-        ] {
+        for kind in FloorKind::ALL {
+            let what = match kind {
+                FloorKind::ChainedGet => "get, each lookup after the last",
+                _ => kind.name(),
+            };
+            let ns = alone_ns[kind as usize];
             table.push(Row {
                 name: format!("floor {what}"),
                 live: Some(live),
@@ -716,16 +717,15 @@ fn network_heap(count: usize, subnets: impl Fn(usize) -> Vec<IpNet>) -> f64 {
 fn own_tag_heap(ips: usize) -> f64 {
     let mut ipam = engine(98);
     let pn = network(&mut ipam, &["10.0.0.0/12".parse().expect("valid /12")]);
-    let before = heap();
-    for i in 0..ips {
-        let request = BookIpRequest::new(project(), Source::PrivateNetworkId(pn))
-            .tags(vec![format!("i-{i:08}"), "web".to_owned()])
-            .resource(CustomResource::new(mac_of(i)));
-        ipam.book_ip_ref(REGION, request).expect("room in the /12");
-    }
-    let after = heap();
-    drop(ipam);
-    after.saturating_sub(before) as f64 / ips as f64
+    let ((), held) = with_heap(|| {
+        for i in 0..ips {
+            let request = BookIpRequest::new(project(), Source::PrivateNetworkId(pn))
+                .tags(vec![format!("i-{i:08}"), "web".to_owned()])
+                .resource(CustomResource::new(mac_of(i)));
+            ipam.book_ip_ref(REGION, request).expect("room in the /12");
+        }
+    });
+    held as f64 / ips as f64
 }
 
 fn pool_rows(table: &mut Table) {
