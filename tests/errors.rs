@@ -372,6 +372,18 @@ fn ip_not_found_on_every_ip_call() {
             )
             .map(drop)
         }),
+        // A tag list some IP carries: update looks it up before the id.
+        ("update to tags in use", |i, _| {
+            i.update_ip(
+                REGION,
+                unknown(),
+                UpdateIpRequest {
+                    tags: Some(vec!["web".into(), "prod".into()]),
+                    reverses: None,
+                },
+            )
+            .map(drop)
+        }),
         ("release", |i, _| i.release_ip(REGION, unknown())),
         ("release_set", |i, w| {
             i.release_ip_set(REGION, &[w.free, unknown(), w.free_v6])
@@ -391,6 +403,17 @@ fn ip_not_found_on_every_ip_call() {
                 MoveIpRequest {
                     from_resource: CustomResource::new(mac()),
                     to_resource: None,
+                },
+            )
+            .map(drop)
+        }),
+        ("move to a resource", |i, _| {
+            i.move_ip(
+                REGION,
+                unknown(),
+                MoveIpRequest {
+                    from_resource: CustomResource::new(mac()),
+                    to_resource: Some(CustomResource::new(other_mac())),
                 },
             )
             .map(drop)
