@@ -1,8 +1,8 @@
-//! Secondary indexes over record handles: tags, attachment state, resource type, resource id and
-//! MAC address. Bitmaps where sets are large (tags, types, attached); for resource ids and MACs,
-//! where a key usually has one IP, a map of 4-byte values that holds a lone handle itself and
-//! points to a bitmap for more. Indexes know nothing of addresses: filters on Project, VPC,
-//! Private Network and subnet go through the subnets' own handle sets.
+//! Secondary indexes over record handles: tags, resource type, resource id and MAC address (the
+//! attached IPs are those of every type). Bitmaps where sets are large (tags, types); for
+//! resource ids and MACs, where a key usually has one IP, a map of 4-byte values that holds a
+//! lone handle itself and points to a bitmap for more. Indexes know nothing of addresses:
+//! filters on Project, VPC, Private Network and subnet go through the subnets' own handle sets.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -491,8 +491,6 @@ impl TagSets {
 /// Computed once, then warmed and applied.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct AttachmentChange {
-    /// `Some(true)` when the IP becomes attached, `Some(false)` when it is detached.
-    attached: Option<bool>,
     types: (Option<ResourceType>, Option<ResourceType>),
     resources: (Option<ResourceId>, Option<ResourceId>),
     macs: (Option<MacAddress>, Option<MacAddress>),
@@ -513,7 +511,6 @@ impl AttachmentChange {
                 .map(|a| a.id)
         };
         Self {
-            attached: (old.is_some() != new.is_some()).then_some(new.is_some()),
             types: changed(old.map(|a| a.resource_type), new.map(|a| a.resource_type)),
             resources: changed(product(old), product(new)),
             macs: changed(old.and_then(|a| a.mac), new.and_then(|a| a.mac)),
@@ -526,7 +523,9 @@ impl AttachmentChange {
 pub(crate) struct Index {
     pub(crate) tags: TagIndex,
     pub(crate) tag_sets: TagSets,
-    pub(crate) attached: RoaringBitmap,
+    /// The handles of each resource type's IPs. An IP is attached when it is in one of them: no
+    /// set of the attached IPs is kept beside, which every attachment and detachment would
+    /// change too.
     pub(crate) by_type: Vec<RoaringBitmap>,
     pub(crate) by_resource: PostingMap<ResourceId>,
     pub(crate) by_mac: PostingMap<MacAddress, MacStore>,
@@ -537,7 +536,6 @@ impl Index {
         Self {
             tags: TagIndex::new(hasher),
             tag_sets: TagSets::new(hasher),
-            attached: RoaringBitmap::new(),
             by_type: vec![RoaringBitmap::new(); ResourceType::COUNT],
             by_resource: PostingMap::new(hasher),
             by_mac: PostingMap::new(hasher),
@@ -678,15 +676,6 @@ impl Index {
 
     /// Moves `handle` between the postings of `change`.
     pub(crate) fn change_attachment(&mut self, handle: Handle, change: &AttachmentChange) {
-        match change.attached {
-            Some(true) => {
-                self.attached.insert(handle);
-            }
-            Some(false) => {
-                self.attached.remove(handle);
-            }
-            None => {}
-        }
         let (from, to) = change.types;
         if let Some(t) = from {
             self.by_type[t.index()].remove(handle);
@@ -714,9 +703,6 @@ impl Index {
     /// [`Index::replace_tags`]).
     pub(crate) fn warm_attachment(&self, handle: Handle, change: &AttachmentChange) {
         let mut warm = 0u32;
-        if change.attached.is_some() {
-            warm ^= u32::from(self.attached.contains(handle));
-        }
         let (from, to) = change.types;
         for t in from.into_iter().chain(to) {
             warm ^= u32::from(self.by_type[t.index()].contains(handle));
@@ -734,6 +720,22 @@ impl Index {
 
     pub(crate) fn remove_attachment(&mut self, handle: Handle, a: AttachmentRef<'_>) {
         self.change_attachment(handle, &AttachmentChange::new(Some(a), None));
+    }
+
+    /// The non-empty sets of [`Index::by_type`]: together, the handles of the attached IPs.
+    pub(crate) fn attached_by_type(&self) -> impl Iterator<Item = &RoaringBitmap> {
+        self.by_type.iter().filter(|b| !b.is_empty())
+    }
+
+    /// Handles of the attached IPs: borrowed when they are all of one resource type, as they
+    /// mostly are, else the union of the types' sets.
+    pub(crate) fn attached(&self) -> Cow<'_, RoaringBitmap> {
+        let mut sets = self.attached_by_type();
+        match (sets.next(), sets.next()) {
+            (None, _) => Cow::Owned(RoaringBitmap::new()),
+            (Some(one), None) => Cow::Borrowed(one),
+            (Some(a), Some(b)) => Cow::Owned(sets.fold(a | b, |acc, s| acc | s)),
+        }
     }
 
     /// Handles of IPs attached to the product resource `id`. A custom resource's id is its IP's
@@ -768,7 +770,6 @@ impl Index {
         for tag in self.tags.tags.iter_mut().flatten() {
             tag.handles = tag.handles.remapped(map);
         }
-        remap_bitmap(&mut self.attached);
         for b in &mut self.by_type {
             remap_bitmap(b);
         }
@@ -781,7 +782,6 @@ impl Index {
         &self,
         records: impl Iterator<Item = (Handle, &'a Record)>,
     ) -> Result<(), String> {
-        let mut attached = RoaringBitmap::new();
         let mut by_type = vec![RoaringBitmap::new(); ResourceType::COUNT];
         let mut tags: FastMap<u32, RoaringBitmap> = FastMap::default();
         let mut resources = 0u64;
@@ -795,7 +795,6 @@ impl Index {
                 *set_refs.entry(r.tags).or_default() += 1;
             }
             if let Some(a) = r.attachment() {
-                attached.insert(h);
                 by_type[a.resource_type.index()].insert(h);
                 if a.resource_type != ResourceType::Custom {
                     if !self.resource(a.id).contains(h) {
@@ -813,9 +812,6 @@ impl Index {
                     macs += 1;
                 }
             }
-        }
-        if attached != self.attached {
-            return Err("attached set disagrees with records".into());
         }
         if by_type != self.by_type {
             return Err("resource type sets disagree with records".into());
@@ -994,7 +990,6 @@ mod tests {
         assert_eq!(
             change(None, Some(custom(m1))),
             AttachmentChange {
-                attached: Some(true),
                 types: (None, Some(custom_type)),
                 resources: (None, None),
                 macs: (None, Some(m1)),
@@ -1003,7 +998,6 @@ mod tests {
         assert_eq!(
             change(Some(product), None),
             AttachmentChange {
-                attached: Some(false),
                 types: (Some(server_type), None),
                 resources: (Some(server), None),
                 macs: (Some(m1), None),
@@ -1013,7 +1007,6 @@ mod tests {
         assert_eq!(
             change(Some(custom(m1)), Some(product)),
             AttachmentChange {
-                attached: None,
                 types: (Some(custom_type), Some(server_type)),
                 resources: (None, Some(server)),
                 macs: (None, None),
@@ -1022,11 +1015,11 @@ mod tests {
         let mut index = Index::new(KeyedState::default());
         index.change_attachment(3, &change(None, Some(custom(m1))));
         index.change_attachment(3, &change(Some(custom(m1)), Some(product)));
-        assert!(index.attached.contains(3) && index.by_type[server_type.index()].contains(3));
+        assert!(index.attached().contains(3) && index.by_type[server_type.index()].contains(3));
         assert!(!index.by_type[custom_type.index()].contains(3));
         assert!(index.resource(server).contains(3) && index.mac(m1).contains(3));
         index.change_attachment(3, &change(Some(product), None));
-        assert!(index.attached.is_empty() && matches!(index.mac(m1), Postings::None));
+        assert!(index.attached().is_empty() && matches!(index.mac(m1), Postings::None));
         assert!(matches!(index.resource(server), Postings::None));
     }
 

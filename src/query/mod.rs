@@ -182,7 +182,7 @@ fn filter<'a>(
         ));
     }
     if r.attached == Some(true) {
-        push(Cow::Borrowed(&index.attached));
+        push(index.attached());
     }
     if !r.tags.is_empty() {
         let mut ids: Vec<u32> = r.tags.iter().filter_map(|t| index.tags.id(t)).collect();
@@ -245,9 +245,11 @@ fn filter<'a>(
         }));
     }
     if r.attached == Some(false) {
-        matches = Posting::Bitmap(Cow::Owned(
-            matches.into_bitmap().into_owned() - &index.attached,
-        ));
+        let mut unattached = matches.into_bitmap().into_owned();
+        for set in index.attached_by_type() {
+            unattached -= set;
+        }
+        matches = Posting::Bitmap(Cow::Owned(unattached));
     }
     if let Some(needle) = &r.resource_name {
         let named = matches
