@@ -141,6 +141,10 @@ fn region_ops(c: &mut Criterion) {
         "update_tags_in_use",
         &mut Modify::new(&mut data, Change::Retag),
     );
+    one(
+        "update_tags_borrowed",
+        &mut Modify::borrowed(&mut data, Change::UpdateTags),
+    );
     one("attach", &mut Attach::new(&mut data));
     one("detach", &mut Modify::new(&mut data, Change::Detach));
     one("move", &mut Modify::new(&mut data, Change::Move));

@@ -518,7 +518,7 @@ fn region_rows(config: &Config, floors: &mut [FloorTier], table: &mut Table) {
     // The spread bookings carry no target of their own (the book <= 3x target is on the pool
     // rows above): they show what `book_ips` saves when consecutive requests go to unrelated
     // networks.
-    let ops: [(&str, Make, Option<f64>); 9] = [
+    let ops: [(&str, Make, Option<f64>); 10] = [
         (
             "book specific",
             |d| Box::new(BookSpecific::new(d)),
@@ -533,6 +533,11 @@ fn region_rows(config: &Config, floors: &mut [FloorTier], table: &mut Table) {
         (
             "update tags, to 2 tags in use",
             |d| Box::new(Modify::new(d, Change::Retag)),
+            Some(3.0),
+        ),
+        (
+            "update tags, to 2 tags new to the region, update_ip_ref",
+            |d| Box::new(Modify::borrowed(d, Change::UpdateTags)),
             Some(3.0),
         ),
         ("attach", |d| Box::new(Attach::new(d)), Some(3.0)),

@@ -179,8 +179,14 @@ fn op() -> impl Strategy<Value = Op> {
             any::<u16>(),
             proptest::option::of(any::<u8>()),
             proptest::option::of(vec((any::<u8>(), any::<u8>()), 0..3)),
+            any::<bool>(),
         )
-            .prop_map(|(ip, tags, reverses)| Op::Update { ip, tags, reverses }),
+            .prop_map(|(ip, tags, reverses, borrowed)| Op::Update {
+                ip,
+                tags,
+                reverses,
+                borrowed
+            }),
         3 => (any::<u16>(), mac_spec(3), any::<u8>())
             .prop_map(|(ip, mac, name)| Op::Attach { ip, mac, name }),
         2 => (any::<u16>(), mac_spec(3)).prop_map(|(ip, mac)| Op::Detach { ip, mac }),

@@ -93,7 +93,9 @@ fn op(b: &mut Bytes<'_>) -> Op {
         13..=15 => Op::BookRef(book_spec(b)),
         16..=18 => Op::Release(b.u16()),
         19 => Op::ReleaseSet(items(b, 3, Bytes::u16)),
-        20 | 21 => Op::Update {
+        // The selector says which call: no byte more is read than before.
+        sel @ (20 | 21) => Op::Update {
+            borrowed: sel == 21,
             ip: b.u16(),
             tags: b.u8().is_multiple_of(2).then(|| b.u8()),
             reverses: b

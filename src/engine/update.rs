@@ -1,11 +1,13 @@
 //! Updating an IP's tags and reverse DNS entries.
 
+use crate::engine::view::IpRef;
 use crate::engine::{validate, Ipam};
 use crate::error::Error;
 use crate::model::enums::Region;
 use crate::model::ids::IpId;
 use crate::model::ip::Ip;
 use crate::model::request::UpdateIpRequest;
+use crate::store::Handle;
 
 impl Ipam {
     /// Replaces the tags and/or reverses given in `request` (`None` leaves a field as it is) and
@@ -21,6 +23,59 @@ impl Ipam {
         id: IpId,
         request: UpdateIpRequest,
     ) -> Result<Ip, Error> {
+        let handle = self.update(region, id, &request)?;
+        Ok(self.region(region).view(handle))
+    }
+
+    /// Updates an IP exactly as [`Ipam::update_ip`] does (the same checks, errors and state),
+    /// and returns it borrowed, read in place, rather than as an owned [`Ip`]: for a caller
+    /// that does not need the IP back whole, the cheaper call. Building and later dropping the
+    /// owned `Ip` is about a tenth of a tag update. [`IpRef::to_ip`] gives the owned `Ip`.
+    ///
+    /// ```
+    /// use ipam_engine::{
+    ///     BookIpRequest, CreatePrivateNetworkRequest, Ipam, ProjectId, Region, Source,
+    ///     UpdateIpRequest,
+    /// };
+    ///
+    /// # fn main() -> Result<(), ipam_engine::Error> {
+    /// let mut ipam = Ipam::new();
+    /// let project = ProjectId::from_uuid(uuid::Uuid::from_u128(1));
+    /// let pn = ipam.create_private_network(Region::FrPar, CreatePrivateNetworkRequest::new(project))?;
+    /// let request = BookIpRequest::new(project, Source::PrivateNetworkId(pn.id));
+    /// let id = ipam.book_ip(Region::FrPar, request)?.id;
+    ///
+    /// let update = UpdateIpRequest {
+    ///     tags: Some(vec!["web".to_owned()]),
+    ///     reverses: None,
+    /// };
+    /// let ip = ipam.update_ip_ref(Region::FrPar, id, update)?;
+    /// assert_eq!(ip.tags().collect::<Vec<_>>(), ["web"]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// Those of [`Ipam::update_ip`].
+    #[allow(clippy::needless_pass_by_value)] // the request is the API's body, taken whole
+    pub fn update_ip_ref(
+        &mut self,
+        region: Region,
+        id: IpId,
+        request: UpdateIpRequest,
+    ) -> Result<IpRef<'_>, Error> {
+        let handle = self.update(region, id, &request)?;
+        Ok(IpRef::new(self.region(region), handle))
+    }
+
+    /// [`Ipam::update_ip`] up to the view: the handle of the updated IP.
+    #[inline]
+    fn update(
+        &mut self,
+        region: Region,
+        id: IpId,
+        request: &UpdateIpRequest,
+    ) -> Result<Handle, Error> {
         let rs = self.region(region);
         // In a large region the id's map slot is a cache miss: start loading it, and look the
         // new tag list up by its names while it comes (both read only).
@@ -53,6 +108,6 @@ impl Ipam {
             record.set_reverses(reverses);
         }
         record.updated = now;
-        Ok(rs.view(handle))
+        Ok(handle)
     }
 }

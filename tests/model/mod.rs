@@ -278,10 +278,13 @@ pub(crate) enum Op {
     BookRef(BookSpec),
     Release(u16),
     ReleaseSet(Vec<u16>),
+    /// An update through `update_ip`, or through `update_ip_ref` when `borrowed` (its
+    /// borrowed IP read back as an owned one).
     Update {
         ip: u16,
         tags: Option<u8>,
         reverses: Option<Vec<(u8, u8)>>,
+        borrowed: bool,
     },
     Attach {
         ip: u16,
@@ -1104,6 +1107,7 @@ impl Model {
         id: IpId,
         tags: Option<u8>,
         reverses: Option<&[(u8, u8)]>,
+        borrowed: bool,
     ) -> Checked<bool> {
         let target = self.find(id);
         let request = UpdateIpRequest {
@@ -1138,7 +1142,12 @@ impl Model {
                     .collect()
             }),
         };
-        let got = ipam.update_ip(REGION, id, request.clone());
+        let got = if borrowed {
+            ipam.update_ip_ref(REGION, id, request.clone())
+                .map(|ip| ip.to_ip())
+        } else {
+            ipam.update_ip(REGION, id, request.clone())
+        };
         let Some(i) = target else {
             check_err(&Want::Exact(Error::IpNotFound { id }), &got)?;
             return Ok(false);
@@ -1624,9 +1633,14 @@ impl Model {
                 let ids: Vec<IpId> = sels.iter().map(|&s| self.ip_ref(s)).collect();
                 self.step_release_set(ipam, &ids, false)
             }
-            Op::Update { ip, tags, reverses } => {
+            Op::Update {
+                ip,
+                tags,
+                reverses,
+                borrowed,
+            } => {
                 let id = self.ip_ref(*ip);
-                self.step_update(ipam, id, *tags, reverses.as_deref())
+                self.step_update(ipam, id, *tags, reverses.as_deref(), *borrowed)
             }
             Op::Attach { ip, mac, name: n } => {
                 let id = self.ip_ref(*ip);
