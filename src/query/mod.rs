@@ -5,8 +5,8 @@
 //! orders select and sort only the page's window of the matches.
 
 use std::borrow::Cow;
-use std::cmp::Ordering;
 
+use ipnet::IpNet;
 use roaring::RoaringBitmap;
 
 use crate::engine::RegionState;
@@ -15,7 +15,7 @@ use crate::model::ids::{IpId, OrganizationId, ProjectId, ResourceId};
 use crate::model::request::ListIpsRequest;
 use crate::postings::{bitmap_page, TagPostings};
 use crate::registry::SubnetRecord;
-use crate::store::Handle;
+use crate::store::{Handle, Record};
 
 /// The matches of a list request: their count and the handles of the requested page.
 pub(crate) struct Page {
@@ -310,68 +310,162 @@ fn order_bitmap(
         return Vec::new();
     }
     let desc = order_by.is_descending();
+    let d = Directed(desc);
     let store = &rs.store;
+    // Each order below sorts keys that hold their handle (`packed`), ascending in the order's
+    // direction: the handle is read back from the page's keys.
+    let packed = |key: &dyn Fn(&Record) -> Option<u64>| -> Vec<Handle> {
+        let keys = matches
+            .iter()
+            .map(|h| packed_key(key(store.get(h)), h, d))
+            .collect();
+        window(keys, start, size)
+            .iter()
+            .map(|&k| d.u32(k as u32))
+            .collect()
+    };
     match order_by {
         // Handles are in creation order: select the page's first handle and walk from it.
         OrderBy::CreatedAtAsc | OrderBy::CreatedAtDesc => bitmap_page(matches, desc, start, size),
-        OrderBy::UpdatedAtAsc | OrderBy::UpdatedAtDesc => {
-            window(matches, desc, start, size, |h| Some(store.get(h).updated))
-        }
+        OrderBy::UpdatedAtAsc | OrderBy::UpdatedAtDesc => packed(&|r| Some(time_bits(r.updated))),
         OrderBy::AttachedAtAsc | OrderBy::AttachedAtDesc => {
-            window(matches, desc, start, size, |h| {
-                store.get(h).attachment().map(|a| a.attached_at)
-            })
+            packed(&|r| r.attachment().map(|a| time_bits(a.attached_at)))
         }
-        OrderBy::IpAddressAsc | OrderBy::IpAddressDesc => window(matches, desc, start, size, |h| {
-            let r = store.get(h);
-            let s = rs.registry.subnet(r.subnet);
-            let addr = match s.pool.address(r.offset) {
-                std::net::IpAddr::V4(a) => (false, u128::from(u32::from(a))),
-                std::net::IpAddr::V6(a) => (true, u128::from(a)),
-            };
-            Some(addr)
-        }),
-        OrderBy::MacAddressAsc | OrderBy::MacAddressDesc => {
-            window(matches, desc, start, size, |h| {
-                store.get(h).attachment().and_then(|a| a.mac)
+        OrderBy::MacAddressAsc | OrderBy::MacAddressDesc => packed(&|r| {
+            r.attachment().and_then(|a| a.mac).map(|m| {
+                // Byte order is the order of the six bytes read as one big-endian integer.
+                let mut bytes = [0; 8];
+                bytes[2..].copy_from_slice(&m.octets());
+                u64::from_be_bytes(bytes)
             })
+        }),
+        OrderBy::IpAddressAsc | OrderBy::IpAddressDesc => by_address(rs, matches, d, start, size),
+    }
+}
+
+/// The page of `matches` in address order (IPv4 addresses before IPv6 ones, ascending; ties, in
+/// overlapping subnets of different networks, by handle in the order's direction). Each family
+/// is sorted apart, IPv4 keys as one `u64` with their handle.
+fn by_address(
+    rs: &RegionState,
+    matches: &RoaringBitmap,
+    d: Directed,
+    start: u64,
+    size: usize,
+) -> Vec<Handle> {
+    // Each subnet's family and network address, read once rather than from its record for
+    // every match: an address is its subnet's network address plus its offset.
+    let mut bases = Vec::new();
+    for (slot, subnet) in rs.registry.subnet_slots() {
+        let slot = slot as usize;
+        if bases.len() <= slot {
+            bases.resize(slot + 1, (false, 0));
+        }
+        bases[slot] = match subnet.net() {
+            IpNet::V4(n) => (false, u128::from(u32::from(n.network()))),
+            IpNet::V6(n) => (true, u128::from(n.network())),
+        };
+    }
+    let (mut v4, mut v6) = (Vec::new(), Vec::new());
+    for h in matches {
+        let r = rs.store.get(h);
+        let (is_ipv6, base) = bases[r.subnet as usize];
+        let address = base.wrapping_add(u128::from(r.offset));
+        if is_ipv6 {
+            v6.push((d.u128(address), d.u32(h)));
+        } else {
+            // IPv4 offsets stay within the subnet: the address fits 32 bits.
+            v4.push((u64::from(d.u32(address as u32)) << 32) | u64::from(d.u32(h)));
+        }
+    }
+    // Ascending, the IPv4 keys come first; descending, the IPv6 ones. The page's positions in
+    // the first family, then in the second, each as a start and a length.
+    let first_len = if d.0 { v6.len() } else { v4.len() } as u64;
+    let end = start.saturating_add(size as u64);
+    let part = |lo: u64, hi: u64| (lo, (hi - lo) as usize);
+    let in_first = part(start.min(first_len), end.min(first_len));
+    let in_second = part(
+        start.max(first_len) - first_len,
+        end.max(first_len) - first_len,
+    );
+    let (v4_part, v6_part) = if d.0 {
+        (in_second, in_first)
+    } else {
+        (in_first, in_second)
+    };
+    let v4_page = window(v4, v4_part.0, v4_part.1);
+    let v6_page = window(v6, v6_part.0, v6_part.1);
+    let v4_handles = v4_page.iter().map(|&k| d.u32(k as u32));
+    let v6_handles = v6_page.iter().map(|k| d.u32(k.1));
+    if d.0 {
+        v6_handles.chain(v4_handles).collect()
+    } else {
+        v4_handles.chain(v6_handles).collect()
+    }
+}
+
+/// Turns a key's bits around for a descending order, so that every order sorts ascending.
+#[derive(Clone, Copy)]
+struct Directed(bool);
+
+impl Directed {
+    fn u32(self, v: u32) -> u32 {
+        if self.0 {
+            !v
+        } else {
+            v
+        }
+    }
+    fn u64(self, v: u64) -> u64 {
+        if self.0 {
+            !v
+        } else {
+            v
+        }
+    }
+    fn u128(self, v: u128) -> u128 {
+        if self.0 {
+            !v
+        } else {
+            v
         }
     }
 }
 
-/// Sorts by `key` (missing keys last in both directions; ties by handle in the key's direction)
-/// and returns the page. Two selections cut out the page, and only the page is sorted:
-/// O(m + p log p) for m matches and a page of p, however deep the page.
-fn window<K: Ord>(
-    matches: &RoaringBitmap,
-    desc: bool,
-    start: u64,
-    size: usize,
-    key: impl Fn(Handle) -> Option<K>,
-) -> Vec<Handle> {
-    let mut keyed: Vec<(Option<K>, Handle)> = matches.iter().map(|h| (key(h), h)).collect();
-    let cmp = |a: &(Option<K>, Handle), b: &(Option<K>, Handle)| -> Ordering {
-        let directed = |o: Ordering| if desc { o.reverse() } else { o };
-        match (&a.0, &b.0) {
-            (None, None) => directed(a.1.cmp(&b.1)),
-            (None, Some(_)) => Ordering::Greater,
-            (Some(_), None) => Ordering::Less,
-            (Some(x), Some(y)) => directed(x.cmp(y).then(a.1.cmp(&b.1))),
-        }
+/// A time in microseconds as a `u64` in the same order.
+fn time_bits(micros: i64) -> u64 {
+    micros.cast_unsigned() ^ (1 << 63)
+}
+
+/// The sort key of handle `h` with `key` in one integer, ascending in the order's direction:
+/// the key then the handle (both turned around for a descending order), and a missing key after
+/// every present one in either direction, missing keys among themselves by handle. The handle
+/// is the low 32 bits, turned around as the key is.
+fn packed_key(key: Option<u64>, h: Handle, d: Directed) -> u128 {
+    let (missing, bits) = match key {
+        Some(k) => (0, d.u64(k)),
+        None => (1, 0),
     };
+    (missing << 96) | (u128::from(bits) << 32) | u128::from(d.u32(h))
+}
+
+/// The keys at positions `start..start + size` of `keys` sorted, in order. Two selections cut
+/// out the page, and only the page is sorted: O(m + p log p) for m keys and a page of p,
+/// however deep the page.
+fn window<K: Ord + Copy>(mut keys: Vec<K>, start: u64, size: usize) -> Vec<K> {
     let start = usize::try_from(start).unwrap_or(usize::MAX);
-    let end = start.saturating_add(size).min(keyed.len());
+    let end = start.saturating_add(size).min(keys.len());
     if start >= end {
         return Vec::new();
     }
-    if end < keyed.len() {
-        keyed.select_nth_unstable_by(end, cmp);
-        keyed.truncate(end);
+    if end < keys.len() {
+        keys.select_nth_unstable(end);
+        keys.truncate(end);
     }
     if start > 0 {
-        keyed.select_nth_unstable_by(start, cmp);
+        keys.select_nth_unstable(start);
     }
-    let page = &mut keyed[start..];
-    page.sort_unstable_by(cmp);
-    page.iter().map(|&(_, h)| h).collect()
+    let mut page = keys.split_off(start);
+    page.sort_unstable();
+    page
 }
