@@ -234,6 +234,11 @@ impl Registry {
         self.subnet_ids.get(&id).copied()
     }
 
+    /// One more than the largest subnet slot ever used: the length of a table by slot.
+    pub(crate) fn slot_count(&self) -> usize {
+        self.subnets.len()
+    }
+
     /// Every live subnet slot.
     pub(crate) fn subnet_slots(&self) -> impl Iterator<Item = (u32, &SubnetRecord)> {
         self.subnets

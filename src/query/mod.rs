@@ -353,24 +353,31 @@ fn by_address(
     start: u64,
     size: usize,
 ) -> Vec<Handle> {
-    // Each subnet's family and network address, read once rather than from its record for
-    // every match: an address is its subnet's network address plus its offset.
+    let base = |net: IpNet| match net {
+        IpNet::V4(n) => (false, u128::from(u32::from(n.network()))),
+        IpNet::V6(n) => (true, u128::from(n.network())),
+    };
+    // An address is its subnet's network address plus its offset. With at least as many
+    // matches as subnets, each subnet's is read once into a table by slot; fewer matches (a
+    // network's IPs in a region of many networks) read their own subnet's.
     let mut bases = Vec::new();
-    for (slot, subnet) in rs.registry.subnet_slots() {
-        let slot = slot as usize;
-        if bases.len() <= slot {
-            bases.resize(slot + 1, (false, 0));
+    if matches.len() >= rs.registry.slot_count() as u64 {
+        bases.resize(rs.registry.slot_count(), (false, 0));
+        for (slot, subnet) in rs.registry.subnet_slots() {
+            bases[slot as usize] = base(subnet.net());
         }
-        bases[slot] = match subnet.net() {
-            IpNet::V4(n) => (false, u128::from(u32::from(n.network()))),
-            IpNet::V6(n) => (true, u128::from(n.network())),
-        };
     }
+    let base_of = |slot: u32| {
+        bases
+            .get(slot as usize)
+            .copied()
+            .unwrap_or_else(|| base(rs.registry.subnet(slot).net()))
+    };
     let (mut v4, mut v6) = (Vec::new(), Vec::new());
     for h in matches {
         let r = rs.store.get(h);
-        let (is_ipv6, base) = bases[r.subnet as usize];
-        let address = base.wrapping_add(u128::from(r.offset));
+        let (is_ipv6, network) = base_of(r.subnet);
+        let address = network.wrapping_add(u128::from(r.offset));
         if is_ipv6 {
             v6.push((d.u128(address), d.u32(h)));
         } else {
