@@ -536,7 +536,7 @@ fn region_rows(config: &Config, floors: &mut [FloorTier], table: &mut Table) {
             Some(3.0),
         ),
         (
-            "update tags, to 2 tags new to the region, update_ip_ref",
+            "update_ip_ref, to 2 tags new to the region",
             |d| Box::new(Modify::borrowed(d, Change::UpdateTags)),
             Some(3.0),
         ),
