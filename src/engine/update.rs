@@ -69,7 +69,6 @@ impl Ipam {
     }
 
     /// [`Ipam::update_ip`] up to the view: the handle of the updated IP.
-    #[inline]
     fn update(
         &mut self,
         region: Region,
