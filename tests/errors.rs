@@ -1924,6 +1924,56 @@ fn failed_calls_consume_neither_clock_nor_randomness() {
     );
 }
 
+/// `update_ip_ref` fails as `update_ip` does, with the same error, and changes nothing: an
+/// unknown id (with a tag list some IP carries, looked up before the id), tags over the limits,
+/// and reverses with a bad host name or an address outside the IP's subnet.
+#[test]
+fn update_ip_ref_fails_as_update_ip_does() {
+    type Update = fn(&World) -> (IpId, UpdateIpRequest);
+    fn tags(tags: Vec<String>) -> UpdateIpRequest {
+        UpdateIpRequest {
+            tags: Some(tags),
+            reverses: None,
+        }
+    }
+    fn reverse(r: Reverse) -> UpdateIpRequest {
+        UpdateIpRequest {
+            tags: None,
+            reverses: Some(vec![r]),
+        }
+    }
+    let updates: Vec<(&str, Update)> = vec![
+        ("unknown id", |_| {
+            (unknown(), tags(vec!["web".into(), "prod".into()]))
+        }),
+        ("a tag too long", |w| (w.free, tags(vec!["x".repeat(200)]))),
+        ("too many tags", |w| {
+            (w.free, tags((0..65).map(|k| format!("t{k}")).collect()))
+        }),
+        ("a bad host name", |w| {
+            (w.free, reverse(Reverse::new("a..b", None)))
+        }),
+        ("an address outside the subnet", |w| {
+            let outside = "10.0.0.1".parse().unwrap();
+            (
+                w.free,
+                reverse(Reverse::new("x.example.com", Some(outside))),
+            )
+        }),
+    ];
+    for (name, update) in updates {
+        let (owned, _) = fails_in_world(|i, w| {
+            let (id, request) = update(w);
+            i.update_ip(REGION, id, request)
+        });
+        let (borrowed, _) = fails_in_world(|i, w| {
+            let (id, request) = update(w);
+            i.update_ip_ref(REGION, id, request).map(|ip| ip.id())
+        });
+        assert_eq!(borrowed, owned, "{name}");
+    }
+}
+
 #[test]
 fn book_ip_ref_fails_as_book_ip_does() {
     type Request = fn(&World) -> BookIpRequest;
