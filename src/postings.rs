@@ -668,11 +668,20 @@ mod tests {
     /// A compaction's renumbering keeps each form's members, renumbered, in order.
     #[test]
     fn remapped_postings_hold_the_renumbered_members() {
-        // Every third handle dropped: the rest move down.
-        let map: Vec<Handle> = (0..200_000u32).map(|h| h - h / 3).collect();
-        let inline: Vec<Handle> = vec![3, 10, 11, 40];
+        // A compaction's map: every third handle (2, 5, 8, ...) dead, the live ones moved down
+        // over them. No tag holds a dead handle.
+        let map: Vec<Handle> = (0..200_000u32)
+            .map(|h| {
+                if h % 3 == 2 {
+                    Handle::MAX
+                } else {
+                    h - (h + 1) / 3
+                }
+            })
+            .collect();
+        let inline: Vec<Handle> = vec![3, 10, 12, 40];
         let sparse: Vec<Handle> = (0..600).map(|k| k * 300 + 1).collect();
-        let dense: Vec<Handle> = (0..3000).map(|k| k * 32).collect();
+        let dense: Vec<Handle> = (0..3000).map(|k| k * 33).collect();
         for (members_before, form) in [(inline, "Small"), (sparse, "Sparse"), (dense, "Dense")] {
             let p = TagPostings::from_sorted(members_before.iter().copied());
             assert!(format!("{p:?}").starts_with(form), "{form}");
