@@ -182,6 +182,7 @@ enum FloorKind {
 }
 
 impl FloorKind {
+    /// Every kind, in the order of their discriminants: a tier's figures are indexed by them.
     const ALL: [FloorKind; 3] = [FloorKind::Book, FloorKind::Get, FloorKind::ChainedGet];
 
     fn name(self) -> &'static str {
@@ -371,12 +372,11 @@ fn floors(config: &Config, table: &mut Table) -> Vec<FloorTier> {
     for live in tiers {
         let mut floor = Floor::new(live, 1);
         let alone_ns = FloorKind::ALL.map(|kind| measure(&mut *kind.op(&mut floor), config));
-        for kind in FloorKind::ALL {
+        for (kind, ns) in FloorKind::ALL.into_iter().zip(alone_ns) {
             let what = match kind {
                 FloorKind::ChainedGet => "get, each lookup after the last",
                 _ => kind.name(),
             };
-            let ns = alone_ns[kind as usize];
             table.push(Row {
                 name: format!("floor {what}"),
                 live: Some(live),
