@@ -125,6 +125,7 @@ mod error;
 mod flat;
 mod hash;
 mod index;
+mod live;
 mod model;
 mod pool;
 mod postings;

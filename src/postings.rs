@@ -386,7 +386,7 @@ pub(crate) fn bitmap_page(
 
 /// The `size` set bits that follow the first `start` of `words` (numbered 64-bit words, in the
 /// order to read them; `desc` reads each word from its top bit), as handles.
-fn page_of_words(
+pub(crate) fn page_of_words(
     words: impl Iterator<Item = (usize, u64)>,
     desc: bool,
     start: u64,

@@ -11,6 +11,7 @@ use roaring::RoaringBitmap;
 
 use crate::flat::{prefetch, FlatMap};
 use crate::hash::{FastMap, KeyedState};
+use crate::live::LiveSet;
 use crate::model::enums::ResourceType;
 use crate::model::ids::{IpId, ResourceId};
 use crate::model::ip::{CustomResource, Reverse};
@@ -194,7 +195,7 @@ impl Record {
 const ARRAY_LIMIT: u32 = 4096;
 
 /// A set of handles that mostly grows at its top, as new records always get the largest handle
-/// yet: the live records, a subnet's records, a tag's records. Adding at the top goes through
+/// yet: a subnet's records, a tag's records. Adding at the top goes through
 /// `RoaringBitmap::push`, straight to the last container instead of searching them, whenever
 /// that container is an array (its size is tracked here); a bitmap container's `push` would
 /// scan for its maximum, so there it inserts. Its size is tracked too: `RoaringBitmap::len`
@@ -238,8 +239,8 @@ impl HandleSet {
     /// Adds `handle`; whether it was not there. Cheapest for a handle above every member.
     #[inline]
     pub(crate) fn insert(&mut self, handle: Handle) -> bool {
-        // Every booking appends twice (the live set, its subnet's): the common case, a push onto
-        // the top container while it is an array, is inlined; the rest is not.
+        // Every booking appends to its subnet's set: the common case, a push onto the top
+        // container while it is an array, is inlined; the rest is not.
         if handle >> 16 == self.top_key && self.top_len < ARRAY_LIMIT && self.set.push(handle) {
             self.top_len += 1;
             self.len += 1;
@@ -463,7 +464,7 @@ pub(crate) struct Store {
     slots: Vec<Option<Record>>,
     ids: FlatMap,
     collided: FastMap<IpId, Handle>,
-    live: HandleSet,
+    live: LiveSet,
 }
 
 /// The id map key of `id`: its two halves folded.
@@ -478,7 +479,7 @@ impl Store {
             slots: Vec::new(),
             ids: FlatMap::with_hasher(hasher),
             collided: FastMap::with_hasher(hasher),
-            live: HandleSet::default(),
+            live: LiveSet::default(),
         }
     }
 
@@ -532,7 +533,8 @@ impl Store {
             .next_handle()
             .expect("handle space checked by the caller");
         self.slots.push(Some(record));
-        self.live.append(handle);
+        let added = self.live.insert(handle);
+        debug_assert!(added, "a new handle");
         handle
     }
 
@@ -621,8 +623,8 @@ impl Store {
     }
 
     /// Handles of all live records, in creation order.
-    pub(crate) fn live(&self) -> &RoaringBitmap {
-        self.live.bitmap()
+    pub(crate) fn live(&self) -> &LiveSet {
+        &self.live
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -663,7 +665,7 @@ impl Store {
             *handle = map[*handle as usize];
         }
         let n = Handle::try_from(self.slots.len()).expect("fewer live records than handles");
-        self.live = HandleSet::from_sorted(0..n);
+        self.live = LiveSet::full(n);
         map
     }
 

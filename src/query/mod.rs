@@ -10,6 +10,7 @@ use ipnet::IpNet;
 use roaring::RoaringBitmap;
 
 use crate::engine::RegionState;
+use crate::live::LiveSet;
 use crate::model::enums::{OrderBy, ResourceType};
 use crate::model::ids::{IpId, OrganizationId, ProjectId, ResourceId};
 use crate::model::request::ListIpsRequest;
@@ -37,11 +38,12 @@ pub(crate) fn run(
     Page { total, handles }
 }
 
-/// One filter's matches: a roaring bitmap, or a tag's plain bitset (see [`TagPostings`]), read
-/// as a bitmap only when it must be.
+/// One filter's matches: a roaring bitmap, a tag's plain bitset (see [`TagPostings`]), or the
+/// region's live set; the last two read as a bitmap only when they must be.
 enum Posting<'a> {
     Bitmap(Cow<'a, RoaringBitmap>),
     Dense(&'a TagPostings),
+    Live(&'a LiveSet),
 }
 
 impl<'a> Posting<'a> {
@@ -49,6 +51,7 @@ impl<'a> Posting<'a> {
         match self {
             Posting::Bitmap(b) => b.len(),
             Posting::Dense(t) => t.len(),
+            Posting::Live(l) => l.len(),
         }
     }
 
@@ -56,6 +59,7 @@ impl<'a> Posting<'a> {
         match self {
             Posting::Bitmap(b) => b,
             Posting::Dense(t) => t.bitmap(),
+            Posting::Live(l) => Cow::Owned(l.bitmap()),
         }
     }
 
@@ -63,6 +67,7 @@ impl<'a> Posting<'a> {
         match self {
             Posting::Bitmap(b) => Cow::Borrowed(&**b),
             Posting::Dense(t) => t.bitmap(),
+            Posting::Live(l) => Cow::Owned(l.bitmap()),
         }
     }
 }
@@ -206,10 +211,10 @@ fn filter<'a>(
     let restrict_to_subnets = !postings.is_empty();
     // A dense tag is read as a roaring bitmap only by the steps below that apply.
     let mut matches: Posting<'a> = if postings.is_empty() {
-        Posting::Bitmap(match &subnets {
-            None => Cow::Borrowed(rs.store.live()),
-            Some(slots) => subnet_members(rs, slots),
-        })
+        match &subnets {
+            None => Posting::Live(rs.store.live()),
+            Some(slots) => Posting::Bitmap(subnet_members(rs, slots)),
+        }
     } else if postings.len() == 1 {
         postings.pop().expect("one posting")
     } else {
@@ -224,6 +229,7 @@ fn filter<'a>(
                 Posting::Bitmap(b) => acc.into_owned() & &*b,
                 // Larger than the matches so far: test those against the bitset.
                 Posting::Dense(tag) => acc.iter().filter(|&h| tag.contains(h)).collect(),
+                Posting::Live(live) => acc.iter().filter(|&h| live.contains(h)).collect(),
             });
         }
         Posting::Bitmap(acc)
@@ -290,10 +296,18 @@ fn order(
     start: u64,
     size: usize,
 ) -> Vec<Handle> {
+    // Before a bitset or the live set is read as a bitmap for nothing.
+    if start >= matches.len() {
+        return Vec::new();
+    }
     match (matches, order_by) {
         // A tag's bitset alone: its creation-order page is read off it, no roaring bitmap built.
         (Posting::Dense(tag), OrderBy::CreatedAtAsc | OrderBy::CreatedAtDesc) => {
             tag.page(order_by.is_descending(), start, size)
+        }
+        // Likewise the live set's, off its bits.
+        (Posting::Live(live), OrderBy::CreatedAtAsc | OrderBy::CreatedAtDesc) => {
+            live.page(order_by.is_descending(), start, size)
         }
         _ => order_bitmap(rs, &matches.to_bitmap(), order_by, start, size),
     }
