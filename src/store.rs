@@ -310,6 +310,11 @@ impl HandleSet {
         self.len
     }
 
+    /// Whether the set holds no handle. O(1).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     pub(crate) fn bitmap(&self) -> &RoaringBitmap {
         &self.set
     }
@@ -346,16 +351,30 @@ impl std::ops::Deref for HandleSet {
 /// How many released handles a [`SubnetHandles`] notes before it drops them from its set.
 const RELEASED_BATCH: usize = 16;
 
-/// The handles of one subnet's IPs. A release only notes its handle, and the set drops the
-/// noted handles every [`RELEASED_BATCH`] releases, in one pass: a subnet filled among
-/// thousands of others (consecutive handles go to different networks) has its handles spread
-/// over every container of the region's handle range, about 150 at 10M IPs, and removing one
-/// handle is a binary search through them, several cache misses one after the other; one pass
-/// over all of them is a sequential read. Readers see the members only: [`SubnetHandles::bitmap`]
-/// copies the set without the noted handles while some are noted.
+/// How many handles a [`SubnetHandles`] holds in a sorted vector before it moves them to a
+/// roaring bitmap: a /24's worth. Debug builds (the tests) move past 4, so that the model-based
+/// tests, whose subnets hold tens of IPs, go through both forms and between them.
+const FEW: usize = if cfg!(debug_assertions) { 4 } else { 256 };
+
+/// The handles of one subnet's IPs.
+///
+/// Up to [`FEW`] of them are a sorted vector: a booking appends to it, a few instructions where
+/// a roaring push costs about 100 (callgrind), and a release removes from it in place. Past
+/// that they move to a roaring bitmap, and back to a vector once the subnet is empty again or a
+/// compaction leaves it with few.
+///
+/// In the bitmap, a release only notes its handle, and the set drops the noted handles every
+/// [`RELEASED_BATCH`] releases, in one pass: a subnet filled among thousands of others
+/// (consecutive handles go to different networks) has its handles spread over every container
+/// of the region's handle range, about 150 at 10M IPs, and removing one handle is a binary
+/// search through them, several cache misses one after the other; one pass over all of them is
+/// a sequential read. Readers see the members only: [`SubnetHandles::bitmap`] builds a bitmap of
+/// a vector's members, and copies the set without the noted handles while some are noted.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct SubnetHandles {
-    /// The members, and the noted handles.
+    /// The members while `set` is empty: at most [`FEW`], in order.
+    few: Vec<Handle>,
+    /// The members past [`FEW`], and the noted handles. Empty while `few` holds the members.
     set: HandleSet,
     /// Released handles still in `set`: fewer than [`RELEASED_BATCH`], each once.
     released: Vec<Handle>,
@@ -364,30 +383,72 @@ pub(crate) struct SubnetHandles {
 impl SubnetHandles {
     /// The set of the sorted `handles`.
     fn from_sorted(handles: impl IntoIterator<Item = Handle>) -> Self {
+        let handles: Vec<Handle> = handles.into_iter().collect();
+        if handles.len() <= FEW {
+            return Self {
+                few: handles,
+                ..Self::default()
+            };
+        }
         Self {
+            few: Vec::new(),
             set: HandleSet::from_sorted(handles),
             released: Vec::new(),
         }
     }
 
+    /// Whether the vector holds the members (the bitmap holds none, noted releases included).
+    fn is_few(&self) -> bool {
+        self.set.is_empty()
+    }
+
     /// Adds `handle`, larger than every handle this set ever held since it was built.
+    #[inline]
     pub(crate) fn append(&mut self, handle: Handle) {
+        debug_assert!(self.few.last().is_none_or(|&last| last < handle));
+        if self.is_few() && self.few.len() < FEW {
+            self.few.push(handle);
+        } else {
+            self.append_past_few(handle);
+        }
+    }
+
+    /// [`SubnetHandles::append`] to the bitmap, moving the vector's members to it first.
+    fn append_past_few(&mut self, handle: Handle) {
+        if !self.few.is_empty() {
+            // The vector's memory goes: the subnet holds many now.
+            let few = std::mem::take(&mut self.few);
+            self.set = HandleSet::from_sorted(few);
+        }
         self.set.append(handle);
     }
 
     /// See [`HandleSet::warm`].
     pub(crate) fn warm(&self) {
-        self.set.warm();
+        if self.is_few() {
+            std::hint::black_box(self.few.last());
+        } else {
+            self.set.warm();
+        }
     }
 
     /// Removes `handle`, a member.
     pub(crate) fn remove(&mut self, handle: Handle) {
+        if self.is_few() {
+            let found = self.few.binary_search(&handle);
+            debug_assert!(found.is_ok(), "handle {handle} is not a member");
+            if let Ok(i) = found {
+                self.few.remove(i);
+            }
+            return;
+        }
         debug_assert!(self.set.contains(handle) && !self.released.contains(&handle));
         if self.released.capacity() == 0 {
             self.released.reserve_exact(RELEASED_BATCH);
         }
         self.released.push(handle);
-        if self.released.len() >= RELEASED_BATCH {
+        // Dropped in a batch, or at once when none is left: the vector takes the next ones.
+        if self.released.len() >= RELEASED_BATCH || self.released.len() as u64 == self.set.len() {
             self.set.remove_members(&self.released);
             self.released.clear();
         }
@@ -395,15 +456,17 @@ impl SubnetHandles {
 
     /// Number of members. O(1).
     pub(crate) fn len(&self) -> u64 {
-        self.set.len() - self.released.len() as u64
+        self.few.len() as u64 + self.set.len() - self.released.len() as u64
     }
 
     /// The members renumbered by a compaction's old → new `map`, in which noted releases, dead
     /// handles, map to `Handle::MAX` and drop out.
     pub(crate) fn remapped(&self, map: &[Handle]) -> Self {
         Self::from_sorted(
-            self.set
+            self.few
                 .iter()
+                .copied()
+                .chain(self.set.iter())
                 .map(|h| map[h as usize])
                 .filter(|&h| h != Handle::MAX),
         )
@@ -411,7 +474,8 @@ impl SubnetHandles {
 
     /// The members, in order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = Handle> + '_ {
-        self.set.iter().filter(|h| !self.released.contains(h))
+        let noted = self.set.iter().filter(|h| !self.released.contains(h));
+        self.few.iter().copied().chain(noted)
     }
 
     /// The released handles not yet dropped from the set (dead records).
@@ -419,8 +483,11 @@ impl SubnetHandles {
         &self.released
     }
 
-    /// The members as a bitmap: borrowed while no release is noted, else a copy.
+    /// The members as a bitmap: borrowed while no release is noted, else built.
     pub(crate) fn bitmap(&self) -> Cow<'_, RoaringBitmap> {
+        if self.is_few() {
+            return Cow::Owned(sorted_bitmap(&self.few));
+        }
         if self.released.is_empty() {
             return Cow::Borrowed(self.set.bitmap());
         }
@@ -433,14 +500,29 @@ impl SubnetHandles {
 
     /// Adds the members to `union`, which holds no handle of another subnet's noted releases.
     pub(crate) fn add_to(&self, union: &mut RoaringBitmap) {
+        if self.is_few() {
+            *union |= sorted_bitmap(&self.few);
+            return;
+        }
         *union |= self.set.bitmap();
         for &h in &self.released {
             union.remove(h);
         }
     }
 
-    /// Checks the set's tracked sizes, and that each noted handle is a member of it, once.
+    /// Checks the form, the set's tracked sizes, and that each noted handle is a member of
+    /// it, once.
     pub(crate) fn check(&self) -> Result<(), String> {
+        if self.is_few() {
+            if self.few.len() > FEW || self.few.windows(2).any(|w| w[0] >= w[1]) {
+                return Err(format!(
+                    "subnet handles: {} in the vector, or out of order",
+                    self.few.len()
+                ));
+            }
+        } else if !self.few.is_empty() {
+            return Err("subnet handles both in the vector and the bitmap".into());
+        }
         self.set.check()?;
         for (i, h) in self.released.iter().enumerate() {
             if !self.set.contains(*h) || self.released[..i].contains(h) {
@@ -452,6 +534,14 @@ impl SubnetHandles {
         }
         Ok(())
     }
+}
+
+/// The bitmap of sorted, distinct `handles`.
+fn sorted_bitmap(handles: &[Handle]) -> RoaringBitmap {
+    RoaringBitmap::from_sorted_iter(handles.iter().copied()).unwrap_or_else(|_| {
+        debug_assert!(false, "sorted handles");
+        handles.iter().copied().collect()
+    })
 }
 
 /// The slab of records.
@@ -840,6 +930,35 @@ mod tests {
         assert!(set.remove(3) && !set.remove(3));
         assert_eq!(set.top_len, ARRAY_LIMIT + 1);
         assert!(set.check().is_ok());
+    }
+
+    #[test]
+    fn subnet_handles_move_to_a_bitmap_past_a_few_and_back_once_empty() {
+        let mut set = SubnetHandles::default();
+        let few = Handle::try_from(FEW).unwrap();
+        for h in 0..few {
+            set.append(10 * h);
+        }
+        assert!(set.is_few() && set.check().is_ok());
+        set.append(10 * few);
+        assert!(!set.is_few() && set.few.is_empty());
+        assert_eq!(set.len(), u64::from(few) + 1);
+        assert!(set.iter().eq((0..=few).map(|h| 10 * h)));
+        assert!(set.check().is_ok(), "{:?}", set.check());
+        // Emptied, it takes the vector again.
+        for h in 0..=few {
+            set.remove(10 * h);
+        }
+        assert_eq!(set.len(), 0);
+        set.append(100_000);
+        assert!(set.is_few() && set.check().is_ok());
+        assert_eq!(&*set.bitmap(), &RoaringBitmap::from_iter([100_000]));
+        // Both forms at once, or a vector out of order, are caught.
+        let mut both = set.clone();
+        both.set = HandleSet::from_sorted([1, 2]);
+        assert!(both.check().is_err());
+        set.few.push(5);
+        assert!(set.check().is_err());
     }
 
     proptest::proptest! {
