@@ -483,6 +483,11 @@ impl SubnetHandles {
         &self.released
     }
 
+    /// The members in order, when the vector holds them.
+    pub(crate) fn sorted(&self) -> Option<&[Handle]> {
+        self.is_few().then_some(&self.few[..])
+    }
+
     /// The members as a bitmap: borrowed while no release is noted, else built.
     pub(crate) fn bitmap(&self) -> Cow<'_, RoaringBitmap> {
         if self.is_few() {
@@ -537,7 +542,7 @@ impl SubnetHandles {
 }
 
 /// The bitmap of sorted, distinct `handles`.
-fn sorted_bitmap(handles: &[Handle]) -> RoaringBitmap {
+pub(crate) fn sorted_bitmap(handles: &[Handle]) -> RoaringBitmap {
     RoaringBitmap::from_sorted_iter(handles.iter().copied()).unwrap_or_else(|_| {
         debug_assert!(false, "sorted handles");
         handles.iter().copied().collect()

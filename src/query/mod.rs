@@ -16,7 +16,7 @@ use crate::model::ids::{IpId, OrganizationId, ProjectId, ResourceId};
 use crate::model::request::ListIpsRequest;
 use crate::postings::{bitmap_page, TagPostings};
 use crate::registry::SubnetRecord;
-use crate::store::{Handle, Record};
+use crate::store::{sorted_bitmap, Handle, Record};
 
 /// The matches of a list request: their count and the handles of the requested page.
 pub(crate) struct Page {
@@ -38,12 +38,14 @@ pub(crate) fn run(
     Page { total, handles }
 }
 
-/// One filter's matches: a roaring bitmap, a tag's plain bitset (see [`TagPostings`]), or the
-/// region's live set; the last two read as a bitmap only when they must be.
+/// One filter's matches: a roaring bitmap, a tag's plain bitset (see [`TagPostings`]), the
+/// region's live set, or a subnet's few handles in order; the last three read as a bitmap only
+/// when they must be.
 enum Posting<'a> {
     Bitmap(Cow<'a, RoaringBitmap>),
     Dense(&'a TagPostings),
     Live(&'a LiveSet),
+    Sorted(&'a [Handle]),
 }
 
 impl<'a> Posting<'a> {
@@ -52,6 +54,7 @@ impl<'a> Posting<'a> {
             Posting::Bitmap(b) => b.len(),
             Posting::Dense(t) => t.len(),
             Posting::Live(l) => l.len(),
+            Posting::Sorted(s) => s.len() as u64,
         }
     }
 
@@ -60,6 +63,7 @@ impl<'a> Posting<'a> {
             Posting::Bitmap(b) => b,
             Posting::Dense(t) => t.bitmap(),
             Posting::Live(l) => Cow::Owned(l.bitmap()),
+            Posting::Sorted(s) => Cow::Owned(sorted_bitmap(s)),
         }
     }
 
@@ -68,6 +72,7 @@ impl<'a> Posting<'a> {
             Posting::Bitmap(b) => Cow::Borrowed(&**b),
             Posting::Dense(t) => t.bitmap(),
             Posting::Live(l) => Cow::Owned(l.bitmap()),
+            Posting::Sorted(s) => Cow::Owned(sorted_bitmap(s)),
         }
     }
 }
@@ -213,7 +218,7 @@ fn filter<'a>(
     let mut matches: Posting<'a> = if postings.is_empty() {
         match &subnets {
             None => Posting::Live(rs.store.live()),
-            Some(slots) => Posting::Bitmap(subnet_members(rs, slots)),
+            Some(slots) => subnet_members(rs, slots),
         }
     } else if postings.len() == 1 {
         postings.pop().expect("one posting")
@@ -230,6 +235,7 @@ fn filter<'a>(
                 // Larger than the matches so far: test those against the bitset.
                 Posting::Dense(tag) => acc.iter().filter(|&h| tag.contains(h)).collect(),
                 Posting::Live(live) => acc.iter().filter(|&h| live.contains(h)).collect(),
+                Posting::Sorted(s) => acc.iter().filter(|h| s.binary_search(h).is_ok()).collect(),
             });
         }
         Posting::Bitmap(acc)
@@ -247,7 +253,7 @@ fn filter<'a>(
                 .filter(|&h| allowed.contains(rs.store.get(h).subnet))
                 .collect()
         } else {
-            acc.into_owned() & &*subnet_members(rs, slots)
+            acc.into_owned() & &*subnet_members(rs, slots).into_bitmap()
         }));
     }
     if r.attached == Some(false) {
@@ -276,17 +282,20 @@ fn filter<'a>(
 
 /// The handles booked in the subnets `slots`. A Private Network has an IPv4 and an IPv6
 /// subnet, mostly one of them empty: the other's set is then read in place, with no union built.
-fn subnet_members<'a>(rs: &'a RegionState, slots: &[u32]) -> Cow<'a, RoaringBitmap> {
+fn subnet_members<'a>(rs: &'a RegionState, slots: &[u32]) -> Posting<'a> {
     let handles = |s: u32| &rs.registry.subnet(s).handles;
     let mut booked = slots.iter().copied().filter(|&s| handles(s).len() > 0);
-    match (booked.next(), booked.next()) {
+    Posting::Bitmap(match (booked.next(), booked.next()) {
         (None, _) => Cow::Owned(RoaringBitmap::new()),
-        (Some(one), None) => handles(one).bitmap(),
+        (Some(one), None) => match handles(one).sorted() {
+            Some(few) => return Posting::Sorted(few),
+            None => handles(one).bitmap(),
+        },
         _ => Cow::Owned(slots.iter().fold(RoaringBitmap::new(), |mut union, &s| {
             handles(s).add_to(&mut union);
             union
         })),
-    }
+    })
 }
 
 fn order(
@@ -309,25 +318,69 @@ fn order(
         (Posting::Live(live), OrderBy::CreatedAtAsc | OrderBy::CreatedAtDesc) => {
             live.page(order_by.is_descending(), start, size)
         }
-        _ => order_bitmap(rs, &matches.to_bitmap(), order_by, start, size),
+        // A subnet's few handles are read in place in every order.
+        (Posting::Sorted(few), _) => order_matches(rs, *few, order_by, start, size),
+        _ => order_matches(rs, &*matches.to_bitmap(), order_by, start, size),
     }
 }
 
-fn order_bitmap(
+/// Matches in handle order, as the orders read them.
+trait Matches {
+    fn count(&self) -> u64;
+    fn handles(&self) -> impl Iterator<Item = Handle> + '_;
+    /// The `size` handles that follow the first `start` (from the top with `desc`).
+    fn page(&self, desc: bool, start: u64, size: usize) -> Vec<Handle>;
+}
+
+impl Matches for RoaringBitmap {
+    fn count(&self) -> u64 {
+        self.len()
+    }
+
+    fn handles(&self) -> impl Iterator<Item = Handle> + '_ {
+        self.iter()
+    }
+
+    /// A `select` and a walk from it.
+    fn page(&self, desc: bool, start: u64, size: usize) -> Vec<Handle> {
+        bitmap_page(self, desc, start, size)
+    }
+}
+
+impl Matches for [Handle] {
+    fn count(&self) -> u64 {
+        self.len() as u64
+    }
+
+    fn handles(&self) -> impl Iterator<Item = Handle> + '_ {
+        self.iter().copied()
+    }
+
+    fn page(&self, desc: bool, start: u64, size: usize) -> Vec<Handle> {
+        let skip = usize::try_from(start).unwrap_or(usize::MAX);
+        if desc {
+            self.iter().rev().skip(skip).take(size).copied().collect()
+        } else {
+            self.iter().skip(skip).take(size).copied().collect()
+        }
+    }
+}
+
+fn order_matches<M: Matches + ?Sized>(
     rs: &RegionState,
-    matches: &RoaringBitmap,
+    matches: &M,
     order_by: OrderBy,
     start: u64,
     size: usize,
 ) -> Vec<Handle> {
-    if start >= matches.len() {
+    if start >= matches.count() {
         return Vec::new();
     }
     let desc = order_by.is_descending();
     let d = Directed(desc);
     match order_by {
         // Handles are in creation order: select the page's first handle and walk from it.
-        OrderBy::CreatedAtAsc | OrderBy::CreatedAtDesc => bitmap_page(matches, desc, start, size),
+        OrderBy::CreatedAtAsc | OrderBy::CreatedAtDesc => matches.page(desc, start, size),
         OrderBy::UpdatedAtAsc | OrderBy::UpdatedAtDesc => {
             packed_page(rs, matches, d, start, size, |r| Some(time_bits(r.updated)))
         }
@@ -352,16 +405,16 @@ fn order_bitmap(
 
 /// The page of `matches` sorted by `key` of their records, packed with the handle
 /// ([`packed_key`]) and read back from the page's keys.
-fn packed_page(
+fn packed_page<M: Matches + ?Sized>(
     rs: &RegionState,
-    matches: &RoaringBitmap,
+    matches: &M,
     d: Directed,
     start: u64,
     size: usize,
     key: impl Fn(&Record) -> Option<u64>,
 ) -> Vec<Handle> {
     let keys = matches
-        .iter()
+        .handles()
         .map(|h| packed_key(key(rs.store.get(h)), h, d))
         .collect();
     window(keys, start, size)
@@ -373,9 +426,9 @@ fn packed_page(
 /// The page of `matches` in address order (IPv4 addresses before IPv6 ones, ascending; ties, in
 /// overlapping subnets of different networks, by handle in the order's direction). Each family
 /// is sorted apart, IPv4 keys as one `u64` with their handle.
-fn by_address(
+fn by_address<M: Matches + ?Sized>(
     rs: &RegionState,
-    matches: &RoaringBitmap,
+    matches: &M,
     d: Directed,
     start: u64,
     size: usize,
@@ -390,7 +443,7 @@ fn by_address(
     // subnet's network address is read once into a table by slot; fewer matches (a network's
     // IPs in a region of many networks) read their own subnet's.
     let mut bases = Vec::new();
-    if matches.len() >= rs.registry.slot_count() as u64 {
+    if matches.count() >= rs.registry.slot_count() as u64 {
         bases.resize(rs.registry.slot_count(), (false, 0));
         for (slot, subnet) in rs.registry.subnet_slots() {
             bases[slot as usize] = base(subnet.net());
@@ -403,7 +456,7 @@ fn by_address(
             .unwrap_or_else(|| base(rs.registry.subnet(slot).net()))
     };
     let (mut v4, mut v6) = (Vec::new(), Vec::new());
-    for h in matches {
+    for h in matches.handles() {
         let r = rs.store.get(h);
         let (is_ipv6, network) = base_of(r.subnet);
         let address = network.wrapping_add(u128::from(r.offset));
