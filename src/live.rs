@@ -3,11 +3,11 @@
 //!
 //! Every booking adds its handle, the largest yet, and every release drops one. As bits, both
 //! are a few instructions; a roaring bitmap's push onto its last container cost a booking
-//! 110-150 instructions (callgrind, pools of 250 to 65k live IPs). The set is read whole by
-//! lists with no filter on the subnets nor an indexed one: a created-order page skips whole
-//! blocks by their counts and reads its handles off the bits from there, so it costs
+//! 110-150 instructions (callgrind, bookings in an empty /24 and an empty /16). The set is read
+//! whole by lists with no filter on the subnets nor an indexed one: a created-order page skips
+//! whole blocks by their counts and reads its handles off the bits from there, so it costs
 //! O(handles / 4,096 + page); the other orders take the set as a roaring bitmap, built from the
-//! bits (about 1 µs per 65k handles).
+//! bits in one pass over them.
 
 use roaring::RoaringBitmap;
 

@@ -359,7 +359,7 @@ const FEW: usize = if cfg!(debug_assertions) { 4 } else { 256 };
 /// The handles of one subnet's IPs.
 ///
 /// Up to [`FEW`] of them are a sorted vector: a booking appends to it, a few instructions where
-/// a roaring push costs about 100 (callgrind), and a release removes from it in place. Past
+/// a roaring push costs about 90 (callgrind), and a release removes from it in place. Past
 /// that they move to a roaring bitmap, and back to a vector once the subnet is empty again or a
 /// compaction leaves it with few.
 ///
@@ -368,8 +368,9 @@ const FEW: usize = if cfg!(debug_assertions) { 4 } else { 256 };
 /// (consecutive handles go to different networks) has its handles spread over every container
 /// of the region's handle range, about 150 at 10M IPs, and removing one handle is a binary
 /// search through them, several cache misses one after the other; one pass over all of them is
-/// a sequential read. Readers see the members only: [`SubnetHandles::bitmap`] builds a bitmap of
-/// a vector's members, and copies the set without the noted handles while some are noted.
+/// a sequential read. Readers see the members only: lists read a vector in place
+/// ([`SubnetHandles::sorted`]); [`SubnetHandles::bitmap`] builds a bitmap of a vector's members,
+/// and copies the set without the noted handles while some are noted.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct SubnetHandles {
     /// The members while `set` is empty: at most [`FEW`], in order.
