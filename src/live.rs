@@ -11,21 +11,26 @@
 
 use roaring::RoaringBitmap;
 
-use crate::postings::page_of_words;
+use crate::postings::{page_of_words, position, words};
 use crate::store::Handle;
 
-/// Handles per counted block: 64 words of bits.
+/// Handles per counted block.
 const BLOCK: usize = 4096;
 
-/// Words of bits per block.
+/// Bytes of bits per block.
+const BLOCK_BYTES: usize = BLOCK / 8;
+
+/// Words of bits per block, as [`words`] reads them.
 const BLOCK_WORDS: usize = BLOCK / 64;
 
 /// The live handles. It spans the handles up to the largest ever added since it was built.
+/// The bits are laid out as a dense tag's ([`crate::postings::TagPostings`]), and read with the
+/// same functions.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct LiveSet {
-    /// Bit `h % 64` of word `h / 64` is set while handle `h` is live.
-    words: Vec<u64>,
-    /// The live handles of each block of [`BLOCK`]: the set bits of its words.
+    /// Bit `h % 8` of byte `h / 8` is set while handle `h` is live.
+    bits: Vec<u8>,
+    /// The live handles of each block of [`BLOCK`]: the set bits of its bytes.
     counts: Vec<u32>,
     len: u64,
 }
@@ -34,16 +39,13 @@ impl LiveSet {
     /// The handles `0..n`.
     pub(crate) fn full(n: Handle) -> Self {
         let n = n as usize;
-        let mut words = vec![u64::MAX; n / 64];
-        if !n.is_multiple_of(64) {
-            words.push((1 << (n % 64)) - 1);
+        let mut bits = vec![u8::MAX; n / 8];
+        if !n.is_multiple_of(8) {
+            bits.push((1 << (n % 8)) - 1);
         }
-        let counts = words
-            .chunks(BLOCK_WORDS)
-            .map(|block| block.iter().map(|w| w.count_ones()).sum())
-            .collect();
+        let counts = bits.chunks(BLOCK_BYTES).map(count_ones).collect();
         Self {
-            words,
+            bits,
             counts,
             len: n as u64,
         }
@@ -53,34 +55,34 @@ impl LiveSet {
     /// where the slab's next handle always is.
     #[inline]
     pub(crate) fn insert(&mut self, handle: Handle) -> bool {
-        let (word, bit) = position(handle);
-        if word >= self.words.len() {
-            self.grow(word);
+        let (byte, bit) = position(handle);
+        if byte >= self.bits.len() {
+            self.grow(byte);
         }
-        let w = &mut self.words[word];
-        if *w & bit != 0 {
+        let b = &mut self.bits[byte];
+        if *b & bit != 0 {
             return false;
         }
-        *w |= bit;
-        self.counts[word / BLOCK_WORDS] += 1;
+        *b |= bit;
+        self.counts[byte / BLOCK_BYTES] += 1;
         self.len += 1;
         true
     }
 
-    /// Spans the handles up to those of `word`.
-    #[cold]
-    fn grow(&mut self, word: usize) {
-        self.words.resize(word + 1, 0);
-        self.counts.resize(word / BLOCK_WORDS + 1, 0);
+    /// Spans the handles up to those of `byte`, and on to the end of its word: one growth per
+    /// 64 bookings rather than per 8.
+    fn grow(&mut self, byte: usize) {
+        self.bits.resize((byte / 8 + 1) * 8, 0);
+        self.counts.resize(byte / BLOCK_BYTES + 1, 0);
     }
 
     /// Removes `handle`; whether it was there.
     pub(crate) fn remove(&mut self, handle: Handle) -> bool {
-        let (word, bit) = position(handle);
-        match self.words.get_mut(word) {
-            Some(w) if *w & bit != 0 => {
-                *w &= !bit;
-                self.counts[word / BLOCK_WORDS] -= 1;
+        let (byte, bit) = position(handle);
+        match self.bits.get_mut(byte) {
+            Some(b) if *b & bit != 0 => {
+                *b &= !bit;
+                self.counts[byte / BLOCK_BYTES] -= 1;
                 self.len -= 1;
                 true
             }
@@ -89,8 +91,8 @@ impl LiveSet {
     }
 
     pub(crate) fn contains(&self, handle: Handle) -> bool {
-        let (word, bit) = position(handle);
-        self.words.get(word).is_some_and(|w| w & bit != 0)
+        let (byte, bit) = position(handle);
+        self.bits.get(byte).is_some_and(|b| b & bit != 0)
     }
 
     /// Number of handles. O(1).
@@ -100,8 +102,9 @@ impl LiveSet {
 
     /// The handles, in order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = Handle> + '_ {
-        self.words.iter().enumerate().flat_map(|(i, &word)| {
-            let base = word_base(i);
+        words(&self.bits).flat_map(|(i, word)| {
+            // A word of the set spans handles, which are `u32`.
+            let base = Handle::try_from(i * 64).unwrap_or(Handle::MAX);
             let mut rest = word;
             std::iter::from_fn(move || {
                 (rest != 0).then(|| {
@@ -115,17 +118,13 @@ impl LiveSet {
 
     /// The handles as a roaring bitmap, built from the bits.
     pub(crate) fn bitmap(&self) -> RoaringBitmap {
-        let bytes: Vec<u8> = self.words.iter().flat_map(|w| w.to_le_bytes()).collect();
-        RoaringBitmap::from_lsb0_bytes(0, &bytes)
+        RoaringBitmap::from_lsb0_bytes(0, &self.bits)
     }
 
     /// The handles of a page in handle order: the `size` that follow the first `start` (from the
     /// top with `desc`). Whole blocks are skipped by their counts, then the bits are read from
     /// the block that holds the page's first handle.
     pub(crate) fn page(&self, desc: bool, start: u64, size: usize) -> Vec<Handle> {
-        if start >= self.len || size == 0 {
-            return Vec::new();
-        }
         let mut skip = start;
         let mut skipped_blocks = 0;
         let mut skip_block = |&count: &u32| {
@@ -137,32 +136,29 @@ impl LiveSet {
             skipped_blocks += 1;
             true
         };
-        let words = self.words.iter().copied().enumerate();
         if desc {
             // `all`, not `take_while`: the closure must see each block once, and stop.
             let _ = self.counts.iter().rev().all(&mut skip_block);
-            let end = self
-                .words
-                .len()
-                .min((self.counts.len() - skipped_blocks) * BLOCK_WORDS);
-            page_of_words(words.take(end).rev(), true, skip, size)
+            let end = (self.counts.len() - skipped_blocks) * BLOCK_WORDS;
+            page_of_words(words(&self.bits).take(end).rev(), true, skip, size)
         } else {
             let _ = self.counts.iter().all(&mut skip_block);
-            page_of_words(words.skip(skipped_blocks * BLOCK_WORDS), false, skip, size)
+            let from = skipped_blocks * BLOCK_WORDS;
+            page_of_words(words(&self.bits).skip(from), false, skip, size)
         }
     }
 
     /// Checks the counts of the blocks and of the set against the bits.
     pub(crate) fn check(&self) -> Result<(), String> {
-        if self.counts.len() != self.words.len().div_ceil(BLOCK_WORDS) {
+        if self.counts.len() != self.bits.len().div_ceil(BLOCK_BYTES) {
             return Err(format!(
-                "live set counts {} blocks over {} words",
+                "live set counts {} blocks over {} bytes",
                 self.counts.len(),
-                self.words.len()
+                self.bits.len()
             ));
         }
-        for (i, (block, &count)) in self.words.chunks(BLOCK_WORDS).zip(&self.counts).enumerate() {
-            let held: u32 = block.iter().map(|w| w.count_ones()).sum();
+        for (i, (block, &count)) in self.bits.chunks(BLOCK_BYTES).zip(&self.counts).enumerate() {
+            let held = count_ones(block);
             if held != count {
                 return Err(format!(
                     "live set block {i} counts {count} handles, holds {held}"
@@ -180,15 +176,9 @@ impl LiveSet {
     }
 }
 
-/// The word of handle `h`, and its bit in that word.
-fn position(h: Handle) -> (usize, u64) {
-    (h as usize / 64, 1 << (h % 64))
-}
-
-/// The first handle of word `i`.
-fn word_base(i: usize) -> Handle {
-    // A word of the set spans handles, which are `u32`.
-    Handle::try_from(i * 64).unwrap_or(Handle::MAX)
+/// The set bits of a block's bytes.
+fn count_ones(block: &[u8]) -> u32 {
+    block.iter().map(|b| b.count_ones()).sum()
 }
 
 #[cfg(test)]

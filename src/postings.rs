@@ -262,28 +262,13 @@ impl TagPostings {
     /// top with `desc`). Read off a bitset in O(h / 64) for handles up to `h`, with no roaring
     /// bitmap built.
     pub(crate) fn page(&self, desc: bool, start: u64, size: usize) -> Vec<Handle> {
-        let bits = match self {
-            TagPostings::Small { .. } => {
-                let skip = usize::try_from(start).unwrap_or(usize::MAX);
-                let members = self.inline().iter().copied();
-                return if desc {
-                    members.rev().skip(skip).take(size).collect()
-                } else {
-                    members.skip(skip).take(size).collect()
-                };
+        match self {
+            TagPostings::Small { .. } => slice_page(self.inline(), desc, start, size),
+            TagPostings::Sparse { set, .. } => bitmap_page(set.bitmap(), desc, start, size),
+            TagPostings::Dense { bits, .. } if desc => {
+                page_of_words(words(bits).rev(), true, start, size)
             }
-            TagPostings::Sparse { set, .. } => return bitmap_page(set.bitmap(), desc, start, size),
-            TagPostings::Dense { bits, .. } => bits,
-        };
-        let words = bits.chunks(8).enumerate().map(|(i, chunk)| {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            (i, u64::from_le_bytes(word))
-        });
-        if desc {
-            page_of_words(words.rev(), true, start, size)
-        } else {
-            page_of_words(words, false, start, size)
+            TagPostings::Dense { bits, .. } => page_of_words(words(bits), false, start, size),
         }
     }
 
@@ -384,6 +369,30 @@ pub(crate) fn bitmap_page(
     }
 }
 
+/// The handles of a page of sorted `handles`: the `size` that follow the first `start` (from the
+/// top with `desc`).
+pub(crate) fn slice_page(handles: &[Handle], desc: bool, start: u64, size: usize) -> Vec<Handle> {
+    let skip = usize::try_from(start).unwrap_or(usize::MAX);
+    let members = handles.iter().copied();
+    if desc {
+        members.rev().skip(skip).take(size).collect()
+    } else {
+        members.skip(skip).take(size).collect()
+    }
+}
+
+/// The 64-bit words of a bitset of handles (bit `h % 8` of byte `h / 8` for handle `h`), each
+/// with its number: word `i` holds handles `64 * i` to `64 * i + 63`.
+pub(crate) fn words(
+    bits: &[u8],
+) -> impl DoubleEndedIterator<Item = (usize, u64)> + ExactSizeIterator + '_ {
+    bits.chunks(8).enumerate().map(|(i, chunk)| {
+        let mut word = [0u8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        (i, u64::from_le_bytes(word))
+    })
+}
+
 /// The `size` set bits that follow the first `start` of `words` (numbered 64-bit words, in the
 /// order to read them; `desc` reads each word from its top bit), as handles.
 pub(crate) fn page_of_words(
@@ -425,7 +434,7 @@ pub(crate) fn page_of_words(
 }
 
 /// The byte of handle `h` in a bitset, and its bit in that byte.
-fn position(h: Handle) -> (usize, u8) {
+pub(crate) fn position(h: Handle) -> (usize, u8) {
     (h as usize / 8, 1 << (h % 8))
 }
 
