@@ -63,7 +63,7 @@ impl<'a> Posting<'a> {
             Posting::Bitmap(b) => b,
             Posting::Dense(t) => t.bitmap(),
             Posting::Live(l) => Cow::Owned(l.bitmap()),
-            Posting::Sorted(s) => Cow::Owned(sorted_bitmap(s)),
+            Posting::Sorted(s) => Cow::Owned(sorted_bitmap(s.iter().copied())),
         }
     }
 
@@ -72,7 +72,7 @@ impl<'a> Posting<'a> {
             Posting::Bitmap(b) => Cow::Borrowed(&**b),
             Posting::Dense(t) => t.bitmap(),
             Posting::Live(l) => Cow::Owned(l.bitmap()),
-            Posting::Sorted(s) => Cow::Owned(sorted_bitmap(s)),
+            Posting::Sorted(s) => Cow::Owned(sorted_bitmap(s.iter().copied())),
         }
     }
 }
