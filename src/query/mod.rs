@@ -14,7 +14,7 @@ use crate::live::LiveSet;
 use crate::model::enums::{OrderBy, ResourceType};
 use crate::model::ids::{IpId, OrganizationId, ProjectId, ResourceId};
 use crate::model::request::ListIpsRequest;
-use crate::postings::{bitmap_page, TagPostings};
+use crate::postings::{bitmap_page, slice_page, TagPostings};
 use crate::registry::SubnetRecord;
 use crate::store::{sorted_bitmap, Handle, Record};
 
@@ -68,11 +68,16 @@ impl<'a> Posting<'a> {
     }
 
     fn to_bitmap(&self) -> Cow<'_, RoaringBitmap> {
+        self.view().into_bitmap()
+    }
+
+    /// The same matches, borrowed from these.
+    fn view(&self) -> Posting<'_> {
         match self {
-            Posting::Bitmap(b) => Cow::Borrowed(&**b),
-            Posting::Dense(t) => t.bitmap(),
-            Posting::Live(l) => Cow::Owned(l.bitmap()),
-            Posting::Sorted(s) => Cow::Owned(sorted_bitmap(s.iter().copied())),
+            Posting::Bitmap(b) => Posting::Bitmap(Cow::Borrowed(&**b)),
+            Posting::Dense(t) => Posting::Dense(t),
+            Posting::Live(l) => Posting::Live(l),
+            Posting::Sorted(s) => Posting::Sorted(s),
         }
     }
 }
@@ -231,11 +236,10 @@ fn filter<'a>(
                 break;
             }
             acc = Cow::Owned(match b {
-                Posting::Bitmap(b) => acc.into_owned() & &*b,
                 // Larger than the matches so far: test those against the bitset.
                 Posting::Dense(tag) => acc.iter().filter(|&h| tag.contains(h)).collect(),
-                Posting::Live(live) => acc.iter().filter(|&h| live.contains(h)).collect(),
-                Posting::Sorted(s) => acc.iter().filter(|h| s.binary_search(h).is_ok()).collect(),
+                // Filters post bitmaps and tag bitsets only: the rest is read as a bitmap.
+                other => acc.into_owned() & &*other.into_bitmap(),
             });
         }
         Posting::Bitmap(acc)
@@ -285,17 +289,20 @@ fn filter<'a>(
 fn subnet_members<'a>(rs: &'a RegionState, slots: &[u32]) -> Posting<'a> {
     let handles = |s: u32| &rs.registry.subnet(s).handles;
     let mut booked = slots.iter().copied().filter(|&s| handles(s).len() > 0);
-    Posting::Bitmap(match (booked.next(), booked.next()) {
-        (None, _) => Cow::Owned(RoaringBitmap::new()),
+    match (booked.next(), booked.next()) {
+        (None, _) => Posting::Bitmap(Cow::Owned(RoaringBitmap::new())),
         (Some(one), None) => match handles(one).sorted() {
-            Some(few) => return Posting::Sorted(few),
-            None => handles(one).bitmap(),
+            Some(few) => Posting::Sorted(few),
+            None => Posting::Bitmap(handles(one).bitmap()),
         },
-        _ => Cow::Owned(slots.iter().fold(RoaringBitmap::new(), |mut union, &s| {
-            handles(s).add_to(&mut union);
-            union
-        })),
-    })
+        _ => Posting::Bitmap(Cow::Owned(slots.iter().fold(
+            RoaringBitmap::new(),
+            |mut union, &s| {
+                handles(s).add_to(&mut union);
+                union
+            },
+        ))),
+    }
 }
 
 fn order(
@@ -305,7 +312,7 @@ fn order(
     start: u64,
     size: usize,
 ) -> Vec<Handle> {
-    // Before a bitset or the live set is read as a bitmap for nothing.
+    // Past the last match: before any set is read as a bitmap for nothing.
     if start >= matches.len() {
         return Vec::new();
     }
@@ -357,12 +364,7 @@ impl Matches for [Handle] {
     }
 
     fn page(&self, desc: bool, start: u64, size: usize) -> Vec<Handle> {
-        let skip = usize::try_from(start).unwrap_or(usize::MAX);
-        if desc {
-            self.iter().rev().skip(skip).take(size).copied().collect()
-        } else {
-            self.iter().skip(skip).take(size).copied().collect()
-        }
+        slice_page(self, desc, start, size)
     }
 }
 
@@ -373,9 +375,6 @@ fn order_matches<M: Matches + ?Sized>(
     start: u64,
     size: usize,
 ) -> Vec<Handle> {
-    if start >= matches.count() {
-        return Vec::new();
-    }
     let desc = order_by.is_descending();
     let d = Directed(desc);
     match order_by {
