@@ -102,7 +102,7 @@ impl LiveSet {
 
     /// The handles, in order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = Handle> + '_ {
-        words(&self.bits).flat_map(|(i, word)| {
+        words(&self.bits, 0).flat_map(|(i, word)| {
             // A word of the set spans handles, which are `u32`.
             let base = Handle::try_from(i * 64).unwrap_or(Handle::MAX);
             let mut rest = word;
@@ -139,12 +139,13 @@ impl LiveSet {
         if desc {
             // `all`, not `take_while`: the closure must see each block once, and stop.
             let _ = self.counts.iter().rev().all(&mut skip_block);
-            let end = (self.counts.len() - skipped_blocks) * BLOCK_WORDS;
-            page_of_words(words(&self.bits).take(end).rev(), true, skip, size)
+            // The bytes up to the end of the page's first block: the ones above are not read.
+            let end = ((self.counts.len() - skipped_blocks) * BLOCK_BYTES).min(self.bits.len());
+            page_of_words(words(&self.bits[..end], 0).rev(), true, skip, size)
         } else {
             let _ = self.counts.iter().all(&mut skip_block);
-            let from = skipped_blocks * BLOCK_WORDS;
-            page_of_words(words(&self.bits).skip(from), false, skip, size)
+            let first = skipped_blocks * BLOCK_WORDS;
+            page_of_words(words(&self.bits, first), false, skip, size)
         }
     }
 

@@ -266,9 +266,9 @@ impl TagPostings {
             TagPostings::Small { .. } => slice_page(self.inline(), desc, start, size),
             TagPostings::Sparse { set, .. } => bitmap_page(set.bitmap(), desc, start, size),
             TagPostings::Dense { bits, .. } if desc => {
-                page_of_words(words(bits).rev(), true, start, size)
+                page_of_words(words(bits, 0).rev(), true, start, size)
             }
-            TagPostings::Dense { bits, .. } => page_of_words(words(bits), false, start, size),
+            TagPostings::Dense { bits, .. } => page_of_words(words(bits, 0), false, start, size),
         }
     }
 
@@ -381,15 +381,18 @@ pub(crate) fn slice_page(handles: &[Handle], desc: bool, start: u64, size: usize
     }
 }
 
-/// The 64-bit words of a bitset of handles (bit `h % 8` of byte `h / 8` for handle `h`), each
-/// with its number: word `i` holds handles `64 * i` to `64 * i + 63`.
+/// The 64-bit words of a bitset of handles (bit `h % 8` of byte `h / 8` for handle `h`) from
+/// word `first` on, each with its number: word `i` holds handles `64 * i` to `64 * i + 63`.
+/// Starting at `first` costs nothing: the words before it are not read.
 pub(crate) fn words(
     bits: &[u8],
+    first: usize,
 ) -> impl DoubleEndedIterator<Item = (usize, u64)> + ExactSizeIterator + '_ {
-    bits.chunks(8).enumerate().map(|(i, chunk)| {
+    let from = first.saturating_mul(8).min(bits.len());
+    bits[from..].chunks(8).enumerate().map(move |(i, chunk)| {
         let mut word = [0u8; 8];
         word[..chunk.len()].copy_from_slice(chunk);
-        (i, u64::from_le_bytes(word))
+        (first + i, u64::from_le_bytes(word))
     })
 }
 
