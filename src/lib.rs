@@ -94,7 +94,7 @@
 //!   so `created_at` order is creation order.
 //! - **Atomicity.** Every call validates everything before it changes anything: a failed call
 //!   leaves the engine as it was. (The one exception is unobservable: an IPv6 booking that gives
-//!   up after 64 colliding draws has consumed randomness.)
+//!   up after 64 colliding draws has consumed randomness, those draws and the new IP's id.)
 //!
 //! # Threads and snapshots
 //!

@@ -309,6 +309,13 @@ impl Ipam {
             return Err(exhausted());
         };
 
+        // The id's map slot is a cache miss in a large region: draw the id first and let its
+        // slot load while the address is taken (an IPv6 draw's own miss, in the block's map of
+        // interface ids, overlaps it) and the rest is done, then claim it (drawing again in the
+        // rare case its key is taken).
+        let first = IpId::from_uuid(self.rng.next_uuid());
+        self.region(region).store.prefetch_id(first);
+
         // Take the address: the last step that can fail (an IPv6 draw that keeps colliding).
         let rng = &mut *self.rng;
         let pool = &mut self.regions[region.index()].registry.subnet_mut(slot).pool;
@@ -320,11 +327,6 @@ impl Ipam {
             None => pool.take_auto(handle, rng).ok_or_else(exhausted)?,
         };
 
-        // The id's map slot is a cache miss in a large region: draw the id now and let its slot
-        // load while the rest is done, then claim it (drawing again in the rare case its key is
-        // taken, so the draws are those of claiming at once).
-        let first = IpId::from_uuid(self.rng.next_uuid());
-        self.region(region).store.prefetch_id(first);
         let now = self.now();
         let rs = &mut self.regions[region.index()];
         let tags = rs.index.add_tags(handle, &request.tags);
