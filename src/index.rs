@@ -595,6 +595,16 @@ impl Index {
         }
     }
 
+    /// Starts loading the postings of the tags of the live list `set` where `handle` goes (see
+    /// [`TagPostings::warm`]). A hint: it changes nothing.
+    pub(crate) fn warm_tags(&self, set: u32, handle: Handle) {
+        let mut warm = false;
+        for &t in self.tag_sets.get(set) {
+            warm ^= self.tags.postings(t).warm(handle);
+        }
+        std::hint::black_box(warm);
+    }
+
     /// [`Index::replace_tags`], given `known`: [`Index::known_tags`] of `names`, looked up with
     /// no change to the index since.
     pub(crate) fn replace_tags_known(

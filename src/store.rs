@@ -677,6 +677,17 @@ impl Store {
         self.confirm(id, self.ids.get(id_key(id)))
     }
 
+    /// [`Store::handle`], calling `warm` with the handle the id map gives, before the record
+    /// is read to confirm it: loads started there (of memory placed by handle) overlap the
+    /// record's cache miss. `warm` may see a handle that is not `id`'s; it must only read.
+    pub(crate) fn handle_warming(&self, id: IpId, warm: impl FnOnce(Handle)) -> Option<Handle> {
+        let candidate = self.ids.get(id_key(id));
+        if let Some(h) = candidate {
+            warm(h);
+        }
+        self.confirm(id, candidate)
+    }
+
     /// The handle of `id`, given what the id map holds for its key.
     fn confirm(&self, id: IpId, candidate: Option<Handle>) -> Option<Handle> {
         if let Some(h) = candidate {

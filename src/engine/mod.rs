@@ -257,6 +257,20 @@ impl Ipam {
             .handle(id)
             .ok_or(Error::IpNotFound { id })
     }
+
+    /// [`Ipam::handle`], starting the loads of `warm` (reads only) with the candidate handle
+    /// before the record is read to confirm it ([`crate::store::Store::handle_warming`]).
+    pub(crate) fn handle_warming(
+        &self,
+        region: Region,
+        id: IpId,
+        warm: impl FnOnce(&RegionState, Handle),
+    ) -> Result<Handle, Error> {
+        let rs = self.region(region);
+        rs.store
+            .handle_warming(id, |h| warm(rs, h))
+            .ok_or(Error::IpNotFound { id })
+    }
 }
 
 impl RegionState {

@@ -83,7 +83,13 @@ impl Ipam {
             .tags
             .as_deref()
             .map(|names| rs.index.known_tags(names));
-        let handle = self.handle(region, id)?;
+        // Once the id map gives the handle, the postings of the new tags (when the region knows
+        // them) start loading where the handle goes, while the record loads.
+        let handle = self.handle_warming(region, id, |rs, h| {
+            if let Some(Some(set)) = known {
+                rs.index.warm_tags(set, h);
+            }
+        })?;
         if let Some(tags) = &request.tags {
             validate::tags(&self.limits, tags)?;
         }
