@@ -42,7 +42,7 @@ impl Ipam {
             Current::None => {
                 let now = self.now();
                 let a = Attachment::custom(id, resource, now);
-                Ok(self.set_attachment(region, handle, Some(a), now))
+                Ok(self.set_attachment(region, handle, Some(a), now, false))
             }
             Current::Custom(mac) if mac == resource.mac_address => {
                 Ok(self.region(region).view(handle))
@@ -79,7 +79,7 @@ impl Ipam {
             Current::None => Ok(self.region(region).view(handle)),
             Current::Custom(mac) if mac == resource.mac_address => {
                 let now = self.now();
-                Ok(self.set_attachment(region, handle, None, now))
+                Ok(self.set_attachment(region, handle, None, now, false))
             }
             Current::Custom(mac) => Err(Error::ResourceMismatch {
                 ip_id: id,
@@ -133,7 +133,7 @@ impl Ipam {
             (Current::Custom(mac), to) if mac == from => {
                 let now = self.now();
                 let new = to.map(|t| Attachment::custom(id, t, now));
-                Ok(self.set_attachment(region, handle, new, now))
+                Ok(self.set_attachment(region, handle, new, now, false))
             }
             (current, _) => Err(Error::ResourceMismatch {
                 ip_id: id,
@@ -179,7 +179,7 @@ impl Ipam {
         };
         let now = self.now();
         let a = Attachment::service(resource, attached_at.unwrap_or(now));
-        Ok(self.set_attachment(region, handle, Some(a), now))
+        Ok(self.set_attachment(region, handle, Some(a), now, true))
     }
 
     /// Detaches an IP from the resource `resource_id` (of any type), for the embedding service.
@@ -199,7 +199,7 @@ impl Ipam {
             None => Ok(self.region(region).view(handle)),
             Some(a) if a.id == resource_id => {
                 let now = self.now();
-                Ok(self.set_attachment(region, handle, None, now))
+                Ok(self.set_attachment(region, handle, None, now, true))
             }
             Some(a) => Err(Error::ResourceMismatch {
                 ip_id: id,
@@ -219,18 +219,26 @@ impl Ipam {
         }
     }
 
-    /// Replaces the attachment of a live record, keeping the indexes in step.
+    /// Replaces the attachment of a live record, keeping the indexes in step. With `warm`, the
+    /// postings the change touches start loading first, so that their cache misses overlap:
+    /// the product-resource calls ask for it. The custom-resource calls start loading their
+    /// MACs' slots before the id lookup, and the resource-type sets stay in cache, so warming
+    /// again only costs them: without it, detach took 707-719 ns against 757-782 ns at 10M IPs,
+    /// attach 803-828 against 833-863 ns (2 ABBA pairs).
     fn set_attachment(
         &mut self,
         region: Region,
         handle: Handle,
         new: Option<Attachment>,
         now: i64,
+        warm: bool,
     ) -> Ip {
         let rs = self.region_mut(region);
         let current = rs.store.get(handle).attachment();
         let change = AttachmentChange::new(current, new.as_ref().map(Attachment::as_ref));
-        rs.index.warm_attachment(handle, &change);
+        if warm {
+            rs.index.warm_attachment(handle, &change);
+        }
         let record = rs.store.get_mut(handle);
         record.set_attachment(new);
         record.updated = now;
