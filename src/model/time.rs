@@ -34,19 +34,20 @@ thread_local! {
 pub(crate) fn from_micros(micros: i64) -> DateTime<Utc> {
     let day = micros.div_euclid(MICROS_PER_DAY);
     let in_day = micros.rem_euclid(MICROS_PER_DAY).unsigned_abs();
-    let date = LAST_DAY.with(|last| {
-        let (last_day, date) = last.get();
-        if last_day == day {
-            return Some(date);
-        }
+    let (last_day, last_date) = LAST_DAY.get();
+    let date = if last_day == day {
+        last_date
+    } else {
         // The day's start is in chrono's range whenever `micros` is.
-        let start = day.checked_mul(MICROS_PER_DAY)?;
-        let date = DateTime::from_timestamp_micros(start)?.date_naive();
-        last.set((day, date));
-        Some(date)
-    });
-    let Some(date) = date else {
-        return DateTime::default();
+        let Some(start) = day
+            .checked_mul(MICROS_PER_DAY)
+            .and_then(DateTime::from_timestamp_micros)
+        else {
+            return DateTime::default();
+        };
+        let date = start.date_naive();
+        LAST_DAY.set((day, date));
+        date
     };
     // In range by construction: under 86,400 seconds and 10^9 nanoseconds.
     let time = NaiveTime::from_num_seconds_from_midnight_opt(
