@@ -67,9 +67,7 @@ impl Hasher for FoldHasher {
         }
         let rest = chunks.remainder();
         if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            self.write_u64(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 59));
+            self.write_u64(tail_word(rest) ^ ((rest.len() as u64) << 59));
         }
     }
 
@@ -94,12 +92,55 @@ impl Hasher for FoldHasher {
     }
 }
 
+/// The 1 to 7 bytes of `rest` as one word that, for a given length, differs for different
+/// bytes: two overlapping 4-byte loads from 4 bytes on, three single bytes below (the first,
+/// the middle and the last), instead of a copy of variable length into a zeroed word, which
+/// the compiler makes a call to `memcpy` (tag names are mostly this short).
+#[inline]
+fn tail_word(rest: &[u8]) -> u64 {
+    let n = rest.len();
+    debug_assert!((1..8).contains(&n));
+    if n >= 4 {
+        let word = |at: usize| {
+            let mut w = [0u8; 4];
+            w.copy_from_slice(&rest[at..at + 4]);
+            u64::from(u32::from_le_bytes(w))
+        };
+        word(0) | (word(n - 4) << 32)
+    } else {
+        u64::from(rest[0]) | (u64::from(rest[n / 2]) << 8) | (u64::from(rest[n - 1]) << 16)
+    }
+}
+
 /// A hash map with the engine's keyed hasher.
 pub(crate) type FastMap<K, V> = HashMap<K, V, KeyedState>;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_byte_of_a_short_tail_counts() {
+        // Each byte lands in a lane of its own in the word: changing any one changes it, so
+        // that two tails of the same length give the same word only when they are equal.
+        for n in 1..8 {
+            let base: Vec<u8> = (0..n).map(|i| 0x11 * (i as u8 + 1)).collect();
+            let word = tail_word(&base);
+            for at in 0..n {
+                for v in 0..=255u8 {
+                    if v != base[at] {
+                        let mut other = base.clone();
+                        other[at] = v;
+                        assert_ne!(tail_word(&other), word, "length {n}, byte {at} = {v}");
+                    }
+                }
+            }
+        }
+        let hash = |bytes: &[u8]| KeyedState::new(7).hash_one(bytes);
+        assert_ne!(hash(b"web"), hash(b"wed"));
+        assert_ne!(hash(b"t07"), hash(b"t70"));
+        assert_ne!(hash(b"abcdefghi"), hash(b"abcdefgh"));
+    }
 
     #[test]
     fn different_keys_hash_differently() {
