@@ -438,7 +438,7 @@ impl TagSets {
         }
         let list = TagList {
             ids: tags.into(),
-            names: Tags::from_shared(tags.iter().map(|&t| Arc::clone(index.name(t))).collect()),
+            names: Tags::from_shared(tags.iter().map(|&t| index.name(t))),
             refs: 1,
         };
         let key = list.ids.clone();
