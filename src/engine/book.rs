@@ -87,7 +87,7 @@ impl Ipam {
     /// load over 4,000 networks took about 30 % less time). When what they touch is in cache
     /// anyway, the calls one by one are faster: by 4-9 % filling one network in turn, by 12-20 %
     /// in regions of 20k-100k IPs with batches of up to 1,000, where holding and then freeing
-    /// that many owned `Ip`s (216 bytes each) costs more than the warming. Batches of a few
+    /// that many owned `Ip`s (248 bytes each) costs more than the warming. Batches of a few
     /// hundred requests keep the results small.
     ///
     /// ```
