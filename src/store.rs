@@ -677,6 +677,22 @@ impl Store {
         self.confirm(id, self.ids.get(id_key(id)))
     }
 
+    /// The live record of `id`: [`Store::handle`] and [`Store::get`] in one, reading the
+    /// record once.
+    pub(crate) fn find(&self, id: IpId) -> Option<&Record> {
+        if let Some(h) = self.ids.get(id_key(id)) {
+            if let Some(Some(record)) = self.slots.get(h as usize) {
+                if record.id == id {
+                    return Some(record);
+                }
+            }
+        }
+        if self.collided.is_empty() {
+            return None;
+        }
+        Some(self.get(*self.collided.get(&id)?))
+    }
+
     /// [`Store::handle`], calling `warm` with the handle the id map gives, before the record
     /// is read to confirm it: loads started there (of memory placed by handle) overlap the
     /// record's cache miss. `warm` may see a handle that is not `id`'s; it must only read.

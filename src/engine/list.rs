@@ -14,8 +14,7 @@ impl Ipam {
     /// # Errors
     /// [`Error::IpNotFound`].
     pub fn get_ip(&self, region: Region, id: IpId) -> Result<Ip, Error> {
-        let handle = self.handle(region, id)?;
-        Ok(self.region(region).view(handle))
+        Ok(self.ip(region, id)?.to_ip())
     }
 
     /// Lists the IPs matching every filter of `request`, in its order, one page at a time;

@@ -190,7 +190,8 @@ impl Ipam {
     /// # Errors
     /// [`Error::IpNotFound`].
     pub fn ip(&self, region: Region, id: IpId) -> Result<IpRef<'_>, Error> {
-        let handle = self.handle(region, id)?;
-        Ok(IpRef::new(self.region(region), handle))
+        let rs = self.region(region);
+        let record = rs.store.find(id).ok_or(Error::IpNotFound { id })?;
+        Ok(IpRef::of_record(rs, record))
     }
 }
