@@ -394,10 +394,10 @@ impl TagSets {
 
     /// The key of a list of names in [`TagSets::by_names`] (each name ends with a byte no
     /// UTF-8 text holds, so that `["ab", "c"]` and `["a", "bc"]` differ).
-    fn names_key<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> u64 {
+    fn names_key<'a>(&self, names: impl IntoIterator<Item = &'a [u8]>) -> u64 {
         let mut h = self.hasher.build_hasher();
         for name in names {
-            h.write(name.as_bytes());
+            h.write(name);
             h.write_u8(0xff);
         }
         h.finish()
@@ -409,12 +409,9 @@ impl TagSets {
     fn find(&self, names: &[String]) -> Option<u32> {
         let id = self
             .by_names
-            .get(self.names_key(names.iter().map(String::as_str)))?;
+            .get(self.names_key(names.iter().map(String::as_bytes)))?;
         let list = &self.sets[id as usize];
-        list.names
-            .iter()
-            .eq(names.iter().map(String::as_str))
-            .then_some(id)
+        list.names.is(names).then_some(id)
     }
 
     /// Takes a reference to the live list `id` (the empty list `0` counts none).
@@ -432,7 +429,7 @@ impl TagSets {
         if let Some(&id) = self.ids.get(tags) {
             self.sets[id as usize].refs += 1;
             // Found the long way: its shortcut slot was taken; it may be free again.
-            let names_key = self.names_key(self.sets[id as usize].names.iter());
+            let names_key = self.names_key(self.sets[id as usize].names.bytes());
             self.by_names.try_insert(names_key, id);
             return id;
         }
@@ -442,7 +439,7 @@ impl TagSets {
             refs: 1,
         };
         let key = list.ids.clone();
-        let names_key = self.names_key(list.names.iter());
+        let names_key = self.names_key(list.names.bytes());
         let id = match self.free.pop() {
             Some(id) => {
                 self.sets[id as usize] = list;
@@ -469,7 +466,7 @@ impl TagSets {
         if entry.refs == 0 {
             let list = std::mem::take(entry);
             self.ids.remove(&list.ids);
-            let names_key = self.names_key(list.names.iter());
+            let names_key = self.names_key(list.names.bytes());
             if self.by_names.get(names_key) == Some(id) {
                 self.by_names.remove(names_key);
             }
@@ -878,7 +875,7 @@ impl Index {
         }
         for (key, id) in sets.by_names.iter() {
             let list = sets.sets.get(id as usize).filter(|l| l.refs > 0);
-            if list.is_none_or(|l| sets.names_key(l.names.iter()) != key) {
+            if list.is_none_or(|l| sets.names_key(l.names.bytes()) != key) {
                 return Err(format!(
                     "tag list shortcut {key:#x} names no live list {id}"
                 ));
@@ -1076,7 +1073,7 @@ mod tests {
         let names = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
         let id = |n: u128| crate::model::ids::IpId::from_uuid(uuid::Uuid::from_u128(n));
         let ab = index.add_tags(1, &names(&["a", "b"]));
-        let key = index.tag_sets.names_key(["a", "b"]);
+        let key = index.tag_sets.names_key([&b"a"[..], b"b"]);
         assert_eq!(index.tag_sets.by_names.get(key), Some(ab));
         // Found by name: the same list, one more reference, the handle in both postings.
         assert_eq!(index.add_tags(2, &names(&["a", "b"])), ab);
@@ -1087,8 +1084,8 @@ mod tests {
         }
         // Names are delimited: "a" + "bc" is another list than "ab" + "c".
         assert_ne!(
-            index.tag_sets.names_key(["a", "bc"]),
-            index.tag_sets.names_key(["ab", "c"])
+            index.tag_sets.names_key([&b"a"[..], b"bc"]),
+            index.tag_sets.names_key([&b"ab"[..], b"c"])
         );
         // A list its shortcut slot does not name (another list of the same hash took it) is
         // found the long way, as the same list, and takes the slot back once it is free.
@@ -1110,7 +1107,7 @@ mod tests {
         index.check(records.iter().map(|(h, r)| (*h, r))).unwrap();
         // The last holder gone, the list and its shortcut go.
         index.remove_tags(3, ba);
-        let key_ba = index.tag_sets.names_key(["b", "a"]);
+        let key_ba = index.tag_sets.names_key([&b"b"[..], b"a"]);
         assert_eq!(index.tag_sets.by_names.get(key_ba), None);
         index
             .check(records[..2].iter().map(|(h, r)| (*h, r)))

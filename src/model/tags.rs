@@ -124,6 +124,41 @@ impl Tags {
         }
     }
 
+    /// The tags' bytes, in order: what the engine hashes and compares, without the check that
+    /// turning inline bytes into a `&str` takes.
+    pub(crate) fn bytes(&self) -> impl Iterator<Item = &[u8]> + Clone {
+        (0..self.len()).map(move |i| match &self.0 {
+            Repr::Inline { ends, bytes, .. } => {
+                let start = if i == 0 { 0 } else { usize::from(ends[i - 1]) };
+                &bytes[start..usize::from(ends[i])]
+            }
+            Repr::Shared(tags) => tags[i].as_bytes(),
+        })
+    }
+
+    /// Whether the tags are `names`, in order.
+    pub(crate) fn is(&self, names: &[String]) -> bool {
+        match &self.0 {
+            Repr::Inline { count, ends, bytes } => {
+                if usize::from(*count) != names.len() {
+                    return false;
+                }
+                let mut start = 0;
+                for (name, &end) in names.iter().zip(ends) {
+                    let end = usize::from(end);
+                    if bytes[start..end] != *name.as_bytes() {
+                        return false;
+                    }
+                    start = end;
+                }
+                true
+            }
+            Repr::Shared(tags) => {
+                tags.len() == names.len() && tags.iter().zip(names).all(|(t, n)| **t == **n)
+            }
+        }
+    }
+
     /// Whether `tag` is among the tags.
     #[must_use]
     pub fn contains(&self, tag: &str) -> bool {
