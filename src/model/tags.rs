@@ -377,6 +377,20 @@ mod tests {
                 names.iter().rev().collect::<Vec<_>>()
             );
             assert_eq!(tags.get(names.len()), None);
+            assert!(tags.is(&names));
+            assert_eq!(
+                tags.bytes().collect::<Vec<_>>(),
+                names.iter().map(String::as_bytes).collect::<Vec<_>>()
+            );
+            let mut other = names.clone();
+            other.push(String::new());
+            assert!(!tags.is(&other), "one more");
+            if let Some((_, fewer)) = names.split_last() {
+                assert!(!tags.is(fewer), "one fewer");
+                let mut changed = names.clone();
+                changed[names.len() - 1].push('z');
+                assert!(!tags.is(&changed), "the last one longer");
+            }
             let json = serde_json::to_string(&tags).unwrap();
             assert_eq!(json, serde_json::to_string(&names).unwrap());
             assert_eq!(serde_json::from_str::<Tags>(&json).unwrap(), tags);
