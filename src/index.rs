@@ -603,7 +603,8 @@ impl Index {
     }
 
     /// [`Index::replace_tags`], given `known`: [`Index::known_tags`] of `names`, looked up with
-    /// no change to the index since.
+    /// no change to the index since. When `known` names a list, the caller has started loading
+    /// its tags' postings at `handle` ([`Index::warm_tags`]).
     pub(crate) fn replace_tags_known(
         &mut self,
         handle: Handle,
@@ -643,9 +644,11 @@ impl Index {
         }
         // In a large region each posting change below touches cold memory: start every load
         // first (TagPostings::warm), so that their cache misses overlap instead of queueing one
-        // behind the other; the changes then find the lines in cache.
+        // behind the other; the changes then find the lines in cache. The postings of a known
+        // list's tags, the caller started loading already (Index::warm_tags).
         let mut warm = false;
-        for &t in gone.iter().chain(&come) {
+        let coming: &[u32] = if known.is_some() { &[] } else { &come };
+        for &t in gone.iter().chain(coming) {
             warm ^= self.tags.postings(t).warm(handle);
         }
         std::hint::black_box(warm);
