@@ -659,7 +659,7 @@ impl Store {
         self.prefetch_records(candidates.iter().flatten().copied());
         ids.iter()
             .zip(candidates)
-            .filter_map(|(&id, candidate)| self.confirm(id, candidate))
+            .filter_map(|(&id, candidate)| self.confirm(id, candidate).map(|(h, _)| h))
             .collect()
     }
 
@@ -674,23 +674,13 @@ impl Store {
     }
 
     pub(crate) fn handle(&self, id: IpId) -> Option<Handle> {
-        self.confirm(id, self.ids.get(id_key(id)))
+        self.handle_warming(id, |_| {})
     }
 
-    /// The live record of `id`: [`Store::handle`] and [`Store::get`] in one, reading the
-    /// record once.
+    /// The live record of `id`, read once for the check and the caller.
     pub(crate) fn find(&self, id: IpId) -> Option<&Record> {
-        if let Some(h) = self.ids.get(id_key(id)) {
-            if let Some(Some(record)) = self.slots.get(h as usize) {
-                if record.id == id {
-                    return Some(record);
-                }
-            }
-        }
-        if self.collided.is_empty() {
-            return None;
-        }
-        Some(self.get(*self.collided.get(&id)?))
+        self.confirm(id, self.ids.get(id_key(id)))
+            .map(|(_, record)| record)
     }
 
     /// [`Store::handle`], calling `warm` with the handle the id map gives, before the record
@@ -701,20 +691,22 @@ impl Store {
         if let Some(h) = candidate {
             warm(h);
         }
-        self.confirm(id, candidate)
+        self.confirm(id, candidate).map(|(h, _)| h)
     }
 
-    /// The handle of `id`, given what the id map holds for its key.
-    fn confirm(&self, id: IpId, candidate: Option<Handle>) -> Option<Handle> {
+    /// The handle and record of `id`, given what the id map holds for its key.
+    fn confirm(&self, id: IpId, candidate: Option<Handle>) -> Option<(Handle, &Record)> {
         if let Some(h) = candidate {
-            if self.get(h).id == id {
-                return Some(h);
+            let record = self.get(h);
+            if record.id == id {
+                return Some((h, record));
             }
         }
         if self.collided.is_empty() {
             return None;
         }
-        self.collided.get(&id).copied()
+        let h = *self.collided.get(&id)?;
+        Some((h, self.get(h)))
     }
 
     /// The live record at `handle`.
@@ -887,6 +879,13 @@ mod tests {
         assert_eq!(store.handle(b), None);
         let hb = store.insert(record(b));
         assert_eq!((store.handle(a), store.handle(b)), (Some(ha), Some(hb)));
+        // Each id finds its own record, the one that holds the key's slot and the other.
+        assert_eq!(store.find(a).map(|r| r.id), Some(a));
+        assert_eq!(store.find(b).map(|r| r.id), Some(b));
+        let warmed = std::cell::Cell::new(None);
+        assert_eq!(store.handle_warming(b, |h| warmed.set(Some(h))), Some(hb));
+        // The warming sees the key's slot, which is a's: a hint, never the answer.
+        assert_eq!(warmed.get(), Some(ha));
         // The batched lookup agrees, in the order asked, and skips ids not stored.
         let missing = IpId::from_uuid(uuid::Uuid::from_u128(7));
         assert_eq!(store.handles_of(&[b, missing, a, b]), [hb, ha, hb]);
@@ -894,6 +893,8 @@ mod tests {
         // Removing the holder of the key leaves the other reachable, before and after compaction.
         store.remove(ha);
         assert_eq!((store.handle(a), store.handle(b)), (None, Some(hb)));
+        assert!(store.find(a).is_none());
+        assert_eq!(store.find(b).map(|r| r.id), Some(b));
         store.check().unwrap();
         store.compact(0);
         assert_eq!(store.handle(b), Some(0));

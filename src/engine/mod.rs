@@ -252,10 +252,7 @@ impl Ipam {
 
     /// The handle of `id` in `region`.
     pub(crate) fn handle(&self, region: Region, id: IpId) -> Result<Handle, Error> {
-        self.region(region)
-            .store
-            .handle(id)
-            .ok_or(Error::IpNotFound { id })
+        self.handle_warming(region, id, |_, _| {})
     }
 
     /// [`Ipam::handle`], starting the loads of `warm` (reads only) with the candidate handle
