@@ -297,6 +297,16 @@ impl TagIndex {
         &self.tags[id as usize].as_ref().expect("live tag").handles
     }
 
+    /// Starts loading the postings of `tags` where `handle` goes (see [`TagPostings::warm`]),
+    /// so that their cache misses overlap. A hint: it changes nothing.
+    fn warm<'a>(&self, tags: impl IntoIterator<Item = &'a u32>, handle: Handle) {
+        let mut warm = false;
+        for &t in tags {
+            warm ^= self.postings(t).warm(handle);
+        }
+        std::hint::black_box(warm);
+    }
+
     /// Adds `handle` to `name`'s postings, interning it if new; returns the tag id.
     fn add(&mut self, name: &str, handle: Handle) -> u32 {
         let id = self.intern(name);
@@ -595,11 +605,7 @@ impl Index {
     /// Starts loading the postings of the tags of the live list `set` where `handle` goes (see
     /// [`TagPostings::warm`]). A hint: it changes nothing.
     pub(crate) fn warm_tags(&self, set: u32, handle: Handle) {
-        let mut warm = false;
-        for &t in self.tag_sets.get(set) {
-            warm ^= self.tags.postings(t).warm(handle);
-        }
-        std::hint::black_box(warm);
+        self.tags.warm(self.tag_sets.get(set), handle);
     }
 
     /// [`Index::replace_tags`], given `known`: [`Index::known_tags`] of `names`, looked up with
@@ -646,12 +652,8 @@ impl Index {
         // first (TagPostings::warm), so that their cache misses overlap instead of queueing one
         // behind the other; the changes then find the lines in cache. The postings of a known
         // list's tags, the caller started loading already (Index::warm_tags).
-        let mut warm = false;
         let coming: &[u32] = if known.is_some() { &[] } else { &come };
-        for &t in gone.iter().chain(coming) {
-            warm ^= self.tags.postings(t).warm(handle);
-        }
-        std::hint::black_box(warm);
+        self.tags.warm(gone.iter().chain(coming), handle);
         // Add before removing, so that no tag of the new list is left without postings (and
         // freed) in between.
         for &t in &come {
