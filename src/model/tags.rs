@@ -29,9 +29,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub struct Tags(Repr);
 
 /// Most tags a list held inline has.
-pub(crate) const INLINE_TAGS: usize = 6;
+const INLINE_TAGS: usize = 6;
 /// Most bytes, all tags together, of a list held inline.
-pub(crate) const INLINE_BYTES: usize = 40;
+const INLINE_BYTES: usize = 40;
 
 #[derive(Clone)]
 enum Repr {
@@ -112,52 +112,35 @@ impl Tags {
     #[must_use]
     pub fn get(&self, i: usize) -> Option<&str> {
         match &self.0 {
+            // The bytes of whole tags, each copied from a `str`: always valid UTF-8.
+            Repr::Inline { .. } => Some(std::str::from_utf8(self.bytes_of(i)?).unwrap_or_default()),
+            Repr::Shared(tags) => tags.get(i).map(|t| &**t),
+        }
+    }
+
+    /// The bytes of the `i`th tag.
+    fn bytes_of(&self, i: usize) -> Option<&[u8]> {
+        match &self.0 {
             Repr::Inline { count, ends, bytes } => {
                 if i >= usize::from(*count) {
                     return None;
                 }
                 let start = if i == 0 { 0 } else { usize::from(ends[i - 1]) };
-                let text = &bytes[start..usize::from(ends[i])];
-                // The bytes of whole tags, each copied from a `str`: always valid UTF-8.
-                Some(std::str::from_utf8(text).unwrap_or_default())
+                Some(&bytes[start..usize::from(ends[i])])
             }
-            Repr::Shared(tags) => tags.get(i).map(|t| &**t),
+            Repr::Shared(tags) => tags.get(i).map(|t| t.as_bytes()),
         }
     }
 
     /// The tags' bytes, in order: what the engine hashes and compares, without the check that
     /// turning inline bytes into a `&str` takes.
     pub(crate) fn bytes(&self) -> impl Iterator<Item = &[u8]> + Clone {
-        (0..self.len()).map(move |i| match &self.0 {
-            Repr::Inline { ends, bytes, .. } => {
-                let start = if i == 0 { 0 } else { usize::from(ends[i - 1]) };
-                &bytes[start..usize::from(ends[i])]
-            }
-            Repr::Shared(tags) => tags[i].as_bytes(),
-        })
+        (0..self.len()).filter_map(|i| self.bytes_of(i))
     }
 
     /// Whether the tags are `names`, in order.
     pub(crate) fn is(&self, names: &[String]) -> bool {
-        match &self.0 {
-            Repr::Inline { count, ends, bytes } => {
-                if usize::from(*count) != names.len() {
-                    return false;
-                }
-                let mut start = 0;
-                for (name, &end) in names.iter().zip(ends) {
-                    let end = usize::from(end);
-                    if bytes[start..end] != *name.as_bytes() {
-                        return false;
-                    }
-                    start = end;
-                }
-                true
-            }
-            Repr::Shared(tags) => {
-                tags.len() == names.len() && tags.iter().zip(names).all(|(t, n)| **t == **n)
-            }
-        }
+        self.len() == names.len() && self.bytes().zip(names).all(|(t, n)| t == n.as_bytes())
     }
 
     /// Whether `tag` is among the tags.
@@ -184,7 +167,7 @@ impl Tags {
 
 impl PartialEq for Tags {
     fn eq(&self, other: &Self) -> bool {
-        self.len() == other.len() && self.iter().eq(other.iter())
+        self.len() == other.len() && self.bytes().eq(other.bytes())
     }
 }
 
@@ -193,7 +176,7 @@ impl Eq for Tags {}
 impl Hash for Tags {
     fn hash<H: Hasher>(&self, state: &mut H) {
         state.write_usize(self.len());
-        for tag in self {
+        for tag in self.bytes() {
             tag.hash(state);
         }
     }
