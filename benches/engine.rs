@@ -148,6 +148,15 @@ fn region_ops(c: &mut Criterion) {
     one("attach", &mut Attach::new(&mut data));
     one("detach", &mut Modify::new(&mut data, Change::Detach));
     one("move", &mut Modify::new(&mut data, Change::Move));
+    one("attach_borrowed", &mut Attach::borrowed(&mut data));
+    one(
+        "detach_borrowed",
+        &mut Modify::borrowed(&mut data, Change::Detach),
+    );
+    one(
+        "move_borrowed",
+        &mut Modify::borrowed(&mut data, Change::Move),
+    );
 
     let cases = list_cases(&data);
     let mut i = 0;

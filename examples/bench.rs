@@ -518,7 +518,7 @@ fn region_rows(config: &Config, floors: &mut [FloorTier], table: &mut Table) {
     // The spread bookings carry no target of their own (the book <= 3x target is on the pool
     // rows above): they show what `book_ips` saves when consecutive requests go to unrelated
     // networks.
-    let ops: [(&str, Make, Option<f64>); 10] = [
+    let ops: [(&str, Make, Option<f64>); 13] = [
         (
             "book specific",
             |d| Box::new(BookSpecific::new(d)),
@@ -549,6 +549,21 @@ fn region_rows(config: &Config, floors: &mut [FloorTier], table: &mut Table) {
         (
             "move",
             |d| Box::new(Modify::new(d, Change::Move)),
+            Some(3.0),
+        ),
+        (
+            "attach_ip_ref",
+            |d| Box::new(Attach::borrowed(d)),
+            Some(3.0),
+        ),
+        (
+            "detach_ip_ref",
+            |d| Box::new(Modify::borrowed(d, Change::Detach)),
+            Some(3.0),
+        ),
+        (
+            "move_ip_ref",
+            |d| Box::new(Modify::borrowed(d, Change::Move)),
             Some(3.0),
         ),
         (

@@ -83,6 +83,8 @@
 //!   is not the attached one, or touching a product attachment through these calls, fails with
 //!   `resource_not_usable`. The embedding service manages product attachments with
 //!   [`Ipam::attach_resource`], [`Ipam::detach_resource`] and [`Ipam::book_ip_for_resource`].
+//!   [`Ipam::attach_ip_ref`], [`Ipam::detach_ip_ref`] and [`Ipam::move_ip_ref`] act as the
+//!   calls without `_ref` do and return the IP borrowed.
 //! - **Lists.** Filters combine with AND; list filters match any of their items; empty lists
 //!   and `resource_type = unknown_type` filter nothing. `vpc_id` and `source_vpc_id` match the
 //!   IPs whose Private Network is in the VPC. Private IPs are never zonal nor regional, so any

@@ -2009,3 +2009,80 @@ fn book_ip_ref_fails_as_book_ip_does() {
         assert_eq!(borrowed, owned, "{name}");
     }
 }
+
+/// `attach_ip_ref`, `detach_ip_ref` and `move_ip_ref` fail as `attach_ip`, `detach_ip` and
+/// `move_ip` do, with the same error, and change nothing: an unknown id, an IP attached to
+/// another MAC or to a product resource, a wrong `from_resource`, a name over the limits.
+#[test]
+fn attachment_ref_calls_fail_as_the_owned_ones_do() {
+    /// Which call, on which IP, with which MACs and name.
+    #[derive(Clone, Copy)]
+    enum Call {
+        Attach,
+        Detach,
+        Move,
+    }
+    type Case = (&'static str, Call, fn(&World) -> IpId, MacAddress, usize);
+    let cases: Vec<Case> = vec![
+        ("attach: unknown id", Call::Attach, |_| unknown(), mac(), 0),
+        (
+            "attach: on another MAC",
+            Call::Attach,
+            |w| w.custom,
+            other_mac(),
+            0,
+        ),
+        (
+            "attach: on a product",
+            Call::Attach,
+            |w| w.product,
+            mac(),
+            0,
+        ),
+        (
+            "attach: name too long",
+            Call::Attach,
+            |w| w.free,
+            mac(),
+            1000,
+        ),
+        ("detach: unknown id", Call::Detach, |_| unknown(), mac(), 0),
+        (
+            "detach: another MAC",
+            Call::Detach,
+            |w| w.custom,
+            other_mac(),
+            0,
+        ),
+        ("detach: a product", Call::Detach, |w| w.product, mac(), 0),
+        ("move: unknown id", Call::Move, |_| unknown(), mac(), 0),
+        ("move: wrong from", Call::Move, |w| w.custom, other_mac(), 0),
+        ("move: a product", Call::Move, |w| w.product, mac(), 0),
+        ("move: unattached", Call::Move, |w| w.free, mac(), 0),
+        ("move: name too long", Call::Move, |w| w.custom, mac(), 1000),
+    ];
+    for (name, call, ip, from, name_len) in cases {
+        let resource = |mac| CustomResource {
+            mac_address: mac,
+            name: (name_len > 0).then(|| "n".repeat(name_len)),
+        };
+        let request = || MoveIpRequest {
+            from_resource: CustomResource::new(from),
+            to_resource: Some(resource(other_mac())),
+        };
+        let (owned, _) = fails_in_world(|i, w| match call {
+            Call::Attach => i.attach_ip(REGION, ip(w), resource(from)),
+            Call::Detach => i.detach_ip(REGION, ip(w), resource(from)),
+            Call::Move => i.move_ip(REGION, ip(w), request()),
+        });
+        let (borrowed, _) = fails_in_world(|i, w| {
+            match call {
+                Call::Attach => i.attach_ip_ref(REGION, ip(w), resource(from)),
+                Call::Detach => i.detach_ip_ref(REGION, ip(w), resource(from)),
+                Call::Move => i.move_ip_ref(REGION, ip(w), request()),
+            }
+            .map(|ip| ip.id())
+        });
+        assert_eq!(borrowed, owned, "{name}");
+    }
+}

@@ -187,15 +187,17 @@ fn op() -> impl Strategy<Value = Op> {
                 reverses,
                 borrowed
             }),
-        3 => (any::<u16>(), mac_spec(3), any::<u8>())
-            .prop_map(|(ip, mac, name)| Op::Attach { ip, mac, name }),
-        2 => (any::<u16>(), mac_spec(3)).prop_map(|(ip, mac)| Op::Detach { ip, mac }),
+        3 => (any::<u16>(), mac_spec(3), any::<u8>(), any::<bool>())
+            .prop_map(|(ip, mac, name, borrowed)| Op::Attach { ip, mac, name, borrowed }),
+        2 => (any::<u16>(), mac_spec(3), any::<bool>())
+            .prop_map(|(ip, mac, borrowed)| Op::Detach { ip, mac, borrowed }),
         2 => (
             any::<u16>(),
             mac_spec(3),
             proptest::option::of((mac_spec(3), any::<u8>())),
+            any::<bool>(),
         )
-            .prop_map(|(ip, from, to)| Op::Move { ip, from, to }),
+            .prop_map(|(ip, from, to, borrowed)| Op::Move { ip, from, to, borrowed }),
         1 => (any::<u16>(), product_spec())
             .prop_map(|(ip, product)| Op::AttachResource { ip, product }),
         1 => (any::<u16>(), any::<u8>()).prop_map(|(ip, res)| Op::DetachResource { ip, res }),
@@ -397,7 +399,12 @@ proptest! {
                 model.book_in_pn(ipam, big, pick)?;
                 if i % 25 == 0 {
                     let ip = u16::from(pick) * 8 + (i as u16 % 8) * 2048;
-                    let op = Op::Attach { ip: ip & !7, mac: Mac { idx: pick % 3, case: 0 }, name: 1 };
+                    let op = Op::Attach {
+                        ip: ip & !7,
+                        mac: Mac { idx: pick % 3, case: 0 },
+                        name: 1,
+                        borrowed: false,
+                    };
                     model.step(ipam, &op)?;
                 }
             }

@@ -579,6 +579,9 @@ pub(crate) struct Attach<'a> {
     data: &'a mut RegionData,
     walk: Walk,
     waiting: VecDeque<(usize, IpId)>,
+    /// Whether the timed attachments go through `attach_ip_ref` (the IP returned borrowed)
+    /// rather than `attach_ip`.
+    borrowed: bool,
 }
 
 impl<'a> Attach<'a> {
@@ -588,8 +591,16 @@ impl<'a> Attach<'a> {
             data,
             walk,
             waiting: VecDeque::with_capacity(AGE + 1000),
+            borrowed: false,
         };
         op.detach(AGE.min(op.data.ids.len() / 2));
+        op
+    }
+
+    /// [`Attach::new`], with the timed attachments made by `attach_ip_ref`.
+    pub(crate) fn borrowed(data: &'a mut RegionData) -> Self {
+        let mut op = Self::new(data);
+        op.borrowed = true;
         op
     }
 
@@ -607,11 +618,15 @@ impl<'a> Attach<'a> {
 
     fn attach(&mut self, n: usize) {
         for (i, id) in self.waiting.drain(..n) {
-            let ip = self
-                .data
-                .ipam
-                .attach_ip(REGION, id, CustomResource::new(mac_of(i)));
-            std::hint::black_box(ip.expect("detached"));
+            let resource = CustomResource::new(mac_of(i));
+            if self.borrowed {
+                let ip = self.data.ipam.attach_ip_ref(REGION, id, resource);
+                let ip = ip.expect("detached");
+                std::hint::black_box((ip.id(), ip.mac_address()));
+            } else {
+                let ip = self.data.ipam.attach_ip(REGION, id, resource);
+                std::hint::black_box(ip.expect("detached"));
+            }
         }
     }
 }
@@ -657,8 +672,8 @@ pub(crate) struct Modify<'a> {
     chunk: Vec<(usize, IpId)>,
     /// The chunk's tag updates, built untimed.
     updates: Vec<Option<UpdateIpRequest>>,
-    /// Whether tag updates go through `update_ip_ref` (the IP returned borrowed) rather than
-    /// `update_ip`.
+    /// Whether the timed changes go through `update_ip_ref`, `detach_ip_ref` or `move_ip_ref`
+    /// (the IP returned borrowed) rather than `update_ip`, `detach_ip` or `move_ip`.
     borrowed: bool,
 }
 
@@ -675,7 +690,7 @@ impl<'a> Modify<'a> {
         }
     }
 
-    /// [`Modify::new`], with tag updates made by `update_ip_ref`, which returns the IP borrowed.
+    /// [`Modify::new`], with the changes made by the calls that return the IP borrowed.
     pub(crate) fn borrowed(data: &'a mut RegionData, change: Change) -> Self {
         Self {
             borrowed: true,
@@ -685,19 +700,30 @@ impl<'a> Modify<'a> {
 
     /// Applies the change to the `k`th IP of the chunk, or undoes it.
     fn apply(&mut self, k: usize, forward: bool) {
-        let ipam = &mut self.data.ipam;
         let (i, id) = self.chunk[k];
         let (mac, other) = (mac_of(i), other_mac_of(i));
+        let (from, to) = if forward { (mac, other) } else { (other, mac) };
+        let moved = || MoveIpRequest {
+            from_resource: CustomResource::new(from),
+            to_resource: Some(CustomResource::new(to)),
+        };
+        let ipam = &mut self.data.ipam;
+        if forward && self.borrowed {
+            let ip = match self.change {
+                Change::UpdateTags | Change::Retag => {
+                    let request = self.updates[k].take().expect("prepared update");
+                    ipam.update_ip_ref(REGION, id, request)
+                }
+                Change::Detach => ipam.detach_ip_ref(REGION, id, CustomResource::new(mac)),
+                Change::Move => ipam.move_ip_ref(REGION, id, moved()),
+            };
+            let ip = ip.expect("valid change");
+            std::hint::black_box((ip.id(), ip.tags().len(), ip.mac_address()));
+            return;
+        }
         let done = match (self.change, forward) {
             (Change::UpdateTags | Change::Retag, true) => {
                 let request = self.updates[k].take().expect("prepared update");
-                if self.borrowed {
-                    let ip = ipam
-                        .update_ip_ref(REGION, id, request)
-                        .expect("valid change");
-                    std::hint::black_box((ip.id(), ip.tags().len()));
-                    return;
-                }
                 ipam.update_ip(REGION, id, request)
             }
             (Change::UpdateTags | Change::Retag, false) => ipam.update_ip(
@@ -710,17 +736,7 @@ impl<'a> Modify<'a> {
             ),
             (Change::Detach, false) => ipam.attach_ip(REGION, id, CustomResource::new(mac)),
             (Change::Detach, true) => ipam.detach_ip(REGION, id, CustomResource::new(mac)),
-            (Change::Move, forward) => {
-                let (from, to) = if forward { (mac, other) } else { (other, mac) };
-                ipam.move_ip(
-                    REGION,
-                    id,
-                    MoveIpRequest {
-                        from_resource: CustomResource::new(from),
-                        to_resource: Some(CustomResource::new(to)),
-                    },
-                )
-            }
+            (Change::Move, _) => ipam.move_ip(REGION, id, moved()),
         };
         std::hint::black_box(done.expect("valid change"));
     }

@@ -103,16 +103,19 @@ fn op(b: &mut Bytes<'_>) -> Op {
                 .is_multiple_of(2)
                 .then(|| items(b, 2, |b| (b.u8(), b.u8()))),
         },
-        22..=24 => Op::Attach {
+        sel @ 22..=24 => Op::Attach {
+            borrowed: sel == 24,
             ip: b.u16(),
             mac: mac(b, 3),
             name: b.u8(),
         },
-        25 | 26 => Op::Detach {
+        sel @ (25 | 26) => Op::Detach {
+            borrowed: sel == 26,
             ip: b.u16(),
             mac: mac(b, 3),
         },
-        27 | 28 => Op::Move {
+        sel @ (27 | 28) => Op::Move {
+            borrowed: sel == 28,
             ip: b.u16(),
             from: mac(b, 3),
             to: b.u8().is_multiple_of(2).then(|| (mac(b, 3), b.u8())),

@@ -4,6 +4,7 @@
 
 use crate::engine::book::check_service_resource;
 use crate::engine::release::resource_ref;
+use crate::engine::view::IpRef;
 use crate::engine::{validate, Ipam};
 use crate::error::{Error, ResourceRef};
 use crate::index::AttachmentChange;
@@ -33,6 +34,62 @@ impl Ipam {
         id: IpId,
         resource: CustomResource,
     ) -> Result<Ip, Error> {
+        let handle = self.attach(region, id, resource)?;
+        Ok(self.region(region).view(handle))
+    }
+
+    /// Attaches an IP exactly as [`Ipam::attach_ip`] does (the same checks, errors and state),
+    /// and returns it borrowed, read in place, rather than as an owned [`Ip`]: for a caller
+    /// that does not need the IP back whole, the cheaper call. [`IpRef::to_ip`] gives the owned
+    /// `Ip`.
+    ///
+    /// ```
+    /// use ipam_engine::{
+    ///     BookIpRequest, CreatePrivateNetworkRequest, CustomResource, Ipam, MacAddress,
+    ///     MoveIpRequest, ProjectId, Region, Source,
+    /// };
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut ipam = Ipam::new();
+    /// let project = ProjectId::from_uuid(uuid::Uuid::from_u128(1));
+    /// let pn = ipam.create_private_network(Region::FrPar, CreatePrivateNetworkRequest::new(project))?;
+    /// let request = BookIpRequest::new(project, Source::PrivateNetworkId(pn.id));
+    /// let id = ipam.book_ip(Region::FrPar, request)?.id;
+    /// let (nic, other): (MacAddress, MacAddress) =
+    ///     ("02:00:00:00:00:01".parse()?, "02:00:00:00:00:02".parse()?);
+    ///
+    /// let ip = ipam.attach_ip_ref(Region::FrPar, id, CustomResource::new(nic))?;
+    /// assert_eq!(ip.mac_address(), Some(nic));
+    /// let request = MoveIpRequest {
+    ///     from_resource: CustomResource::new(nic),
+    ///     to_resource: Some(CustomResource::new(other)),
+    /// };
+    /// assert_eq!(ipam.move_ip_ref(Region::FrPar, id, request)?.mac_address(), Some(other));
+    /// let ip = ipam.detach_ip_ref(Region::FrPar, id, CustomResource::new(other))?;
+    /// assert_eq!(ip.mac_address(), None);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// Those of [`Ipam::attach_ip`].
+    pub fn attach_ip_ref(
+        &mut self,
+        region: Region,
+        id: IpId,
+        resource: CustomResource,
+    ) -> Result<IpRef<'_>, Error> {
+        let handle = self.attach(region, id, resource)?;
+        Ok(IpRef::new(self.region(region), handle))
+    }
+
+    /// [`Ipam::attach_ip`] up to the view: the handle of the IP.
+    fn attach(
+        &mut self,
+        region: Region,
+        id: IpId,
+        resource: CustomResource,
+    ) -> Result<Handle, Error> {
         // In a large region the MAC's slot in its postings is a cache miss: start loading it
         // before the id lookup waits on its own.
         self.region(region).index.prefetch_mac(resource.mac_address);
@@ -42,11 +99,10 @@ impl Ipam {
             Current::None => {
                 let now = self.now();
                 let a = Attachment::custom(id, resource, now);
-                Ok(self.set_attachment(region, handle, Some(a), now, false))
+                self.set_attachment(region, handle, Some(a), now, false);
+                Ok(handle)
             }
-            Current::Custom(mac) if mac == resource.mac_address => {
-                Ok(self.region(region).view(handle))
-            }
+            Current::Custom(mac) if mac == resource.mac_address => Ok(handle),
             Current::Custom(mac) => Err(Error::IpAttached {
                 ip_id: id,
                 attached: ResourceRef::Custom(mac),
@@ -72,14 +128,43 @@ impl Ipam {
         id: IpId,
         resource: CustomResource,
     ) -> Result<Ip, Error> {
+        let handle = self.detach(region, id, &resource)?;
+        Ok(self.region(region).view(handle))
+    }
+
+    /// Detaches an IP exactly as [`Ipam::detach_ip`] does (the same checks, errors and state),
+    /// and returns it borrowed, read in place, rather than as an owned [`Ip`]; see
+    /// [`Ipam::attach_ip_ref`].
+    ///
+    /// # Errors
+    /// Those of [`Ipam::detach_ip`].
+    #[allow(clippy::needless_pass_by_value)] // mirrors attach_ip and the API's request body
+    pub fn detach_ip_ref(
+        &mut self,
+        region: Region,
+        id: IpId,
+        resource: CustomResource,
+    ) -> Result<IpRef<'_>, Error> {
+        let handle = self.detach(region, id, &resource)?;
+        Ok(IpRef::new(self.region(region), handle))
+    }
+
+    /// [`Ipam::detach_ip`] up to the view: the handle of the IP.
+    fn detach(
+        &mut self,
+        region: Region,
+        id: IpId,
+        resource: &CustomResource,
+    ) -> Result<Handle, Error> {
         // As in attach_ip: the MAC's postings slot loads while the id is looked up.
         self.region(region).index.prefetch_mac(resource.mac_address);
         let handle = self.handle(region, id)?;
         match self.current(region, handle) {
-            Current::None => Ok(self.region(region).view(handle)),
+            Current::None => Ok(handle),
             Current::Custom(mac) if mac == resource.mac_address => {
                 let now = self.now();
-                Ok(self.set_attachment(region, handle, None, now, false))
+                self.set_attachment(region, handle, None, now, false);
+                Ok(handle)
             }
             Current::Custom(mac) => Err(Error::ResourceMismatch {
                 ip_id: id,
@@ -107,6 +192,33 @@ impl Ipam {
         id: IpId,
         request: MoveIpRequest,
     ) -> Result<Ip, Error> {
+        let handle = self.move_to(region, id, request)?;
+        Ok(self.region(region).view(handle))
+    }
+
+    /// Moves an IP exactly as [`Ipam::move_ip`] does (the same checks, errors and state), and
+    /// returns it borrowed, read in place, rather than as an owned [`Ip`]; see
+    /// [`Ipam::attach_ip_ref`].
+    ///
+    /// # Errors
+    /// Those of [`Ipam::move_ip`].
+    pub fn move_ip_ref(
+        &mut self,
+        region: Region,
+        id: IpId,
+        request: MoveIpRequest,
+    ) -> Result<IpRef<'_>, Error> {
+        let handle = self.move_to(region, id, request)?;
+        Ok(IpRef::new(self.region(region), handle))
+    }
+
+    /// [`Ipam::move_ip`] up to the view: the handle of the IP.
+    fn move_to(
+        &mut self,
+        region: Region,
+        id: IpId,
+        request: MoveIpRequest,
+    ) -> Result<Handle, Error> {
         // As in attach_ip: both MACs' postings slots load while the id is looked up.
         let index = &self.region(region).index;
         index.prefetch_mac(request.from_resource.mac_address);
@@ -126,14 +238,13 @@ impl Ipam {
                 ip_id: id,
                 attached,
             }),
-            (Current::Custom(mac), Some(to)) if mac == to.mac_address => {
-                Ok(self.region(region).view(handle))
-            }
-            (Current::None, None) => Ok(self.region(region).view(handle)),
+            (Current::Custom(mac), Some(to)) if mac == to.mac_address => Ok(handle),
+            (Current::None, None) => Ok(handle),
             (Current::Custom(mac), to) if mac == from => {
                 let now = self.now();
                 let new = to.map(|t| Attachment::custom(id, t, now));
-                Ok(self.set_attachment(region, handle, new, now, false))
+                self.set_attachment(region, handle, new, now, false);
+                Ok(handle)
             }
             (current, _) => Err(Error::ResourceMismatch {
                 ip_id: id,
@@ -179,7 +290,8 @@ impl Ipam {
         };
         let now = self.now();
         let a = Attachment::service(resource, attached_at.unwrap_or(now));
-        Ok(self.set_attachment(region, handle, Some(a), now, true))
+        self.set_attachment(region, handle, Some(a), now, true);
+        Ok(self.region(region).view(handle))
     }
 
     /// Detaches an IP from the resource `resource_id` (of any type), for the embedding service.
@@ -199,7 +311,8 @@ impl Ipam {
             None => Ok(self.region(region).view(handle)),
             Some(a) if a.id == resource_id => {
                 let now = self.now();
-                Ok(self.set_attachment(region, handle, None, now, true))
+                self.set_attachment(region, handle, None, now, true);
+                Ok(self.region(region).view(handle))
             }
             Some(a) => Err(Error::ResourceMismatch {
                 ip_id: id,
@@ -232,7 +345,7 @@ impl Ipam {
         new: Option<Attachment>,
         now: i64,
         warm: bool,
-    ) -> Ip {
+    ) {
         let rs = self.region_mut(region);
         let current = rs.store.get(handle).attachment();
         let change = AttachmentChange::new(current, new.as_ref().map(Attachment::as_ref));
@@ -243,6 +356,5 @@ impl Ipam {
         record.set_attachment(new);
         record.updated = now;
         rs.index.change_attachment(handle, &change);
-        rs.view(handle)
     }
 }

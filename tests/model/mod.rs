@@ -286,19 +286,24 @@ pub(crate) enum Op {
         reverses: Option<Vec<(u8, u8)>>,
         borrowed: bool,
     },
+    /// An attachment through `attach_ip`, or through `attach_ip_ref` when `borrowed` (its
+    /// borrowed IP read back as an owned one); the same for `Detach` and `Move`.
     Attach {
         ip: u16,
         mac: Mac,
         name: u8,
+        borrowed: bool,
     },
     Detach {
         ip: u16,
         mac: Mac,
+        borrowed: bool,
     },
     Move {
         ip: u16,
         from: Mac,
         to: Option<(Mac, u8)>,
+        borrowed: bool,
     },
     AttachResource {
         ip: u16,
@@ -1642,24 +1647,42 @@ impl Model {
                 let id = self.ip_ref(*ip);
                 self.step_update(ipam, id, *tags, reverses.as_deref(), *borrowed)
             }
-            Op::Attach { ip, mac, name: n } => {
+            Op::Attach {
+                ip,
+                mac,
+                name: n,
+                borrowed,
+            } => {
                 let id = self.ip_ref(*ip);
                 let r = CustomResource {
                     mac_address: mac.parse(),
                     name: name(*n),
                 };
                 let predicted = self.predict_attach(id, &r);
-                let got = ipam.attach_ip(REGION, id, r);
+                let got = if *borrowed {
+                    ipam.attach_ip_ref(REGION, id, r).map(|ip| ip.to_ip())
+                } else {
+                    ipam.attach_ip(REGION, id, r)
+                };
                 self.settle(id, predicted, got)
             }
-            Op::Detach { ip, mac } => {
+            Op::Detach { ip, mac, borrowed } => {
                 let id = self.ip_ref(*ip);
                 let r = CustomResource::new(mac.parse());
                 let predicted = self.predict_detach(id, &r);
-                let got = ipam.detach_ip(REGION, id, r);
+                let got = if *borrowed {
+                    ipam.detach_ip_ref(REGION, id, r).map(|ip| ip.to_ip())
+                } else {
+                    ipam.detach_ip(REGION, id, r)
+                };
                 self.settle(id, predicted, got)
             }
-            Op::Move { ip, from, to } => {
+            Op::Move {
+                ip,
+                from,
+                to,
+                borrowed,
+            } => {
                 let id = self.ip_ref(*ip);
                 let req = MoveIpRequest {
                     from_resource: CustomResource::new(from.parse()),
@@ -1669,7 +1692,11 @@ impl Model {
                     }),
                 };
                 let predicted = self.predict_move(id, &req);
-                let got = ipam.move_ip(REGION, id, req);
+                let got = if *borrowed {
+                    ipam.move_ip_ref(REGION, id, req).map(|ip| ip.to_ip())
+                } else {
+                    ipam.move_ip(REGION, id, req)
+                };
                 self.settle(id, predicted, got)
             }
             Op::AttachResource { ip, product } => {
