@@ -34,11 +34,20 @@ pub trait RandomSource: Send + Sync + fmt::Debug {
     fn next_uuid(&mut self) -> Uuid {
         let hi = self.next_u64();
         let lo = self.next_u64();
-        let mut bytes = [0u8; 16];
-        bytes[..8].copy_from_slice(&hi.to_be_bytes());
-        bytes[8..].copy_from_slice(&lo.to_be_bytes());
-        uuid::Builder::from_random_bytes(bytes).into_uuid()
+        v4_of(hi, lo)
     }
+}
+
+/// The version 4 UUID of the random bits `hi` (its first 8 bytes) and `lo` (its last 8), with
+/// the version and variant bits set: what `uuid::Builder::from_random_bytes` gives for those
+/// bytes, set in two words rather than byte by byte, which kept a booking's next read of the
+/// id waiting for the bytes' stores (+7-10 ns per booking in a small pool).
+fn v4_of(hi: u64, lo: u64) -> Uuid {
+    const VERSION: u64 = 0xF << 12;
+    const VARIANT: u64 = 0b11 << 62;
+    let hi = (hi & !VERSION) | (0x4 << 12);
+    let lo = (lo & !VARIANT) | (0b10 << 62);
+    Uuid::from_u64_pair(hi, lo)
 }
 
 /// The system's wall clock.
@@ -125,7 +134,8 @@ impl Clock for ManualClock {
     }
 }
 
-/// Randomness from the operating system: ids are ordinary random v4 UUIDs.
+/// Randomness from the operating system: ids are random v4 UUIDs (an IP's with its last 6
+/// bytes set by the engine, see the crate's "Ids").
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OsRandom;
 
@@ -185,6 +195,26 @@ impl RandomSource for SeededRandom {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn v4_of_sets_the_bits_the_uuid_builder_sets() {
+        let mut rng = SeededRandom::new(3);
+        let words = [0, u64::MAX, 0x0123_4567_89AB_CDEF, 0xFEDC_BA98_7654_3210];
+        let pairs = words
+            .iter()
+            .flat_map(|&hi| words.iter().map(move |&lo| (hi, lo)))
+            .chain((0..1000).map(|_| (rng.next_u64(), rng.next_u64())));
+        for (hi, lo) in pairs {
+            let mut bytes = [0u8; 16];
+            bytes[..8].copy_from_slice(&hi.to_be_bytes());
+            bytes[8..].copy_from_slice(&lo.to_be_bytes());
+            assert_eq!(
+                v4_of(hi, lo),
+                uuid::Builder::from_random_bytes(bytes).into_uuid(),
+                "{hi:x} {lo:x}"
+            );
+        }
+    }
 
     #[test]
     fn seeded_is_reproducible_and_gives_v4_uuids() {
