@@ -19,6 +19,13 @@ impl KeyedState {
     }
 }
 
+impl KeyedState {
+    /// The key, for keyed mixes other than hashing.
+    pub(crate) fn key(self) -> u64 {
+        self.key
+    }
+}
+
 impl Default for KeyedState {
     fn default() -> Self {
         Self::new(0x243F_6A88_85A3_08D3)
@@ -44,7 +51,7 @@ pub(crate) struct FoldHasher {
 }
 
 #[inline]
-fn fold_mul(a: u64, b: u64) -> u64 {
+pub(crate) fn fold_mul(a: u64, b: u64) -> u64 {
     let full = u128::from(a).wrapping_mul(u128::from(b));
     #[allow(clippy::cast_possible_truncation)]
     let (lo, hi) = (full as u64, (full >> 64) as u64);

@@ -92,6 +92,11 @@
 //!   Every order is total: the key, then creation order, both in the key's direction; IPs
 //!   without the key come last in both directions. `page` starts at 1; `page_size` is 1 to 1000.
 //! - **Release.** [`Ipam::release_ip_set`] releases all or nothing; repeated ids count once.
+//! - **Ids.** Every id is a version 4 UUID drawn from the [`RandomSource`]. An IP's id keeps
+//!   the first 10 bytes of its draw; the last 6 carry where the engine stores the IP, masked by
+//!   a keyed mix of the first 10 (the key is drawn when the engine is built), so that a lookup
+//!   by id reads the IP at once. They look as random as the draw, and an id the engine did not
+//!   make, or one of an IP since moved in memory, is still found, by the id map.
 //! - **Time.** Timestamps are whole microseconds and never go backwards, even if the clock does,
 //!   so `created_at` order is creation order.
 //! - **Atomicity.** Every call validates everything before it changes anything: a failed call

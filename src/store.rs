@@ -553,13 +553,79 @@ pub(crate) fn sorted_bitmap(handles: impl IntoIterator<Item = Handle>) -> Roarin
 /// The id map ([`FlatMap`]) is keyed by 64 bits of the id, beside the handle in one 12-byte slot,
 /// and a hit is confirmed against the record. The engine draws ids whose key is free, so a second id with
 /// a taken key (possible only for ids from a snapshot) is rare; it goes to `collided`.
+///
+/// An id the store draws also carries its handle and the store's epoch ([`Store::stamp`]), in
+/// its last 48 bits, masked by a keyed mix of the other 80: a lookup of such an id reads its
+/// record straight away, one cache miss where the id map and then the record are two that
+/// follow each other. The hint is only a hint: the record must hold the id, or the lookup goes
+/// to the id map. Each compaction starts a new epoch and keeps how it renumbered handles
+/// ([`Moved`]), so that the ids of the last [`KEPT_MOVES`] epochs find their records through
+/// their hints too; older ones go through the map.
 #[derive(Clone, Debug)]
 pub(crate) struct Store {
     slots: Vec<Option<Record>>,
     ids: FlatMap,
     collided: FastMap<IpId, Handle>,
     live: LiveSet,
+    /// The key of the mask over the handle hints in ids.
+    hint_key: u64,
+    /// The epoch new ids are stamped with.
+    epoch: u16,
+    /// The renumbering of the last compactions, the latest last: the one that ended epoch
+    /// `epoch - 1`, before it the one that ended `epoch - 2`, and so on.
+    moves: std::collections::VecDeque<Moved>,
 }
+
+/// How many compactions' renumberings a store keeps: under steady churn, few live ids are
+/// older than that, and each costs about a quarter of a byte per handle it renumbered.
+const KEPT_MOVES: usize = 4;
+
+/// How one compaction renumbered handles: the handles that were dead then (a bitset), with the
+/// number of them before each block of 8 words, so that a live handle's new number is its old
+/// one less the dead handles below it, read in two small arrays.
+#[derive(Clone, Debug)]
+struct Moved {
+    dead: Vec<u64>,
+    before: Vec<u32>,
+}
+
+impl Moved {
+    /// The renumbering of a compaction of `slots`.
+    fn of(slots: &[Option<Record>]) -> Self {
+        let mut dead = vec![0u64; slots.len().div_ceil(64)];
+        for (h, slot) in slots.iter().enumerate() {
+            if slot.is_none() {
+                dead[h / 64] |= 1 << (h % 64);
+            }
+        }
+        let mut before = Vec::with_capacity(dead.len().div_ceil(8));
+        let mut count = 0u32;
+        for block in dead.chunks(8) {
+            before.push(count);
+            count += block.iter().map(|w| w.count_ones()).sum::<u32>();
+        }
+        Self { dead, before }
+    }
+
+    /// The new number of `old`, when it was live; some handle otherwise.
+    fn renumber(&self, old: Handle) -> Handle {
+        let i = old as usize / 64;
+        let Some(&word) = self.dead.get(i) else {
+            return old;
+        };
+        let block = i / 8;
+        let below: u32 = self.dead[block * 8..i]
+            .iter()
+            .map(|w| w.count_ones())
+            .sum::<u32>()
+            + (word & ((1u64 << (old % 64)) - 1)).count_ones();
+        old.wrapping_sub(self.before[block] + below)
+    }
+}
+
+/// The bits of an id that carry its handle hint: the low 48 (the last 6 bytes, which a version 4
+/// UUID draws at random).
+const HINT_BITS: u128 = (1 << 48) - 1;
 
 /// The id map key of `id`: its two halves folded.
 pub(crate) fn id_key(id: IpId) -> u64 {
@@ -574,6 +640,72 @@ impl Store {
             ids: FlatMap::with_hasher(hasher),
             collided: FastMap::with_hasher(hasher),
             live: LiveSet::default(),
+            hint_key: hasher.key(),
+            epoch: 0,
+            moves: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// The mask over the hint bits of the id `u`: a keyed mix of its other bits, so that ids
+    /// look as random as they were drawn.
+    fn hint_mask(&self, u: u128) -> u64 {
+        #[allow(clippy::cast_possible_truncation)]
+        let (high, middle) = ((u >> 64) as u64, (u >> 48) as u64 & 0xFFFF);
+        crate::hash::fold_mul(high ^ self.hint_key, 0x9E37_79B9_7F4A_7C15 ^ (middle << 48))
+            & HINT_BITS as u64
+    }
+
+    /// The random id `uuid` stamped with `handle` and the current epoch.
+    pub(crate) fn stamp(&self, uuid: uuid::Uuid, handle: Handle) -> IpId {
+        let u = uuid.as_u128();
+        let hint = (u64::from(self.epoch) << 32 | u64::from(handle)) ^ self.hint_mask(u);
+        IpId::from_uuid(uuid::Uuid::from_u128((u & !HINT_BITS) | u128::from(hint)))
+    }
+
+    /// The epoch and handle `id` is stamped with, if it was stamped by a store of this key.
+    fn hint(&self, id: IpId) -> (u16, Handle) {
+        let u = id.uuid().as_u128();
+        #[allow(clippy::cast_possible_truncation)]
+        let hint = (u as u64 & HINT_BITS as u64) ^ self.hint_mask(u);
+        #[allow(clippy::cast_possible_truncation)]
+        ((hint >> 32) as u16, hint as Handle)
+    }
+
+    /// The handle `id` hints at, when it carries the current epoch or one of the last
+    /// [`KEPT_MOVES`]: its stamp's handle, renumbered by the compactions since.
+    #[inline]
+    fn hinted(&self, id: IpId) -> Option<Handle> {
+        let (epoch, mut handle) = self.hint(id);
+        let age = usize::from(self.epoch.wrapping_sub(epoch));
+        if age > self.moves.len() {
+            return None;
+        }
+        for moved in self.moves.range(self.moves.len() - age..) {
+            handle = moved.renumber(handle);
+        }
+        Some(handle)
+    }
+
+    /// After a restore, which places records anew: moves to the epoch whose hints are right for
+    /// the most live records, among the epochs whose hints are right for every live record that
+    /// carries them; or, when none is, to an epoch no live id carries, and forgets earlier
+    /// renumberings. O(n).
+    pub(crate) fn settle_epoch(&mut self) {
+        self.moves.clear();
+        let mut carried = vec![0u32; 1 << 16];
+        let mut wrong = vec![false; 1 << 16];
+        for (h, r) in self.iter() {
+            let (epoch, hinted) = self.hint(r.id);
+            let e = usize::from(epoch);
+            carried[e] = carried[e].saturating_add(1);
+            wrong[e] |= hinted != h;
+        }
+        let best = (0..=u16::MAX)
+            .filter(|&e| !wrong[usize::from(e)] && carried[usize::from(e)] > 0)
+            .max_by_key(|&e| (carried[usize::from(e)], e == self.epoch));
+        let unused = || (0..=u16::MAX).find(|&e| carried[usize::from(e)] == 0);
+        if let Some(e) = best.or_else(unused) {
+            self.epoch = e;
         }
     }
 
@@ -599,20 +731,30 @@ impl Store {
     /// Maps the key of `first`, or of the first id `draw` gives after it whose key is free, to
     /// the next handle (one probe of the id map per id) and returns that id. Its record must
     /// follow at once through [`Store::push_claimed`].
-    pub(crate) fn claim_id(&mut self, first: IpId, mut draw: impl FnMut() -> IpId) -> IpId {
+    pub(crate) fn claim_id(&mut self, first: IpId, mut draw: impl FnMut() -> uuid::Uuid) -> IpId {
         let handle = self
             .next_handle()
             .expect("handle space checked by the caller");
         let mut id = first;
         while !self.ids.try_insert(id_key(id), handle) {
-            id = draw();
+            id = self.stamp(draw(), handle);
         }
         id
     }
 
-    /// Starts loading the id map slot of `id` (a hint, see [`FlatMap::prefetch`]).
-    pub(crate) fn prefetch_id(&self, id: IpId) {
+    /// Starts loading the id map slot of `id`, where [`Store::claim_id`] will put it (a hint,
+    /// see [`FlatMap::prefetch`]).
+    pub(crate) fn prefetch_key(&self, id: IpId) {
         self.ids.prefetch(id_key(id));
+    }
+
+    /// Starts loading what a lookup of `id` reads first: the record its stamp hints at, or its
+    /// id map slot.
+    pub(crate) fn prefetch_id(&self, id: IpId) {
+        match self.hinted(id) {
+            Some(h) => self.prefetch_records([h]),
+            None => self.ids.prefetch(id_key(id)),
+        }
     }
 
     /// Adds the record of an id returned by [`Store::claim_id`]; returns its handle.
@@ -648,18 +790,21 @@ impl Store {
     }
 
     /// The handles of those of `ids` that are stored, in the order given. The lookups go in
-    /// passes (id map slots, then records, then the checks) so that the cache misses of many
-    /// ids overlap instead of following one another.
+    /// passes (the records stamps hint at and the id map slots of the other ids, then those
+    /// slots' records, then the checks) so that the cache misses of many ids overlap instead of
+    /// following one another.
     pub(crate) fn handles_of(&self, ids: &[IpId]) -> Vec<Handle> {
         for &id in ids {
-            self.ids.prefetch(id_key(id));
+            self.prefetch_id(id);
         }
-        let candidates: Vec<Option<Handle>> =
-            ids.iter().map(|&id| self.ids.get(id_key(id))).collect();
-        self.prefetch_records(candidates.iter().flatten().copied());
+        // Ids without a hint in this epoch: their map slots are loading; their records next.
+        for &id in ids {
+            if self.hinted(id).is_none() {
+                self.prefetch_records(self.ids.get(id_key(id)));
+            }
+        }
         ids.iter()
-            .zip(candidates)
-            .filter_map(|(&id, candidate)| self.confirm(id, candidate).map(|(h, _)| h))
+            .filter_map(|&id| self.lookup(id, |_| {}).map(|(h, _)| h))
             .collect()
     }
 
@@ -679,19 +824,35 @@ impl Store {
 
     /// The live record of `id`, read once for the check and the caller.
     pub(crate) fn find(&self, id: IpId) -> Option<&Record> {
-        self.confirm(id, self.ids.get(id_key(id)))
-            .map(|(_, record)| record)
+        self.lookup(id, |_| {}).map(|(_, record)| record)
     }
 
-    /// [`Store::handle`], calling `warm` with the handle the id map gives, before the record
-    /// is read to confirm it: loads started there (of memory placed by handle) overlap the
-    /// record's cache miss. `warm` may see a handle that is not `id`'s; it must only read.
+    /// [`Store::handle`], calling `warm` with the handle the id's stamp or the id map gives,
+    /// before the record is read to confirm it: loads started there (of memory placed by
+    /// handle) overlap the record's cache miss. `warm` may see a handle that is not `id`'s; it
+    /// must only read.
     pub(crate) fn handle_warming(&self, id: IpId, warm: impl FnOnce(Handle)) -> Option<Handle> {
+        self.lookup(id, warm).map(|(h, _)| h)
+    }
+
+    /// The handle and record of `id`: the record its stamp hints at when it holds `id`, or the
+    /// one the id map gives. `warm` as in [`Store::handle_warming`].
+    #[inline]
+    fn lookup(&self, id: IpId, warm: impl FnOnce(Handle)) -> Option<(Handle, &Record)> {
+        if let Some(h) = self.hinted(id) {
+            if let Some(slot) = self.slots.get(h as usize) {
+                warm(h);
+                if let Some(record) = slot.as_ref().filter(|r| r.id == id) {
+                    return Some((h, record));
+                }
+            }
+            return self.confirm(id, self.ids.get(id_key(id)));
+        }
         let candidate = self.ids.get(id_key(id));
         if let Some(h) = candidate {
             warm(h);
         }
-        self.confirm(id, candidate).map(|(h, _)| h)
+        self.confirm(id, candidate)
     }
 
     /// The handle and record of `id`, given what the id map holds for its key.
@@ -757,6 +918,11 @@ impl Store {
     /// twice the live records plus `spare`. Returns the old → new map (`Handle::MAX` for dead
     /// handles).
     pub(crate) fn compact(&mut self, spare: usize) -> Vec<Handle> {
+        if self.moves.len() == KEPT_MOVES {
+            self.moves.pop_front();
+        }
+        self.moves.push_back(Moved::of(&self.slots));
+        self.epoch = self.epoch.wrapping_add(1);
         let mut map = vec![Handle::MAX; self.slots.len()];
         // In place: no second slab while compacting, and the slab keeps its memory.
         let (mut old, mut new) = (0, 0);
@@ -791,6 +957,12 @@ impl Store {
                 "live set has {} handles, id maps {mapped}",
                 self.live.len(),
             ));
+        }
+        for (h, r) in self.iter() {
+            let found = self.handle(r.id);
+            if found != Some(h) {
+                return Err(format!("id {} lives at {h}, found at {found:?}", r.id));
+            }
         }
         for (key, h) in self.ids.iter() {
             match self.slots.get(h as usize) {
@@ -904,6 +1076,157 @@ mod tests {
         store.remove(0);
         assert_eq!((store.handle(a), store.handle(b)), (Some(ha), None));
         store.check().unwrap();
+    }
+
+    /// Random v4 UUIDs, different on each call.
+    fn draws() -> impl Iterator<Item = uuid::Uuid> {
+        (1..).map(|i: u128| {
+            let bytes = i.wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835);
+            uuid::Builder::from_random_bytes(bytes.to_be_bytes()).into_uuid()
+        })
+    }
+
+    /// Books a record as the engine does: a stamped id, claimed, then the record.
+    fn book(store: &mut Store, draws: &mut impl Iterator<Item = uuid::Uuid>) -> (IpId, Handle) {
+        let h = store.next_handle().unwrap();
+        let first = store.stamp(draws.next().unwrap(), h);
+        let id = store.claim_id(first, || draws.next().unwrap());
+        assert_eq!(store.push_claimed(record(id)), h);
+        (id, h)
+    }
+
+    #[test]
+    fn stamped_ids_find_their_records_through_every_epoch() {
+        let mut store = Store::new(KeyedState::new(0x5eed));
+        let mut draws = draws();
+        let drawn = uuid::Uuid::from_u128(0x0123_4567_89ab_4def_8123_4567_89ab_cdef);
+        let stamped = store.stamp(drawn, 77).uuid();
+        // A version 4 UUID still, with the draw's first 10 bytes.
+        assert_eq!(stamped.get_version_num(), 4);
+        assert_eq!(stamped.get_variant(), uuid::Variant::RFC4122);
+        assert_eq!(stamped.as_bytes()[..10], drawn.as_bytes()[..10]);
+        assert_eq!(store.hint(IpId::from_uuid(stamped)), (0, 77));
+
+        let booked: Vec<(IpId, Handle)> = (0..1000).map(|_| book(&mut store, &mut draws)).collect();
+        store.check().unwrap();
+        for &(id, h) in &booked {
+            assert_eq!(store.hinted(id), Some(h));
+            assert_eq!(store.handle(id), Some(h));
+        }
+        // The hint alone finds a record: without its id map entry, the id is still found.
+        let (id, h) = booked[500];
+        assert_eq!(store.ids.remove(id_key(id)), Some(h));
+        assert_eq!(store.find(id).map(|r| r.id), Some(id));
+        store.ids.insert(id_key(id), h);
+        // A forged id hinting at a live handle, and a released one, find nothing.
+        let forged = store.stamp(draws.next().unwrap(), h);
+        assert_eq!(
+            (store.handle(forged), store.find(forged).map(|r| r.id)),
+            (None, None)
+        );
+        store.remove(booked[3].1);
+        assert_eq!(store.handle(booked[3].0), None);
+        let ids: Vec<IpId> = booked.iter().map(|&(id, _)| id).collect();
+        assert_eq!(store.handles_of(&ids[..5]), [0, 1, 2, 4]);
+
+        // Half released and compacted: handles move, the ids of the first epoch go by the map.
+        for &(_, h) in booked.iter().skip(4).step_by(2) {
+            store.remove(h);
+        }
+        store.compact(0);
+        store.check().unwrap();
+        let kept: Vec<IpId> = [0, 1, 2]
+            .into_iter()
+            .chain((5..1000).step_by(2))
+            .map(|i| booked[i].0)
+            .collect();
+        let handles: Vec<Handle> = (0..).take(kept.len()).collect();
+        assert_eq!(store.handles_of(&kept), handles);
+        for (&id, h) in kept.iter().zip(0..) {
+            assert_eq!(store.find(id).map(|r| r.id), Some(id));
+            assert_eq!(store.handle(id), Some(h));
+        }
+        // The store is in a new epoch; the ids of the first still find their records through
+        // their hints, renumbered by the compaction, and new ids through theirs.
+        assert_eq!(store.epoch, 1);
+        for (&id, h) in kept.iter().zip(0..) {
+            assert_eq!(store.hinted(id), Some(h));
+        }
+        let (new, h) = book(&mut store, &mut draws);
+        assert_eq!((store.hinted(new), store.handle(new)), (Some(h), Some(h)));
+        store.check().unwrap();
+
+        // Records in new places with ids another store stamped (a restore): after settling,
+        // no hint in the current epoch is wrong, and every id is found.
+        let mut other = Store::new(KeyedState::new(0xd1ff));
+        for &id in kept.iter().rev() {
+            other.insert(record(id));
+        }
+        other.settle_epoch();
+        other.check().unwrap();
+        for (&id, h) in kept.iter().rev().zip(0..) {
+            assert_eq!(other.handle(id), Some(h));
+        }
+        let (new, h) = book(&mut other, &mut draws);
+        assert_eq!((other.hinted(new), other.handle(new)), (Some(h), Some(h)));
+        other.check().unwrap();
+    }
+
+    /// Every compaction renumbers the hints of the ids of the last epochs, and of those only:
+    /// older ids are found through the id map.
+    #[test]
+    fn compactions_renumber_the_hints_of_the_last_epochs() {
+        let mut store = Store::new(KeyedState::new(7));
+        let mut draws = draws();
+        // Per epoch, ids booked in it, of which every third is released before the compaction.
+        let mut live: Vec<(IpId, u16)> = Vec::new();
+        for round in 0..KEPT_MOVES + 3 {
+            let epoch = store.epoch;
+            for k in 0..300 {
+                let (id, h) = book(&mut store, &mut draws);
+                if k % 3 == 0 {
+                    store.remove(h);
+                } else {
+                    live.push((id, epoch));
+                }
+            }
+            // Some older ones go too, so that every epoch's handles move.
+            if round > 0 {
+                let h = store.handle(live.remove(round).0).unwrap();
+                store.remove(h);
+            }
+            store.compact(0);
+            assert_eq!(store.epoch, epoch.wrapping_add(1));
+            store.check().unwrap();
+            for (&(id, stamped), h) in live.iter().zip(0..) {
+                let age = usize::from(store.epoch.wrapping_sub(stamped));
+                let hinted = if age <= KEPT_MOVES { Some(h) } else { None };
+                assert_eq!((store.hinted(id), store.handle(id)), (hinted, Some(h)));
+            }
+        }
+        assert_eq!(store.moves.len(), KEPT_MOVES);
+    }
+
+    /// A renumbering gives each live handle its rank among the live ones, across words and
+    /// blocks.
+    #[test]
+    fn a_renumbering_counts_the_dead_handles_below() {
+        let slots: Vec<Option<Record>> = (0..2000u32)
+            .map(|h| {
+                (h % 7 != 3 && !(600..1300).contains(&h))
+                    .then(|| record(IpId::from_uuid(uuid::Uuid::from_u128(u128::from(h) + 1))))
+            })
+            .collect();
+        let moved = Moved::of(&slots);
+        let mut new = 0;
+        for (h, slot) in (0..).zip(&slots) {
+            if slot.is_some() {
+                assert_eq!(moved.renumber(h), new, "handle {h}");
+                new += 1;
+            }
+        }
+        // A handle past the slab (a forged hint) gives some handle, without panicking.
+        let _ = moved.renumber(u32::MAX);
     }
 
     #[test]

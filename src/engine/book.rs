@@ -6,7 +6,6 @@ use crate::engine::view::IpRef;
 use crate::engine::{validate, Ipam, RegionState};
 use crate::error::{ArgumentReason, Error};
 use crate::model::enums::{Region, ResourceType};
-use crate::model::ids::IpId;
 use crate::model::ip::{Ip, Source};
 use crate::model::request::{BookIpRequest, ServiceResource};
 use crate::pool::AddressProblem;
@@ -313,8 +312,10 @@ impl Ipam {
         // slot load while the address is taken (an IPv6 draw's own miss, in the block's map of
         // interface ids, overlaps it) and the rest is done, then claim it (drawing again in the
         // rare case its key is taken).
-        let first = IpId::from_uuid(self.rng.next_uuid());
-        self.region(region).store.prefetch_id(first);
+        let drawn = self.rng.next_uuid();
+        let store = &self.region(region).store;
+        let first = store.stamp(drawn, handle);
+        store.prefetch_key(first);
 
         // Take the address: the last step that can fail (an IPv6 draw that keeps colliding).
         let rng = &mut *self.rng;
@@ -332,9 +333,7 @@ impl Ipam {
         let tags = rs.index.add_tags(handle, &request.tags);
         rs.registry.subnet_mut(slot).handles.append(handle);
         let rng = &mut *self.rng;
-        let id = rs
-            .store
-            .claim_id(first, || IpId::from_uuid(rng.next_uuid()));
+        let id = rs.store.claim_id(first, || rng.next_uuid());
         let attachment = attachment.map(|a| match a {
             NewAttachment::Custom(c) => Attachment::custom(id, c, now),
             NewAttachment::Service(s) => Attachment::service(s, now),

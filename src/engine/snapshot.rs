@@ -529,6 +529,8 @@ impl Ipam {
             record.set_reverses(reverses);
             rs.store.insert(record);
         }
+        // Handles here need not be those the ids were stamped with: hints go by what holds.
+        rs.store.settle_epoch();
         Ok(latest)
     }
 }
