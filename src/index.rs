@@ -751,7 +751,7 @@ impl Index {
     }
 
     /// Handles of IPs attached to the product resource `id`. A custom resource's id is its IP's
-    /// id, so custom attachments are found through the id map instead and are not posted here.
+    /// id, so custom attachments are found by that id instead and are not posted here.
     pub(crate) fn resource(&self, id: ResourceId) -> Postings<'_> {
         self.by_resource.get(&id)
     }

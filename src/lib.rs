@@ -95,8 +95,9 @@
 //! - **Ids.** Every id is a version 4 UUID drawn from the [`RandomSource`]. An IP's id keeps
 //!   the first 10 bytes of its draw; the last 6 carry where the engine stores the IP, masked by
 //!   a keyed mix of the first 10 (the key is drawn when the engine is built), so that a lookup
-//!   by id reads the IP at once. They look as random as the draw, and an id the engine did not
-//!   make, or one of an IP since moved in memory, is still found, by the id map.
+//!   by id reads the IP at once, with no id → IP map to keep. They look as random as the draw.
+//!   The ids of a restored snapshot, and of IPs that outlived the engine's memory of how it
+//!   moved them (8 compactions), are found through an id map that holds only those.
 //! - **Time.** Timestamps are whole microseconds and never go backwards, even if the clock does,
 //!   so `created_at` order is creation order.
 //! - **Atomicity.** Every call validates everything before it changes anything: a failed call

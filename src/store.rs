@@ -550,61 +550,107 @@ pub(crate) fn sorted_bitmap(handles: impl IntoIterator<Item = Handle>) -> Roarin
 
 /// The slab of records.
 ///
-/// The id map ([`FlatMap`]) is keyed by 64 bits of the id, beside the handle in one 12-byte slot,
-/// and a hit is confirmed against the record. The engine draws ids whose key is free, so a second id with
-/// a taken key (possible only for ids from a snapshot) is rare; it goes to `collided`.
+/// An id the store draws carries its handle and the store's epoch ([`Store::stamp`]), in its
+/// last 48 bits, masked by a keyed mix of the other 80: a lookup of such an id reads its record
+/// straight away, and the id needs no map entry. Each compaction starts a new epoch. For each of
+/// the last [`KEPT_EPOCHS`] epochs the store keeps which of its handles have died since
+/// ([`Moved`]), so that their ids still lead to their records, renumbered in one step however
+/// many compactions came after.
 ///
-/// An id the store draws also carries its handle and the store's epoch ([`Store::stamp`]), in
-/// its last 48 bits, masked by a keyed mix of the other 80: a lookup of such an id reads its
-/// record straight away, one cache miss where the id map and then the record are two that
-/// follow each other. The hint is only a hint: the record must hold the id, or the lookup goes
-/// to the id map. Each compaction starts a new epoch and keeps how it renumbered handles
-/// ([`Moved`]), so that the ids of the last [`KEPT_MOVES`] epochs find their records through
-/// their hints too; older ones go through the map.
+/// The id map ([`FlatMap`]) holds the other live ids: those whose stamps no longer lead to
+/// their records (older than the renumberings kept) and those the store did not stamp (a
+/// restore's, [`Store::insert`]). It is keyed by 64 bits of the id, beside the handle in one
+/// 12-byte slot, and a hit is confirmed against the record; a second id with a taken key goes
+/// to `collided`. A lookup tries the stamp first, then the map.
 #[derive(Clone, Debug)]
 pub(crate) struct Store {
     slots: Vec<Option<Record>>,
     ids: FlatMap,
     collided: FastMap<IpId, Handle>,
     live: LiveSet,
-    /// The key of the mask over the handle hints in ids.
-    hint_key: u64,
+    /// The key of the id map's hash and of the mask over the handle hints in ids.
+    hasher: KeyedState,
     /// The epoch new ids are stamped with.
     epoch: u16,
-    /// The renumbering of the last compactions, the latest last: the one that ended epoch
-    /// `epoch - 1`, before it the one that ended `epoch - 2`, and so on.
+    /// The earlier epochs whose ids may still be live, the latest last, with how their
+    /// handles map to today's.
     moves: std::collections::VecDeque<Moved>,
 }
 
-/// How many compactions' renumberings a store keeps: under steady churn, few live ids are
-/// older than that, and each costs about a quarter of a byte per handle it renumbered.
-const KEPT_MOVES: usize = 4;
+/// How many earlier epochs a store keeps the renumbering of: under steady churn, few live ids
+/// are older than that (an epoch whose ids are all gone is dropped sooner), and each costs
+/// about a quarter of a byte per handle it had.
+const KEPT_EPOCHS: usize = 8;
 
-/// How one compaction renumbered handles: the handles that were dead then (a bitset), with the
-/// number of them before each block of 8 words, so that a live handle's new number is its old
-/// one less the dead handles below it, read in two small arrays.
+/// How the handles of an earlier epoch map to today's: those of its handles that have died
+/// since (a bitset, cumulative over the compactions since the epoch ended), with the number of
+/// them before each block of 8 words. A live handle's number today is its number then less the
+/// dead handles below it, read in two small arrays.
 #[derive(Clone, Debug)]
 struct Moved {
+    epoch: u16,
     dead: Vec<u64>,
     before: Vec<u32>,
 }
 
 impl Moved {
-    /// The renumbering of a compaction of `slots`.
-    fn of(slots: &[Option<Record>]) -> Self {
+    /// Epoch `epoch`, ended by a compaction of `slots` (bits past the slab count as dead).
+    fn of(epoch: u16, slots: &[Option<Record>]) -> Self {
         let mut dead = vec![0u64; slots.len().div_ceil(64)];
         for (h, slot) in slots.iter().enumerate() {
             if slot.is_none() {
                 dead[h / 64] |= 1 << (h % 64);
             }
         }
-        let mut before = Vec::with_capacity(dead.len().div_ceil(8));
+        if !slots.len().is_multiple_of(64) {
+            if let Some(last) = dead.last_mut() {
+                *last |= u64::MAX << (slots.len() % 64);
+            }
+        }
+        let mut moved = Self {
+            epoch,
+            dead,
+            before: Vec::new(),
+        };
+        moved.count();
+        moved
+    }
+
+    /// Counts the dead handles before each block again.
+    fn count(&mut self) {
+        self.before.clear();
         let mut count = 0u32;
-        for block in dead.chunks(8) {
-            before.push(count);
+        for block in self.dead.chunks(8) {
+            self.before.push(count);
             count += block.iter().map(|w| w.count_ones()).sum::<u32>();
         }
-        Self { dead, before }
+    }
+
+    /// Marks dead the handles of this epoch that are, today, set in `gone` (the handles a
+    /// compaction drops, in the numbering it ends). Its live handles, in order, are today's
+    /// handles 0, 1, 2...
+    fn kill(&mut self, gone: &[u64]) {
+        let mut today = 0usize;
+        for word in &mut self.dead {
+            let mut live = !*word;
+            while live != 0 {
+                let bit = live.trailing_zeros();
+                if gone
+                    .get(today / 64)
+                    .is_some_and(|g| g & (1 << (today % 64)) != 0)
+                {
+                    *word |= 1 << bit;
+                }
+                today += 1;
+                live &= live - 1;
+            }
+        }
+        self.count();
+    }
+
+    /// Whether every handle of the epoch has died: none of its ids is live.
+    fn is_over(&self) -> bool {
+        self.dead.iter().all(|&w| w == u64::MAX)
     }
 
     /// The new number of `old`, when it was live; some handle otherwise.
@@ -640,7 +686,7 @@ impl Store {
             ids: FlatMap::with_hasher(hasher),
             collided: FastMap::with_hasher(hasher),
             live: LiveSet::default(),
-            hint_key: hasher.key(),
+            hasher,
             epoch: 0,
             moves: std::collections::VecDeque::new(),
         }
@@ -651,8 +697,10 @@ impl Store {
     fn hint_mask(&self, u: u128) -> u64 {
         #[allow(clippy::cast_possible_truncation)]
         let (high, middle) = ((u >> 64) as u64, (u >> 48) as u64 & 0xFFFF);
-        crate::hash::fold_mul(high ^ self.hint_key, 0x9E37_79B9_7F4A_7C15 ^ (middle << 48))
-            & HINT_BITS as u64
+        crate::hash::fold_mul(
+            high ^ self.hasher.key(),
+            0x9E37_79B9_7F4A_7C15 ^ (middle << 48),
+        ) & HINT_BITS as u64
     }
 
     /// The random id `uuid` stamped with `handle` and the current epoch.
@@ -671,19 +719,16 @@ impl Store {
         ((hint >> 32) as u16, hint as Handle)
     }
 
-    /// The handle `id` hints at, when it carries the current epoch or one of the last
-    /// [`KEPT_MOVES`]: its stamp's handle, renumbered by the compactions since.
+    /// The handle `id` hints at, when it carries the current epoch or a kept earlier one: its
+    /// stamp's handle, renumbered to today's.
     #[inline]
     fn hinted(&self, id: IpId) -> Option<Handle> {
-        let (epoch, mut handle) = self.hint(id);
-        let age = usize::from(self.epoch.wrapping_sub(epoch));
-        if age > self.moves.len() {
-            return None;
+        let (epoch, handle) = self.hint(id);
+        if epoch == self.epoch {
+            return Some(handle);
         }
-        for moved in self.moves.range(self.moves.len() - age..) {
-            handle = moved.renumber(handle);
-        }
-        Some(handle)
+        let moved = self.moves.iter().rev().find(|m| m.epoch == epoch)?;
+        Some(moved.renumber(handle))
     }
 
     /// After a restore, which places records anew: moves to the epoch whose hints are right for
@@ -707,6 +752,29 @@ impl Store {
         if let Some(e) = best.or_else(unused) {
             self.epoch = e;
         }
+        // The map keeps the ids whose stamps do not lead to their records.
+        self.ids = FlatMap::with_hasher(self.hasher);
+        self.collided.clear();
+        let unstamped: Vec<(Handle, IpId)> = self
+            .iter()
+            .filter(|&(h, r)| self.hinted(r.id) != Some(h))
+            .map(|(h, r)| (h, r.id))
+            .collect();
+        for (h, id) in unstamped {
+            self.map(id, h);
+        }
+    }
+
+    /// Maps `id` to `handle` in the id map, or in `collided` when another id has its key.
+    fn map(&mut self, id: IpId, handle: Handle) {
+        if !self.ids.try_insert(id_key(id), handle) {
+            self.collided.insert(id, handle);
+        }
+    }
+
+    /// The handle the id map gives for `id`, confirmed.
+    fn mapped(&self, id: IpId) -> Option<Handle> {
+        self.confirm(id, self.ids.get(id_key(id))).map(|(h, _)| h)
     }
 
     /// The handle the next insert will get, or `None` when the handle space is used up.
@@ -716,36 +784,30 @@ impl Store {
             .filter(|&h| h < Handle::MAX)
     }
 
-    /// Adds a record whose id is not in the store; returns its handle.
+    /// Adds a record whose id the store did not stamp and does not hold (a restore's), mapped
+    /// in the id map; returns its handle. [`Store::settle_epoch`] follows the last one.
     pub(crate) fn insert(&mut self, record: Record) -> Handle {
         let handle = self
             .next_handle()
             .expect("handle space checked by the caller");
         debug_assert!(!self.contains_id(record.id));
-        if !self.ids.try_insert(id_key(record.id), handle) {
-            self.collided.insert(record.id, handle);
-        }
+        self.map(record.id, handle);
         self.push(record)
     }
 
-    /// Maps the key of `first`, or of the first id `draw` gives after it whose key is free, to
-    /// the next handle (one probe of the id map per id) and returns that id. Its record must
-    /// follow at once through [`Store::push_claimed`].
-    pub(crate) fn claim_id(&mut self, first: IpId, mut draw: impl FnMut() -> uuid::Uuid) -> IpId {
+    /// `first`, an id stamped with the next handle, or the first such stamp of what `draw`
+    /// gives after it that no live id has. A live id whose stamp leads to its record differs
+    /// from it, as their handles do: only the id map's ids need a look, and it is mostly empty.
+    /// Its record must follow at once through [`Store::push_stamped`].
+    pub(crate) fn unique_id(&self, first: IpId, mut draw: impl FnMut() -> uuid::Uuid) -> IpId {
         let handle = self
             .next_handle()
             .expect("handle space checked by the caller");
         let mut id = first;
-        while !self.ids.try_insert(id_key(id), handle) {
+        while self.mapped(id).is_some() {
             id = self.stamp(draw(), handle);
         }
         id
-    }
-
-    /// Starts loading the id map slot of `id`, where [`Store::claim_id`] will put it (a hint,
-    /// see [`FlatMap::prefetch`]).
-    pub(crate) fn prefetch_key(&self, id: IpId) {
-        self.ids.prefetch(id_key(id));
     }
 
     /// Starts loading what a lookup of `id` reads first: the record its stamp hints at, or its
@@ -757,13 +819,14 @@ impl Store {
         }
     }
 
-    /// Adds the record of an id returned by [`Store::claim_id`]; returns its handle.
-    pub(crate) fn push_claimed(&mut self, record: Record) -> Handle {
-        debug_assert_eq!(self.ids.get(id_key(record.id)), self.next_handle());
+    /// Adds the record of an id returned by [`Store::unique_id`]; returns its handle.
+    pub(crate) fn push_stamped(&mut self, record: Record) -> Handle {
+        debug_assert_eq!(self.hinted(record.id), self.next_handle());
+        debug_assert_eq!(self.mapped(record.id), None);
         self.push(record)
     }
 
-    /// Stores a record whose id is already mapped to the next handle.
+    /// Stores a record whose id leads to the next handle, by its stamp or the id map.
     fn push(&mut self, record: Record) -> Handle {
         let handle = self
             .next_handle()
@@ -780,9 +843,8 @@ impl Store {
     pub(crate) fn reserve(&mut self, additional: usize) {
         let room = (Handle::MAX as usize).saturating_sub(self.slots.len());
         let additional = additional.min(room);
-        if self.slots.try_reserve(additional).is_ok() {
-            self.ids.try_reserve(additional);
-        }
+        // Stamped ids need no map entry: only the slab grows.
+        let _ = self.slots.try_reserve(additional);
     }
 
     pub(crate) fn contains_id(&self, id: IpId) -> bool {
@@ -881,15 +943,18 @@ impl Store {
 
     pub(crate) fn remove(&mut self, handle: Handle) -> Record {
         let record = self.slots[handle as usize].take().expect("live handle");
-        // One probe in the common case; a record of the collision map puts the key's holder back.
-        let key = id_key(record.id);
-        match self.ids.remove(key) {
-            Some(h) if h == handle => {}
-            holder => {
-                if let Some(h) = holder {
-                    self.ids.insert(key, h);
+        // Most ids are not in the map, then mostly empty. Otherwise one probe in the common
+        // case; a record of the collision map puts the key's holder back.
+        if self.ids.len() > 0 || !self.collided.is_empty() {
+            let key = id_key(record.id);
+            match self.ids.remove(key) {
+                Some(h) if h == handle => {}
+                holder => {
+                    if let Some(h) = holder {
+                        self.ids.insert(key, h);
+                    }
+                    self.collided.remove(&record.id);
                 }
-                self.collided.remove(&record.id);
             }
         }
         self.live.remove(handle);
@@ -918,10 +983,17 @@ impl Store {
     /// twice the live records plus `spare`. Returns the old → new map (`Handle::MAX` for dead
     /// handles).
     pub(crate) fn compact(&mut self, spare: usize) -> Vec<Handle> {
-        if self.moves.len() == KEPT_MOVES {
+        // The epoch ends: its renumbering joins the kept ones, each of which loses the handles
+        // that die now. Those left with no live handle go, and the oldest beyond the limit.
+        let ended = Moved::of(self.epoch, &self.slots);
+        for moved in &mut self.moves {
+            moved.kill(&ended.dead);
+        }
+        self.moves.retain(|m| !m.is_over());
+        self.moves.push_back(ended);
+        while self.moves.len() > KEPT_EPOCHS {
             self.moves.pop_front();
         }
-        self.moves.push_back(Moved::of(&self.slots));
         self.epoch = self.epoch.wrapping_add(1);
         let mut map = vec![Handle::MAX; self.slots.len()];
         // In place: no second slab while compacting, and the slab keeps its memory.
@@ -945,6 +1017,16 @@ impl Store {
         }
         let n = Handle::try_from(self.slots.len()).expect("fewer live records than handles");
         self.live = LiveSet::full(n);
+        // The ids whose stamps no longer lead to their records (their epoch's renumbering was
+        // dropped) go to the map.
+        let unstamped: Vec<(Handle, IpId)> = self
+            .iter()
+            .filter(|&(h, r)| self.hinted(r.id) != Some(h) && self.mapped(r.id) != Some(h))
+            .map(|(h, r)| (h, r.id))
+            .collect();
+        for (h, id) in unstamped {
+            self.map(id, h);
+        }
         map
     }
 
@@ -952,17 +1034,11 @@ impl Store {
     pub(crate) fn check(&self) -> Result<(), String> {
         self.live.check()?;
         let mapped = self.ids.len() + self.collided.len();
-        if self.live.len() != mapped as u64 {
+        if self.live.len() < mapped as u64 {
             return Err(format!(
                 "live set has {} handles, id maps {mapped}",
                 self.live.len(),
             ));
-        }
-        for (h, r) in self.iter() {
-            let found = self.handle(r.id);
-            if found != Some(h) {
-                return Err(format!("id {} lives at {h}, found at {found:?}", r.id));
-            }
         }
         for (key, h) in self.ids.iter() {
             match self.slots.get(h as usize) {
@@ -984,14 +1060,18 @@ impl Store {
                 }
             }
         }
+        // Every live id leads to its record, by its stamp or the id map.
         for (h, r) in self.iter() {
             if self.handle(r.id) != Some(h) {
                 return Err(format!("record {} at handle {h} is not found by id", r.id));
             }
         }
         let occupied = self.slots.iter().filter(|s| s.is_some()).count();
-        if occupied != mapped {
-            return Err(format!("{occupied} occupied slots, {mapped} ids"));
+        if occupied as u64 != self.live.len() {
+            return Err(format!(
+                "{occupied} occupied slots, {} live handles",
+                self.live.len()
+            ));
         }
         Ok(())
     }
@@ -1090,8 +1170,8 @@ mod tests {
     fn book(store: &mut Store, draws: &mut impl Iterator<Item = uuid::Uuid>) -> (IpId, Handle) {
         let h = store.next_handle().unwrap();
         let first = store.stamp(draws.next().unwrap(), h);
-        let id = store.claim_id(first, || draws.next().unwrap());
-        assert_eq!(store.push_claimed(record(id)), h);
+        let id = store.unique_id(first, || draws.next().unwrap());
+        assert_eq!(store.push_stamped(record(id)), h);
         (id, h)
     }
 
@@ -1113,11 +1193,10 @@ mod tests {
             assert_eq!(store.hinted(id), Some(h));
             assert_eq!(store.handle(id), Some(h));
         }
-        // The hint alone finds a record: without its id map entry, the id is still found.
+        // Stamped ids need no id map entry: their stamps find their records.
+        assert_eq!((store.ids.len(), store.collided.len()), (0, 0));
         let (id, h) = booked[500];
-        assert_eq!(store.ids.remove(id_key(id)), Some(h));
         assert_eq!(store.find(id).map(|r| r.id), Some(id));
-        store.ids.insert(id_key(id), h);
         // A forged id hinting at a live handle, and a released one, find nothing.
         let forged = store.stamp(draws.next().unwrap(), h);
         assert_eq!(
@@ -1165,11 +1244,45 @@ mod tests {
         other.settle_epoch();
         other.check().unwrap();
         for (&id, h) in kept.iter().rev().zip(0..) {
-            assert_eq!(other.handle(id), Some(h));
+            assert_eq!((other.handle(id), other.mapped(id)), (Some(h), Some(h)));
         }
         let (new, h) = book(&mut other, &mut draws);
         assert_eq!((other.hinted(new), other.handle(new)), (Some(h), Some(h)));
+        assert_eq!(other.mapped(new), None);
         other.check().unwrap();
+
+        // Restored where they were stamped (same key, same handles): the ids keep their
+        // stamps, and the map is left empty.
+        let mut again = Store::new(KeyedState::new(0x5eed));
+        let fresh: Vec<IpId> = (0..100).map(|_| book(&mut again, &mut draws).0).collect();
+        let mut restored = Store::new(KeyedState::new(0x5eed));
+        for &id in &fresh {
+            restored.insert(record(id));
+        }
+        restored.settle_epoch();
+        restored.check().unwrap();
+        assert_eq!(restored.ids.len(), 0);
+        for (&id, h) in fresh.iter().zip(0..) {
+            assert_eq!(restored.hinted(id), Some(h));
+        }
+    }
+
+    /// A drawn id whose stamp some mapped id already has is drawn again.
+    #[test]
+    fn a_stamp_a_mapped_id_has_is_drawn_again() {
+        let mut store = Store::new(KeyedState::new(11));
+        let mut draws = draws();
+        // An id from elsewhere, at handle 0, whose stamp says handle 1 (so it is mapped).
+        let taken = store.stamp(draws.next().unwrap(), 1);
+        assert_eq!(store.insert(record(taken)), 0);
+        store.settle_epoch();
+        assert_eq!(store.mapped(taken), Some(0));
+        let id = store.unique_id(taken, || draws.next().unwrap());
+        assert_ne!(id, taken);
+        assert_eq!(store.hinted(id), Some(1));
+        assert_eq!(store.push_stamped(record(id)), 1);
+        assert_eq!((store.handle(taken), store.handle(id)), (Some(0), Some(1)));
+        store.check().unwrap();
     }
 
     /// Every compaction renumbers the hints of the ids of the last epochs, and of those only:
@@ -1180,7 +1293,7 @@ mod tests {
         let mut draws = draws();
         // Per epoch, ids booked in it, of which every third is released before the compaction.
         let mut live: Vec<(IpId, u16)> = Vec::new();
-        for round in 0..KEPT_MOVES + 3 {
+        for round in 0..KEPT_EPOCHS + 3 {
             let epoch = store.epoch;
             for k in 0..300 {
                 let (id, h) = book(&mut store, &mut draws);
@@ -1200,11 +1313,45 @@ mod tests {
             store.check().unwrap();
             for (&(id, stamped), h) in live.iter().zip(0..) {
                 let age = usize::from(store.epoch.wrapping_sub(stamped));
-                let hinted = if age <= KEPT_MOVES { Some(h) } else { None };
+                let (hinted, mapped) = if age <= KEPT_EPOCHS {
+                    (Some(h), None)
+                } else {
+                    (None, Some(h))
+                };
                 assert_eq!((store.hinted(id), store.handle(id)), (hinted, Some(h)));
+                // The map holds the ids whose stamps no longer lead anywhere, and only those.
+                assert_eq!(store.mapped(id), mapped);
             }
+            let old = live
+                .iter()
+                .filter(|&&(_, e)| usize::from(store.epoch.wrapping_sub(e)) > KEPT_EPOCHS)
+                .count();
+            assert_eq!(store.ids.len() + store.collided.len(), old);
         }
-        assert_eq!(store.moves.len(), KEPT_MOVES);
+        assert_eq!(store.moves.len(), KEPT_EPOCHS);
+    }
+
+    /// An earlier epoch is forgotten once none of its handles is live.
+    #[test]
+    fn an_epoch_whose_ids_are_all_gone_is_forgotten() {
+        let mut store = Store::new(KeyedState::new(5));
+        let mut draws = draws();
+        let first: Vec<(IpId, Handle)> = (0..10).map(|_| book(&mut store, &mut draws)).collect();
+        store.remove(first[0].1);
+        store.compact(0);
+        let epochs = |store: &Store| store.moves.iter().map(|m| m.epoch).collect::<Vec<_>>();
+        assert_eq!((store.epoch, epochs(&store)), (1, vec![0]));
+        for &(id, _) in &first[1..] {
+            let h = store.handle(id).unwrap();
+            store.remove(h);
+        }
+        let second: Vec<(IpId, Handle)> = (0..5).map(|_| book(&mut store, &mut draws)).collect();
+        store.compact(0);
+        assert_eq!((store.epoch, epochs(&store)), (2, vec![1]));
+        for (&(id, _), h) in second.iter().zip(0..) {
+            assert_eq!((store.hinted(id), store.handle(id)), (Some(h), Some(h)));
+        }
+        store.check().unwrap();
     }
 
     /// A renumbering gives each live handle its rank among the live ones, across words and
@@ -1217,7 +1364,7 @@ mod tests {
                     .then(|| record(IpId::from_uuid(uuid::Uuid::from_u128(u128::from(h) + 1))))
             })
             .collect();
-        let moved = Moved::of(&slots);
+        let mut moved = Moved::of(3, &slots);
         let mut new = 0;
         for (h, slot) in (0..).zip(&slots) {
             if slot.is_some() {
@@ -1227,6 +1374,29 @@ mod tests {
         }
         // A handle past the slab (a forged hint) gives some handle, without panicking.
         let _ = moved.renumber(u32::MAX);
+        assert!(!moved.is_over());
+
+        // A later compaction drops every fifth of today's handles: the survivors of the
+        // epoch are renumbered in one step to their rank among what is left.
+        let today = new as usize;
+        let mut gone = vec![0u64; today.div_ceil(64)];
+        for t in (0..today).step_by(5) {
+            gone[t / 64] |= 1 << (t % 64);
+        }
+        moved.kill(&gone);
+        let (mut t, mut left) = (0, 0);
+        for (h, slot) in (0..).zip(&slots) {
+            if slot.is_some() {
+                if t % 5 != 0 {
+                    assert_eq!(moved.renumber(h), left, "handle {h}");
+                    left += 1;
+                }
+                t += 1;
+            }
+        }
+        // All of today's handles gone: the epoch is over.
+        moved.kill(&vec![u64::MAX; today.div_ceil(64)]);
+        assert!(moved.is_over());
     }
 
     #[test]

@@ -308,14 +308,11 @@ impl Ipam {
             return Err(exhausted());
         };
 
-        // The id's map slot is a cache miss in a large region: draw the id first and let its
-        // slot load while the address is taken (an IPv6 draw's own miss, in the block's map of
-        // interface ids, overlaps it) and the rest is done, then claim it (drawing again in the
-        // rare case its key is taken).
+        // The id is drawn first and stamped with the new handle (`Store::stamp`); once the
+        // address is taken, it is checked against the few ids the store maps (drawing again in
+        // the rare case one has it).
         let drawn = self.rng.next_uuid();
-        let store = &self.region(region).store;
-        let first = store.stamp(drawn, handle);
-        store.prefetch_key(first);
+        let first = self.region(region).store.stamp(drawn, handle);
 
         // Take the address: the last step that can fail (an IPv6 draw that keeps colliding).
         let rng = &mut *self.rng;
@@ -333,7 +330,7 @@ impl Ipam {
         let tags = rs.index.add_tags(handle, &request.tags);
         rs.registry.subnet_mut(slot).handles.append(handle);
         let rng = &mut *self.rng;
-        let id = rs.store.claim_id(first, || rng.next_uuid());
+        let id = rs.store.unique_id(first, || rng.next_uuid());
         let attachment = attachment.map(|a| match a {
             NewAttachment::Custom(c) => Attachment::custom(id, c, now),
             NewAttachment::Service(s) => Attachment::service(s, now),
@@ -347,7 +344,7 @@ impl Ipam {
             record.set_attachment(attachment);
         }
         let viewed = view(handle, IpRef::of_record(rs, &record));
-        let inserted = rs.store.push_claimed(record);
+        let inserted = rs.store.push_stamped(record);
         debug_assert_eq!(inserted, handle);
         Ok(viewed)
     }

@@ -209,7 +209,7 @@ impl Ipam {
     }
 
     /// Makes room for `additional` more IPs in `region`, so that a bulk load of that many does
-    /// not grow the record slab and the id map step by step (no copy, no rehash, a lower peak);
+    /// not grow the record slab step by step (no copy, a lower peak);
     /// the MAC address postings get as much room when the first IP attached to a MAC address
     /// comes. O(n) in the region's IPs. A hint: a count beyond the handle space (`u32::MAX` IPs
     /// per region) is clamped to it, and memory the allocator refuses is simply not reserved.

@@ -83,8 +83,9 @@ impl Ipam {
             .tags
             .as_deref()
             .map(|names| rs.index.known_tags(names));
-        // Once the id map gives the handle, the postings of the new tags (when the region knows
-        // them) start loading where the handle goes, while the record loads.
+        // Once the id gives the handle (its stamp, or the id map), the postings of the new tags
+        // (when the region knows them) start loading where the handle goes, while the record
+        // loads.
         let handle = self.handle_warming(region, id, |rs, h| {
             if let Some(Some(set)) = known {
                 rs.index.warm_tags(set, h);
