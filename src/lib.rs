@@ -97,7 +97,8 @@
 //!   a keyed mix of the first 10 (the key is drawn when the engine is built), so that a lookup
 //!   by id reads the IP at once, with no id → IP map to keep. They look as random as the draw.
 //!   The ids of a restored snapshot, and of IPs that outlived the engine's memory of how it
-//!   moved them (8 compactions), are found through an id map that holds only those.
+//!   moved them (it keeps that for the 8 earlier epochs, each ended by a compaction, with the
+//!   most live IPs), are found through an id map that holds only those.
 //! - **Time.** Timestamps are whole microseconds and never go backwards, even if the clock does,
 //!   so `created_at` order is creation order.
 //! - **Atomicity.** Every call validates everything before it changes anything: a failed call

@@ -577,9 +577,9 @@ pub(crate) struct Store {
     moves: std::collections::VecDeque<Moved>,
 }
 
-/// How many earlier epochs a store keeps the renumbering of: under steady churn, few live ids
-/// are older than that (an epoch whose ids are all gone is dropped sooner), and each costs
-/// about a quarter of a byte per handle it had.
+/// How many earlier epochs a store keeps the renumbering of, those with the most live ids (an
+/// epoch whose ids are all gone is dropped at once): each costs about a quarter of a byte per
+/// handle it had, and a little time at each compaction.
 const KEPT_EPOCHS: usize = 8;
 
 /// How the handles of an earlier epoch map to today's: those of its handles that have died
@@ -648,7 +648,8 @@ impl Moved {
         self.count();
     }
 
-    /// Whether every handle of the epoch has died: none of its ids is live.
+    /// Whether every handle of the epoch has died.
+    #[cfg(test)]
     fn is_over(&self) -> bool {
         self.dead.iter().all(|&w| w == u64::MAX)
     }
@@ -984,16 +985,12 @@ impl Store {
     /// handles).
     pub(crate) fn compact(&mut self, spare: usize) -> Vec<Handle> {
         // The epoch ends: its renumbering joins the kept ones, each of which loses the handles
-        // that die now. Those left with no live handle go, and the oldest beyond the limit.
+        // that die now.
         let ended = Moved::of(self.epoch, &self.slots);
         for moved in &mut self.moves {
             moved.kill(&ended.dead);
         }
-        self.moves.retain(|m| !m.is_over());
         self.moves.push_back(ended);
-        while self.moves.len() > KEPT_EPOCHS {
-            self.moves.pop_front();
-        }
         self.epoch = self.epoch.wrapping_add(1);
         let mut map = vec![Handle::MAX; self.slots.len()];
         // In place: no second slab while compacting, and the slab keeps its memory.
@@ -1017,6 +1014,7 @@ impl Store {
         }
         let n = Handle::try_from(self.slots.len()).expect("fewer live records than handles");
         self.live = LiveSet::full(n);
+        self.keep_epochs();
         // The ids whose stamps no longer lead to their records (their epoch's renumbering was
         // dropped) go to the map.
         let unstamped: Vec<(Handle, IpId)> = self
@@ -1028,6 +1026,34 @@ impl Store {
             self.map(id, h);
         }
         map
+    }
+
+    /// Drops the kept epochs none of whose ids is live, and beyond [`KEPT_EPOCHS`] those with
+    /// the fewest live ids (the oldest first among equals), whose ids then go to the id map. A
+    /// region's long-lived IPs keep their epoch however many compactions churn brings. O(n).
+    fn keep_epochs(&mut self) {
+        let mut live = vec![0u64; self.moves.len()];
+        for (h, r) in self.iter() {
+            let (epoch, _) = self.hint(r.id);
+            if let Some(i) = self.moves.iter().position(|m| m.epoch == epoch) {
+                if self.hinted(r.id) == Some(h) {
+                    live[i] += 1;
+                }
+            }
+        }
+        let mut ranked: Vec<usize> = (0..self.moves.len()).filter(|&i| live[i] > 0).collect();
+        // Most live ids first, then the latest.
+        ranked.sort_by_key(|&i| (std::cmp::Reverse(live[i]), std::cmp::Reverse(i)));
+        let mut keep = vec![false; self.moves.len()];
+        for &i in ranked.iter().take(KEPT_EPOCHS) {
+            keep[i] = true;
+        }
+        let moves = std::mem::take(&mut self.moves);
+        self.moves = moves
+            .into_iter()
+            .zip(keep)
+            .filter_map(|(m, kept)| kept.then_some(m))
+            .collect();
     }
 
     /// Checks the id map, the live set and the slots agree.
@@ -1352,6 +1378,49 @@ mod tests {
             assert_eq!((store.hinted(id), store.handle(id)), (Some(h), Some(h)));
         }
         store.check().unwrap();
+    }
+
+    /// Long-lived ids keep their epoch through any number of compactions whose own ids all
+    /// died; past [`KEPT_EPOCHS`] epochs with live ids, those with the fewest go to the map.
+    #[test]
+    fn the_epochs_with_the_most_live_ids_are_kept() {
+        let mut store = Store::new(KeyedState::new(9));
+        let mut draws = draws();
+        let settled: Vec<IpId> = (0..100).map(|_| book(&mut store, &mut draws).0).collect();
+        for _ in 0..3 * KEPT_EPOCHS {
+            let churn: Vec<Handle> = (0..50).map(|_| book(&mut store, &mut draws).1).collect();
+            for h in churn {
+                store.remove(h);
+            }
+            store.compact(0);
+            assert_eq!(store.moves.len(), 1);
+        }
+        for (&id, h) in settled.iter().zip(0..) {
+            assert_eq!((store.hinted(id), store.mapped(id)), (Some(h), None));
+        }
+        // Epochs with 1, 2, ... live ids each: the smallest go to the map.
+        let mut kept: Vec<Vec<IpId>> = Vec::new();
+        for round in 1..=KEPT_EPOCHS + 2 {
+            let ids: Vec<IpId> = (0..round).map(|_| book(&mut store, &mut draws).0).collect();
+            let gone = book(&mut store, &mut draws).1;
+            store.remove(gone);
+            store.compact(0);
+            kept.push(ids);
+        }
+        store.check().unwrap();
+        assert_eq!(store.moves.len(), KEPT_EPOCHS);
+        // The first epoch (100 ids) and the last KEPT_EPOCHS - 1 rounds stay; rounds 1 to 3 go.
+        for (round, ids) in (1..).zip(&kept) {
+            for &id in ids {
+                let h = store.handle(id).unwrap();
+                let stamped = round > 3;
+                assert_eq!(store.hinted(id) == Some(h), stamped, "round {round}");
+                assert_eq!(store.mapped(id).is_some(), !stamped, "round {round}");
+            }
+        }
+        for &id in &settled {
+            assert!(store.hinted(id).is_some());
+        }
     }
 
     /// A renumbering gives each live handle its rank among the live ones, across words and
