@@ -583,63 +583,68 @@ pub(crate) struct Store {
 const KEPT_EPOCHS: usize = 8;
 
 /// How the handles of an earlier epoch map to today's: those of its handles that have died
-/// since (a bitset, cumulative over the compactions since the epoch ended), with the number of
-/// them before each block of 8 words. A live handle's number today is its number then less the
-/// dead handles below it, read in two small arrays.
+/// since (a bitset, cumulative over the compactions since the epoch ended), each word beside
+/// the number of dead handles before it. A live handle's number today is its number then less
+/// the dead handles below it: one read of 16 bytes.
 #[derive(Clone, Debug)]
 struct Moved {
     epoch: u16,
-    dead: Vec<u64>,
-    before: Vec<u32>,
+    words: Vec<DeadWord>,
+}
+
+/// 64 handles of an epoch: which have died, and how many died before them.
+#[derive(Clone, Copy, Debug)]
+struct DeadWord {
+    dead: u64,
+    before: u32,
 }
 
 impl Moved {
     /// Epoch `epoch`, ended by a compaction of `slots` (bits past the slab count as dead).
     fn of(epoch: u16, slots: &[Option<Record>]) -> Self {
-        let mut dead = vec![0u64; slots.len().div_ceil(64)];
+        let mut words = vec![DeadWord { dead: 0, before: 0 }; slots.len().div_ceil(64)];
         for (h, slot) in slots.iter().enumerate() {
             if slot.is_none() {
-                dead[h / 64] |= 1 << (h % 64);
+                words[h / 64].dead |= 1 << (h % 64);
             }
         }
         if !slots.len().is_multiple_of(64) {
-            if let Some(last) = dead.last_mut() {
-                *last |= u64::MAX << (slots.len() % 64);
+            if let Some(last) = words.last_mut() {
+                last.dead |= u64::MAX << (slots.len() % 64);
             }
         }
-        let mut moved = Self {
-            epoch,
-            dead,
-            before: Vec::new(),
-        };
+        let mut moved = Self { epoch, words };
         moved.count();
         moved
     }
 
-    /// Counts the dead handles before each block again.
+    /// Counts the dead handles before each word again.
     fn count(&mut self) {
-        self.before.clear();
         let mut count = 0u32;
-        for block in self.dead.chunks(8) {
-            self.before.push(count);
-            count += block.iter().map(|w| w.count_ones()).sum::<u32>();
+        for word in &mut self.words {
+            word.before = count;
+            count += word.dead.count_ones();
         }
     }
 
-    /// Marks dead the handles of this epoch that are, today, set in `gone` (the handles a
-    /// compaction drops, in the numbering it ends). Its live handles, in order, are today's
-    /// handles 0, 1, 2...
-    fn kill(&mut self, gone: &[u64]) {
+    /// Whether handle `h` of this epoch's numbering is dead.
+    fn is_dead(&self, h: usize) -> bool {
+        self.words
+            .get(h / 64)
+            .is_some_and(|w| w.dead & (1 << (h % 64)) != 0)
+    }
+
+    /// Marks dead the handles of this epoch that `gone` (the epoch a compaction ends, in the
+    /// numbering of today before it) has dead: this epoch's live handles, in order, are
+    /// today's handles 0, 1, 2...
+    fn kill(&mut self, gone: &Moved) {
         let mut today = 0usize;
-        for word in &mut self.dead {
-            let mut live = !*word;
+        for word in &mut self.words {
+            let mut live = !word.dead;
             while live != 0 {
                 let bit = live.trailing_zeros();
-                if gone
-                    .get(today / 64)
-                    .is_some_and(|g| g & (1 << (today % 64)) != 0)
-                {
-                    *word |= 1 << bit;
+                if gone.is_dead(today) {
+                    word.dead |= 1 << bit;
                 }
                 today += 1;
                 live &= live - 1;
@@ -651,22 +656,17 @@ impl Moved {
     /// Whether every handle of the epoch has died.
     #[cfg(test)]
     fn is_over(&self) -> bool {
-        self.dead.iter().all(|&w| w == u64::MAX)
+        self.words.iter().all(|w| w.dead == u64::MAX)
     }
 
     /// The new number of `old`, when it was live; some handle otherwise.
+    #[inline]
     fn renumber(&self, old: Handle) -> Handle {
-        let i = old as usize / 64;
-        let Some(&word) = self.dead.get(i) else {
+        let Some(word) = self.words.get(old as usize / 64) else {
             return old;
         };
-        let block = i / 8;
-        let below: u32 = self.dead[block * 8..i]
-            .iter()
-            .map(|w| w.count_ones())
-            .sum::<u32>()
-            + (word & ((1u64 << (old % 64)) - 1)).count_ones();
-        old.wrapping_sub(self.before[block] + below)
+        let below = (word.dead & ((1u64 << (old % 64)) - 1)).count_ones();
+        old.wrapping_sub(word.before + below)
     }
 }
 
@@ -853,21 +853,31 @@ impl Store {
     }
 
     /// The handles of those of `ids` that are stored, in the order given. The lookups go in
-    /// passes (the records stamps hint at and the id map slots of the other ids, then those
+    /// passes (the records stamps lead to and the id map slots of the other ids, then those
     /// slots' records, then the checks) so that the cache misses of many ids overlap instead of
     /// following one another.
     pub(crate) fn handles_of(&self, ids: &[IpId]) -> Vec<Handle> {
-        for &id in ids {
-            self.prefetch_id(id);
-        }
-        // Ids without a hint in this epoch: their map slots are loading; their records next.
-        for &id in ids {
-            if self.hinted(id).is_none() {
+        let hints: Vec<Option<Handle>> = ids.iter().map(|&id| self.hinted(id)).collect();
+        self.prefetch_records(hints.iter().flatten().copied());
+        let mapped = self.ids.len() > 0;
+        if mapped {
+            for (&id, _) in ids.iter().zip(&hints).filter(|(_, h)| h.is_none()) {
+                self.ids.prefetch(id_key(id));
+            }
+            for (&id, _) in ids.iter().zip(&hints).filter(|(_, h)| h.is_none()) {
                 self.prefetch_records(self.ids.get(id_key(id)));
             }
         }
         ids.iter()
-            .filter_map(|&id| self.lookup(id, |_| {}).map(|(h, _)| h))
+            .zip(hints)
+            .filter_map(|(&id, hint)| {
+                let held =
+                    |h: Handle| matches!(self.slots.get(h as usize), Some(Some(r)) if r.id == id);
+                match hint {
+                    Some(h) if held(h) => Some(h),
+                    _ => self.mapped(id),
+                }
+            })
             .collect()
     }
 
@@ -988,7 +998,7 @@ impl Store {
         // that die now.
         let ended = Moved::of(self.epoch, &self.slots);
         for moved in &mut self.moves {
-            moved.kill(&ended.dead);
+            moved.kill(&ended);
         }
         self.moves.push_back(ended);
         self.epoch = self.epoch.wrapping_add(1);
@@ -1447,12 +1457,13 @@ mod tests {
 
         // A later compaction drops every fifth of today's handles: the survivors of the
         // epoch are renumbered in one step to their rank among what is left.
-        let today = new as usize;
-        let mut gone = vec![0u64; today.div_ceil(64)];
-        for t in (0..today).step_by(5) {
-            gone[t / 64] |= 1 << (t % 64);
-        }
-        moved.kill(&gone);
+        let today: Vec<Option<Record>> = (0..new)
+            .map(|t| {
+                (t % 5 != 0)
+                    .then(|| record(IpId::from_uuid(uuid::Uuid::from_u128(u128::from(t) + 1))))
+            })
+            .collect();
+        moved.kill(&Moved::of(4, &today));
         let (mut t, mut left) = (0, 0);
         for (h, slot) in (0..).zip(&slots) {
             if slot.is_some() {
@@ -1464,7 +1475,7 @@ mod tests {
             }
         }
         // All of today's handles gone: the epoch is over.
-        moved.kill(&vec![u64::MAX; today.div_ceil(64)]);
+        moved.kill(&Moved::of(5, &vec![None; today.len()]));
         assert!(moved.is_over());
     }
 
