@@ -31,6 +31,9 @@ thread_local! {
 }
 
 /// Microseconds since the Unix epoch to a timestamp; out-of-range values clamp to the epoch.
+/// Inlined where it is called: the common case, a day already seen, is a few instructions,
+/// and the owned `Ip` every call returns converts one or two timestamps.
+#[inline]
 pub(crate) fn from_micros(micros: i64) -> DateTime<Utc> {
     let day = micros.div_euclid(MICROS_PER_DAY);
     let in_day = micros.rem_euclid(MICROS_PER_DAY).unsigned_abs();
@@ -38,16 +41,10 @@ pub(crate) fn from_micros(micros: i64) -> DateTime<Utc> {
     let date = if last_day == day {
         last_date
     } else {
-        // The day's start is in chrono's range whenever `micros` is.
-        let Some(start) = day
-            .checked_mul(MICROS_PER_DAY)
-            .and_then(DateTime::from_timestamp_micros)
-        else {
-            return DateTime::default();
-        };
-        let date = start.date_naive();
-        LAST_DAY.set((day, date));
-        date
+        match date_of_day(day) {
+            Some(date) => date,
+            None => return DateTime::default(),
+        }
     };
     // In range by construction: under 86,400 seconds and 10^9 nanoseconds.
     let time = NaiveTime::from_num_seconds_from_midnight_opt(
@@ -56,6 +53,19 @@ pub(crate) fn from_micros(micros: i64) -> DateTime<Utc> {
     )
     .unwrap_or_default();
     date.and_time(time).and_utc()
+}
+
+/// The date of day `day` since the epoch, kept as this thread's last day; `None` out of range.
+#[cold]
+#[inline(never)]
+fn date_of_day(day: i64) -> Option<NaiveDate> {
+    // The day's start is in chrono's range whenever a timestamp of the day is.
+    let start = day
+        .checked_mul(MICROS_PER_DAY)
+        .and_then(DateTime::from_timestamp_micros)?;
+    let date = start.date_naive();
+    LAST_DAY.set((day, date));
+    Some(date)
 }
 
 #[cfg(test)]
