@@ -1025,31 +1025,32 @@ impl Store {
         let n = Handle::try_from(self.slots.len()).expect("fewer live records than handles");
         self.live = LiveSet::full(n);
         self.keep_epochs();
-        // The ids whose stamps no longer lead to their records (their epoch's renumbering was
-        // dropped) go to the map.
-        let unstamped: Vec<(Handle, IpId)> = self
-            .iter()
-            .filter(|&(h, r)| self.hinted(r.id) != Some(h) && self.mapped(r.id) != Some(h))
-            .map(|(h, r)| (h, r.id))
-            .collect();
-        for (h, id) in unstamped {
-            self.map(id, h);
-        }
         map
     }
 
     /// Drops the kept epochs none of whose ids is live, and beyond [`KEPT_EPOCHS`] those with
-    /// the fewest live ids (the oldest first among equals), whose ids then go to the id map. A
-    /// region's long-lived IPs keep their epoch however many compactions churn brings. O(n).
+    /// the fewest live ids (the oldest first among equals), and maps the ids whose stamps then
+    /// no longer lead to their records. A region's long-lived IPs keep their epoch however many
+    /// compactions churn brings. One pass over the records, O(n), after a compaction.
     fn keep_epochs(&mut self) {
+        /// A record whose stamp does not lead to it through a kept epoch.
+        const NONE: u8 = u8::MAX;
+        debug_assert!(self.moves.len() < usize::from(NONE));
+        // Per record, the kept epoch its stamp leads to it through; per kept epoch, its ids.
+        let mut via = Vec::with_capacity(self.slots.len());
         let mut live = vec![0u64; self.moves.len()];
-        for (h, r) in self.iter() {
-            let (epoch, _) = self.hint(r.id);
-            if let Some(i) = self.moves.iter().position(|m| m.epoch == epoch) {
-                if self.hinted(r.id) == Some(h) {
-                    live[i] += 1;
+        for (h, slot) in (0..).zip(&self.slots) {
+            let mut through = NONE;
+            if let Some(r) = slot {
+                let (epoch, stamped) = self.hint(r.id);
+                if let Some(i) = self.moves.iter().position(|m| m.epoch == epoch) {
+                    if self.moves[i].renumber(stamped) == h {
+                        live[i] += 1;
+                        through = u8::try_from(i).unwrap_or(NONE);
+                    }
                 }
             }
+            via.push(through);
         }
         let mut ranked: Vec<usize> = (0..self.moves.len()).filter(|&i| live[i] > 0).collect();
         // Most live ids first, then the latest.
@@ -1058,12 +1059,24 @@ impl Store {
         for &i in ranked.iter().take(KEPT_EPOCHS) {
             keep[i] = true;
         }
+        // The ids left without a stamp that leads to them go to the map, unless already there.
+        let unstamped: Vec<(Handle, IpId)> = (0..)
+            .zip(&via)
+            .filter(|&(_, &i)| i == NONE || !keep[usize::from(i)])
+            .filter_map(|(h, _)| {
+                let r = self.slots[h as usize].as_ref()?;
+                (self.mapped(r.id) != Some(h)).then_some((h, r.id))
+            })
+            .collect();
         let moves = std::mem::take(&mut self.moves);
         self.moves = moves
             .into_iter()
             .zip(keep)
             .filter_map(|(m, kept)| kept.then_some(m))
             .collect();
+        for (h, id) in unstamped {
+            self.map(id, h);
+        }
     }
 
     /// Checks the id map, the live set and the slots agree.
