@@ -1,4 +1,5 @@
-//! The records of booked IPs, in a slab addressed by dense `u32` handles, and the id → handle map.
+//! The records of booked IPs, in a slab addressed by dense `u32` handles, found by id through
+//! the handle each id carries (or, for the few ids that carry none that holds, an id map).
 //!
 //! Handles are handed out in booking order and never reused, so handle order is creation order
 //! and every index can be a roaring bitmap of handles. Released slots are reclaimed by
@@ -838,7 +839,7 @@ impl Store {
         handle
     }
 
-    /// Makes room for `additional` more records without growing the slab or the id map.
+    /// Makes room for `additional` more records without growing the slab.
     /// More than the handle space allows is clamped to it; memory that cannot be had is not
     /// reserved (a hint, never a failure).
     pub(crate) fn reserve(&mut self, additional: usize) {
@@ -1257,7 +1258,7 @@ mod tests {
         let ids: Vec<IpId> = booked.iter().map(|&(id, _)| id).collect();
         assert_eq!(store.handles_of(&ids[..5]), [0, 1, 2, 4]);
 
-        // Half released and compacted: handles move, the ids of the first epoch go by the map.
+        // Half released and compacted: handles move, and the first epoch's stamps are renumbered.
         for &(_, h) in booked.iter().skip(4).step_by(2) {
             store.remove(h);
         }
@@ -1334,8 +1335,8 @@ mod tests {
         store.check().unwrap();
     }
 
-    /// Every compaction renumbers the hints of the ids of the last epochs, and of those only:
-    /// older ids are found through the id map.
+    /// Every compaction renumbers the stamps of the kept epochs' ids; past [`KEPT_EPOCHS`]
+    /// epochs, the ids of those with the fewest live ids go to the id map.
     #[test]
     fn compactions_renumber_the_hints_of_the_last_epochs() {
         let mut store = Store::new(KeyedState::new(7));
