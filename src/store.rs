@@ -871,14 +871,7 @@ impl Store {
         }
         ids.iter()
             .zip(hints)
-            .filter_map(|(&id, hint)| {
-                let held =
-                    |h: Handle| matches!(self.slots.get(h as usize), Some(Some(r)) if r.id == id);
-                match hint {
-                    Some(h) if held(h) => Some(h),
-                    _ => self.mapped(id),
-                }
-            })
+            .filter_map(|(&id, hint)| self.lookup_hinted(id, hint, |_| {}).map(|(h, _)| h))
             .collect()
     }
 
@@ -913,7 +906,18 @@ impl Store {
     /// one the id map gives. `warm` as in [`Store::handle_warming`].
     #[inline]
     fn lookup(&self, id: IpId, warm: impl FnOnce(Handle)) -> Option<(Handle, &Record)> {
-        if let Some(h) = self.hinted(id) {
+        self.lookup_hinted(id, self.hinted(id), warm)
+    }
+
+    /// [`Store::lookup`], given `hint`: [`Store::hinted`] of `id`.
+    #[inline]
+    fn lookup_hinted(
+        &self,
+        id: IpId,
+        hint: Option<Handle>,
+        warm: impl FnOnce(Handle),
+    ) -> Option<(Handle, &Record)> {
+        if let Some(h) = hint {
             if let Some(slot) = self.slots.get(h as usize) {
                 warm(h);
                 if let Some(record) = slot.as_ref().filter(|r| r.id == id) {
