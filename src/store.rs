@@ -706,7 +706,7 @@ impl Store {
     }
 
     /// The random id `uuid` stamped with `handle` and the current epoch.
-    pub(crate) fn stamp(&self, uuid: uuid::Uuid, handle: Handle) -> IpId {
+    fn stamp(&self, uuid: uuid::Uuid, handle: Handle) -> IpId {
         let u = uuid.as_u128();
         let hint = (u64::from(self.epoch) << 32 | u64::from(handle)) ^ self.hint_mask(u);
         IpId::from_uuid(uuid::Uuid::from_u128((u & !HINT_BITS) | u128::from(hint)))
@@ -797,15 +797,19 @@ impl Store {
         self.push(record)
     }
 
-    /// `first`, an id stamped with the next handle, or the first such stamp of what `draw`
-    /// gives after it that no live id has. A live id whose stamp leads to its record differs
-    /// from it, as their handles do: only the id map's ids need a look, and it is mostly empty.
-    /// Its record must follow at once through [`Store::push_stamped`].
-    pub(crate) fn unique_id(&self, first: IpId, mut draw: impl FnMut() -> uuid::Uuid) -> IpId {
+    /// The random id `drawn` stamped with the next handle ([`Store::stamp`]), or the first such
+    /// stamp of what `draw` gives after it that no live id has. A live id whose stamp leads to
+    /// its record differs from it, as their handles do: only the id map's ids need a look, and
+    /// it is mostly empty. Its record must follow at once through [`Store::push_stamped`].
+    pub(crate) fn unique_id(
+        &self,
+        drawn: uuid::Uuid,
+        mut draw: impl FnMut() -> uuid::Uuid,
+    ) -> IpId {
         let handle = self
             .next_handle()
             .expect("handle space checked by the caller");
-        let mut id = first;
+        let mut id = self.stamp(drawn, handle);
         while self.mapped(id).is_some() {
             id = self.stamp(draw(), handle);
         }
@@ -1223,8 +1227,7 @@ mod tests {
     /// Books a record as the engine does: a stamped id, claimed, then the record.
     fn book(store: &mut Store, draws: &mut impl Iterator<Item = uuid::Uuid>) -> (IpId, Handle) {
         let h = store.next_handle().unwrap();
-        let first = store.stamp(draws.next().unwrap(), h);
-        let id = store.unique_id(first, || draws.next().unwrap());
+        let id = store.unique_id(draws.next().unwrap(), || draws.next().unwrap());
         assert_eq!(store.push_stamped(record(id)), h);
         (id, h)
     }
@@ -1326,12 +1329,13 @@ mod tests {
     fn a_stamp_a_mapped_id_has_is_drawn_again() {
         let mut store = Store::new(KeyedState::new(11));
         let mut draws = draws();
-        // An id from elsewhere, at handle 0, whose stamp says handle 1 (so it is mapped).
-        let taken = store.stamp(draws.next().unwrap(), 1);
+        // An id from elsewhere, at handle 0, whose stamp says handle 1 (so it is mapped): the
+        // stamp the next booking would give the same draw.
+        let drawn = draws.next().unwrap();
+        let taken = store.stamp(drawn, 1);
         assert_eq!(store.insert(record(taken)), 0);
-        store.settle_epoch();
         assert_eq!(store.mapped(taken), Some(0));
-        let id = store.unique_id(taken, || draws.next().unwrap());
+        let id = store.unique_id(drawn, || draws.next().unwrap());
         assert_ne!(id, taken);
         assert_eq!(store.hinted(id), Some(1));
         assert_eq!(store.push_stamped(record(id)), 1);

@@ -308,11 +308,10 @@ impl Ipam {
             return Err(exhausted());
         };
 
-        // The id is drawn first and stamped with the new handle (`Store::stamp`); once the
-        // address is taken, it is checked against the few ids the store maps (drawing again in
-        // the rare case one has it).
+        // The id is drawn first, as seeded runs have always drawn it; once the address is
+        // taken, it is stamped with the new handle and checked against the few ids the store
+        // maps (drawing again in the rare case one has it).
         let drawn = self.rng.next_uuid();
-        let first = self.region(region).store.stamp(drawn, handle);
 
         // Take the address: the last step that can fail (an IPv6 draw that keeps colliding).
         let rng = &mut *self.rng;
@@ -330,7 +329,7 @@ impl Ipam {
         let tags = rs.index.add_tags(handle, &request.tags);
         rs.registry.subnet_mut(slot).handles.append(handle);
         let rng = &mut *self.rng;
-        let id = rs.store.unique_id(first, || rng.next_uuid());
+        let id = rs.store.unique_id(drawn, || rng.next_uuid());
         let attachment = attachment.map(|a| match a {
             NewAttachment::Custom(c) => Attachment::custom(id, c, now),
             NewAttachment::Service(s) => Attachment::service(s, now),
