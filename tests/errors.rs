@@ -2086,3 +2086,35 @@ fn attachment_ref_calls_fail_as_the_owned_ones_do() {
         assert_eq!(borrowed, owned, "{name}");
     }
 }
+
+/// An id one bit away from a live IP's finds nothing: flipping one of its last 48 bits makes
+/// its stamp lead to another record (a neighbour, or none), flipping an earlier one changes the
+/// mask. Get, update and release fail with `not_found` and change nothing.
+#[test]
+fn ids_one_bit_away_from_a_live_ip_find_nothing() {
+    let (ipam, w) = world();
+    let live = w.free.uuid().as_u128();
+    let near = |bit: u32| IpId::from_uuid(uuid::Uuid::from_u128(live ^ (1 << bit)));
+    for bit in 0..128 {
+        let id = near(bit);
+        assert_eq!(
+            ipam.get_ip(REGION, id),
+            Err(Error::IpNotFound { id }),
+            "bit {bit}"
+        );
+        assert!(ipam.ip(REGION, id).is_err(), "bit {bit}");
+    }
+    for bit in (0..48).chain([48, 63, 64, 100, 127]) {
+        let id = near(bit);
+        let (err, _) = fails_in_world(|i, _| i.release_ip(REGION, id));
+        assert_eq!(err, Error::IpNotFound { id }, "bit {bit}");
+        let (err, _) = fails_in_world(|i, _| {
+            let request = UpdateIpRequest {
+                tags: Some(vec!["web".into()]),
+                reverses: None,
+            };
+            i.update_ip(REGION, id, request)
+        });
+        assert_eq!(err, Error::IpNotFound { id }, "bit {bit}");
+    }
+}
