@@ -191,6 +191,15 @@ impl TagPostings {
                     Some(b) if *b & bit != 0 => {
                         *b &= !bit;
                         *len -= 1;
+                        // The bitset ends at its last member: a descending page reads it from
+                        // the end, and would read every zero byte left above the last member
+                        // (IPs booked and released at the top of the store left 5 MB of them,
+                        // and the default order's page took 85 µs rather than 4 µs). Each byte
+                        // dropped was made by an insert, so this is amortized O(1).
+                        if byte + 1 == bits.len() {
+                            let end = bits.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+                            bits.truncate(end);
+                        }
                         true
                     }
                     _ => false,
@@ -297,6 +306,9 @@ impl TagPostings {
                 let counted: u64 = bits.iter().map(|b| u64::from(b.count_ones())).sum();
                 if counted != *len {
                     return Err(format!("tag bitset counts {len} members, holds {counted}"));
+                }
+                if bits.last() == Some(&0) {
+                    return Err("tag bitset ends in a zero byte".to_owned());
                 }
                 let span = span(bits);
                 if *len * SPARSE_AT < span || *len * SPARSE_ABOVE > span {
@@ -533,6 +545,30 @@ mod tests {
         assert!(matches!(p, TagPostings::Sparse { .. }));
         assert_eq!(members(&p), expected);
         assert!(p.check().is_ok());
+    }
+
+    #[test]
+    fn a_bitset_ends_at_its_last_member() {
+        // One handle in 64, then members far above it that leave again: IPs booked at the top
+        // of the store and released.
+        let mut p = TagPostings::from_sorted((0..64 * DENSE_MIN as u32).step_by(64));
+        assert!(matches!(p, TagPostings::Dense { .. }));
+        let last = 64 * (DENSE_MIN as u32 - 1);
+        let top = 64 * DENSE_MIN as u32 + 4000;
+        for h in [top, top + 1, top + 64] {
+            assert!(p.insert(h));
+        }
+        for h in [top + 64, top, top + 1] {
+            assert!(p.remove(h));
+            assert!(p.check().is_ok(), "{:?}", p.check());
+        }
+        let TagPostings::Dense { bits, .. } = &p else {
+            panic!("a bitset expected");
+        };
+        assert_eq!(bits.len(), position(last).0 + 1);
+        // A descending page starts at the last member.
+        assert_eq!(p.page(true, 0, 2), [last, last - 64]);
+        assert_eq!(p.page(true, 1, 1), [last - 64]);
     }
 
     #[test]
