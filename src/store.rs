@@ -292,9 +292,21 @@ impl HandleSet {
         removed
     }
 
-    /// Removes `handles`, every one a member, in one pass over the set's containers (a
-    /// sequential read, where removing them one by one searches the containers for each).
+    /// Removes `handles`, every one a member. Where the set's containers are small arrays, one
+    /// by one: roaring's set difference filters a whole array container against the removed
+    /// handles, testing each of its members, and in a subnet of a few hundred IPs under churn
+    /// that took a quarter of each release. In larger containers, in one difference: it reads
+    /// each container once, where one by one searches the containers for each handle.
     fn remove_members(&mut self, handles: &[Handle]) {
+        let first_key = self.set.min().map_or(self.top_key, |m| m >> 16);
+        let per_container = self.len / u64::from(self.top_key - first_key + 1);
+        if per_container <= SMALL_CONTAINER {
+            for &h in handles {
+                let removed = self.remove(h);
+                debug_assert!(removed, "handle {h} is not a member");
+            }
+            return;
+        }
         let gone: RoaringBitmap = handles.iter().copied().collect();
         debug_assert_eq!(gone.len(), handles.len() as u64);
         debug_assert!(gone.is_subset(&self.set));
@@ -351,6 +363,11 @@ impl std::ops::Deref for HandleSet {
 
 /// How many released handles a [`SubnetHandles`] notes before it drops them from its set.
 const RELEASED_BATCH: usize = 16;
+
+/// Members per container, on average, up to which [`HandleSet::remove_members`] removes a
+/// batch one by one. Measured (churn of book and release): one by one is 25 % faster with ~700
+/// members in a container, 4 % slower with ~2,500 and 5 % slower in full bitset containers.
+const SMALL_CONTAINER: u64 = 1024;
 
 /// How many handles a [`SubnetHandles`] holds in a sorted vector before it moves them to a
 /// roaring bitmap: a /24's worth. Debug builds (the tests) move past 4, so that the model-based
@@ -1586,6 +1603,36 @@ mod tests {
         assert!(both.check().is_err());
         set.few.push(5);
         assert!(set.check().is_err());
+    }
+
+    #[test]
+    fn released_batches_leave_small_and_large_containers_alike() {
+        // A few members per container (one by one), and full containers (one difference).
+        for step in [97, 1] {
+            let mut set = SubnetHandles::default();
+            let members: Vec<Handle> = (0..3000).map(|k| 70_000 + k * step).collect();
+            for &h in &members {
+                set.append(h);
+            }
+            let per_container = set.set.len() / u64::from(set.set.top_key - (70_000 >> 16) + 1);
+            assert_eq!(per_container <= SMALL_CONTAINER, step == 97);
+            let mut plain: RoaringBitmap = members.iter().copied().collect();
+            // Three batches, from the top, the bottom and the middle of the set.
+            for &h in members
+                .iter()
+                .rev()
+                .take(RELEASED_BATCH)
+                .chain(members.iter().take(RELEASED_BATCH))
+                .chain(members.iter().skip(1500).take(RELEASED_BATCH))
+            {
+                set.remove(h);
+                plain.remove(h);
+            }
+            assert!(set.released().is_empty());
+            assert_eq!(set.set.bitmap(), &plain);
+            assert_eq!(set.len(), plain.len());
+            assert!(set.check().is_ok(), "{:?}", set.check());
+        }
     }
 
     proptest::proptest! {
