@@ -21,7 +21,7 @@ use crate::model::ids::ResourceId;
 use crate::model::mac::MacAddress;
 use crate::model::tags::Tags;
 use crate::postings::TagPostings;
-use crate::store::{AttachmentRef, Handle, Record};
+use crate::store::{remapped_bitmap, AttachmentRef, Handle, Record};
 
 /// In a [`PostingMap`] value, the bit that marks an index into its bitmaps (clear: a handle).
 const SHARED: u32 = 1 << 31;
@@ -233,8 +233,7 @@ impl<K: Copy, S: KeyStore<K>> PostingMap<K, S> {
             }
         });
         for b in &mut self.shared {
-            *b = RoaringBitmap::from_sorted_iter(b.iter().map(|h| map[h as usize]))
-                .expect("order-preserving map");
+            *b = remapped_bitmap(b, map);
         }
     }
 
@@ -775,15 +774,11 @@ impl Index {
 
     /// Renumbers every handle through `map` (old handle → new handle, order preserving).
     pub(crate) fn remap(&mut self, map: &[Handle]) {
-        let remap_bitmap = |b: &mut RoaringBitmap| {
-            *b = RoaringBitmap::from_sorted_iter(b.iter().map(|h| map[h as usize]))
-                .expect("order-preserving map");
-        };
         for tag in self.tags.tags.iter_mut().flatten() {
             tag.handles = tag.handles.remapped(map);
         }
         for b in &mut self.by_type {
-            remap_bitmap(b);
+            *b = remapped_bitmap(b, map);
         }
         self.by_resource.remap(map);
         self.by_mac.remap(map);

@@ -95,6 +95,12 @@ impl LiveSet {
         self.bits.get(byte).is_some_and(|b| b & bit != 0)
     }
 
+    /// The 64-bit words of the bits, each with its number: word `i` holds handles `64 * i` to
+    /// `64 * i + 63`. Handles past the last word are not live.
+    pub(crate) fn words(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
+        words(&self.bits, 0)
+    }
+
     /// Number of handles. O(1).
     pub(crate) fn len(&self) -> u64 {
         self.len
