@@ -757,17 +757,8 @@ mod tests {
     /// A compaction's renumbering keeps each form's members, renumbered, in order.
     #[test]
     fn remapped_postings_hold_the_renumbered_members() {
-        // A compaction's map: every third handle (2, 5, 8, ...) dead, the live ones moved down
-        // over them. No tag holds a dead handle.
-        let map: Vec<Handle> = (0..200_000u32)
-            .map(|h| {
-                if h % 3 == 2 {
-                    Handle::MAX
-                } else {
-                    h - (h + 1) / 3
-                }
-            })
-            .collect();
+        // Every third handle dead; no tag holds a dead handle.
+        let map = crate::store::every_third_dead(200_000);
         let inline: Vec<Handle> = vec![3, 10, 12, 40];
         let sparse: Vec<Handle> = (0..600).map(|k| k * 300 + 1).collect();
         let dense: Vec<Handle> = (0..3000).map(|k| k * 33).collect();

@@ -609,6 +609,21 @@ pub(crate) fn remapped_bitmap(set: &RoaringBitmap, map: &[Handle]) -> RoaringBit
     RoaringBitmap::from_lsb0_bytes(0, &bits)
 }
 
+/// A compaction's old → new map of `n` handles where every third one (2, 5, 8, ...) died: the
+/// dead map to `Handle::MAX`, the live ones move down over them.
+#[cfg(test)]
+pub(crate) fn every_third_dead(n: Handle) -> Vec<Handle> {
+    (0..n)
+        .map(|h| {
+            if h % 3 == 2 {
+                Handle::MAX
+            } else {
+                h - (h + 1) / 3
+            }
+        })
+        .collect()
+}
+
 /// The slab of records.
 ///
 /// An id the store draws carries its handle and the store's epoch ([`Store::stamp`]), in its
@@ -1691,16 +1706,7 @@ mod tests {
 
     #[test]
     fn remapped_bitmaps_hold_the_renumbered_live_members() {
-        // Every third handle dead (mapped to MAX), the live ones moved down over them.
-        let map: Vec<Handle> = (0..300_000u32)
-            .map(|h| {
-                if h % 3 == 2 {
-                    Handle::MAX
-                } else {
-                    h - (h + 1) / 3
-                }
-            })
-            .collect();
+        let map = every_third_dead(300_000);
         // Sparse (appended one by one), dense (through a bitset), across containers; dead
         // members drop out; handles past the map too.
         for step in [1_000u32, 7, 1] {
