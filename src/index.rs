@@ -21,7 +21,7 @@ use crate::model::ids::ResourceId;
 use crate::model::mac::MacAddress;
 use crate::model::tags::Tags;
 use crate::postings::TagPostings;
-use crate::store::{remapped_bitmap, AttachmentRef, Handle, Record};
+use crate::store::{remapped_bitmap, AttachmentRef, Handle, Record, Renumbering};
 
 /// In a [`PostingMap`] value, the bit that marks an index into its bitmaps (clear: a handle).
 const SHARED: u32 = 1 << 31;
@@ -225,15 +225,15 @@ impl<K: Copy, S: KeyStore<K>> PostingMap<K, S> {
         }
     }
 
-    /// Renumbers every handle through `map` (order preserving).
-    fn remap(&mut self, map: &[Handle]) {
+    /// Renumbers every handle (order preserving).
+    fn remap(&mut self, renumbering: &Renumbering) {
         self.map.for_each_value_mut(|v| {
             if *v & SHARED == 0 {
-                *v = map[*v as usize];
+                *v = renumbering.get(*v);
             }
         });
         for b in &mut self.shared {
-            *b = remapped_bitmap(b, map);
+            *b = remapped_bitmap(b, &renumbering.map);
         }
     }
 
@@ -773,15 +773,16 @@ impl Index {
     }
 
     /// Renumbers every handle through `map` (old handle → new handle, order preserving).
-    pub(crate) fn remap(&mut self, map: &[Handle]) {
+    pub(crate) fn remap(&mut self, renumbering: &Renumbering) {
+        let map = &renumbering.map[..];
         for tag in self.tags.tags.iter_mut().flatten() {
             tag.handles = tag.handles.remapped(map);
         }
         for b in &mut self.by_type {
             *b = remapped_bitmap(b, map);
         }
-        self.by_resource.remap(map);
-        self.by_mac.remap(map);
+        self.by_resource.remap(renumbering);
+        self.by_mac.remap(renumbering);
     }
 
     /// Checks every index entry against the records, in both directions.
@@ -1132,6 +1133,6 @@ mod tests {
         assert_eq!(handles(&p, 1), [big]);
         p.remove(&1, big);
         assert!(p.map.is_empty());
-        p.remap(&[]);
+        p.remap(&Renumbering::of_map(Vec::new()));
     }
 }

@@ -786,6 +786,42 @@ impl Moved {
     }
 }
 
+/// A compaction's old → new handle numbering, in two forms: the plain map, for reads in handle
+/// order, and the ended epoch's dead bits with their running counts (a quarter byte per
+/// handle), for reads in an order of their own (hash maps), which the map, 4 bytes per handle,
+/// turns into cache misses at millions of handles.
+pub(crate) struct Renumbering {
+    /// Old handle → new handle, `Handle::MAX` for the dead.
+    pub(crate) map: Vec<Handle>,
+    dead: Moved,
+}
+
+impl Renumbering {
+    /// The renumbering `map` gives.
+    #[cfg(test)]
+    pub(crate) fn of_map(map: Vec<Handle>) -> Self {
+        let slots: Vec<Option<Record>> = map
+            .iter()
+            .map(|&h| {
+                (h != Handle::MAX)
+                    .then(|| Record::new(IpId::from_uuid(uuid::Uuid::nil()), 0, 0, 0, 0))
+            })
+            .collect();
+        Self {
+            map,
+            dead: Moved::of(0, &slots),
+        }
+    }
+
+    /// The new number of `old`; `Handle::MAX` if it died (or was never a handle).
+    pub(crate) fn get(&self, old: Handle) -> Handle {
+        match self.dead.words.get(old as usize / 64) {
+            Some(w) if w.dead & (1 << (old % 64)) == 0 => self.dead.renumber(old),
+            _ => Handle::MAX,
+        }
+    }
+}
+
 /// The bits of an id that carry its handle hint: the low 48 (the last 6 bytes, which a version 4
 /// UUID draws at random).
 const HINT_BITS: u128 = (1 << 48) - 1;
@@ -1146,7 +1182,7 @@ impl Store {
     /// Drops dead slots and renumbers live handles in order, keeping the slab's memory for
     /// twice the live records plus `spare`. Returns the old → new map (`Handle::MAX` for dead
     /// handles).
-    pub(crate) fn compact(&mut self, spare: usize) -> Vec<Handle> {
+    pub(crate) fn compact(&mut self, spare: usize) -> Renumbering {
         // The epoch ends: its renumbering joins the kept ones, each of which loses the handles
         // that die now.
         let ended = Moved::of_live(self.epoch, &self.live, self.slots.len());
@@ -1154,6 +1190,7 @@ impl Store {
         for moved in &mut self.moves {
             moved.kill(&ended);
         }
+        let dead = ended.clone();
         self.moves.push_back(ended);
         self.epoch = self.epoch.wrapping_add(1);
         let mut map = vec![Handle::MAX; self.slots.len()];
@@ -1181,13 +1218,14 @@ impl Store {
         if self.slots.capacity() > room.saturating_mul(2) {
             self.slots.shrink_to(room);
         }
+        let renumbering = Renumbering { map, dead };
         for handle in self.ids.values_mut().chain(self.collided.values_mut()) {
-            *handle = map[*handle as usize];
+            *handle = renumbering.get(*handle);
         }
         let n = Handle::try_from(self.slots.len()).expect("fewer live records than handles");
         self.live = LiveSet::full(n);
         self.keep_epochs(&via, &live);
-        map
+        renumbering
     }
 
     /// Drops the kept epochs none of whose ids is live, and beyond [`KEPT_EPOCHS`] those with
@@ -1647,7 +1685,7 @@ mod tests {
         for &h in handles.iter().step_by(2) {
             store.remove(h);
         }
-        let map = store.compact(100);
+        let map = store.compact(100).map;
         assert_eq!(store.slots.capacity(), capacity);
         assert_eq!((store.len(), store.dead()), (5_000, 0));
         assert_eq!((map[0], map[1], map[9_999]), (Handle::MAX, 0, 4_999));
@@ -1742,6 +1780,12 @@ mod tests {
             assert_eq!(remapped_bitmap(&with_extra, &map), want, "step {step}");
         }
         assert!(remapped_bitmap(&RoaringBitmap::from_iter([2, 5]), &map).is_empty());
+        // The dead bits' renumbering is the map's, dead and past the end included.
+        let renumbering = Renumbering::of_map(map.clone());
+        for h in (0..300_100).chain([u32::MAX]) {
+            let want = map.get(h as usize).copied().unwrap_or(Handle::MAX);
+            assert_eq!(renumbering.get(h), want, "{h}");
+        }
     }
 
     #[test]

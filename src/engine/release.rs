@@ -84,11 +84,11 @@ impl Ipam {
     /// O(n) in the region's live IPs; amortized O(1) per release by [`Ipam::maybe_compact`].
     pub(crate) fn compact(&mut self, region: Region) {
         let rs = self.region_mut(region);
-        let map = rs.store.compact(MIN_DEAD_TO_COMPACT);
-        rs.index.remap(&map);
+        let renumbering = rs.store.compact(MIN_DEAD_TO_COMPACT);
+        rs.index.remap(&renumbering);
         for subnet in rs.registry.subnets_mut() {
-            subnet.handles = subnet.handles.remapped(&map);
-            subnet.pool.remap_owners(|h| map[h as usize]);
+            subnet.handles = subnet.handles.remapped(&renumbering.map);
+            subnet.pool.remap_owners(|h| renumbering.get(h));
         }
     }
 }
