@@ -671,7 +671,9 @@ fn region_rows(config: &Config, floors: &mut [FloorTier], table: &mut Table) {
         });
     }
 
-    table.section("memory and load (2 short tags + attached custom resource per IP)");
+    table.section(
+        "memory, load and the compaction pause (2 short tags + attached custom resource per IP)",
+    );
     table.push(Row {
         name: format!("engine heap, {n} IPs ({})", bytes(engine_heap as f64)),
         live: Some(n),
@@ -706,6 +708,14 @@ fn region_rows(config: &Config, floors: &mut [FloorTier], table: &mut Table) {
         }
     };
     table.push(load_row("round-robin, book_ip", data.load, true));
+    // Last, as it leaves the region compacted: the one long release.
+    let (pause, releases) = compaction_pause(&mut data);
+    table.push(Row {
+        name: format!("slowest of {releases} releases, a compaction"),
+        live: Some(n),
+        value: time(pause.as_nanos() as f64),
+        ..Row::default()
+    });
     drop(data);
     // The same region, booked 256 requests to a `book_ips` call: the bulk loader's way.
     let batched = region_loaded(n, Load::RoundRobinBatched);
@@ -715,6 +725,43 @@ fn region_rows(config: &Config, floors: &mut [FloorTier], table: &mut Table) {
     // per booking, as when networks are populated one at a time.
     let in_turn = region_loaded(n, Load::InTurn);
     table.push(load_row("networks in turn, book_ip", in_turn.load, false));
+}
+
+/// The slowest release of rounds that book fresh IPs in the region's networks (in turn, until
+/// they are full) and release them all, until more have been released than the region holds:
+/// one of those releases must have compacted the region, which happens once released record
+/// slots outnumber live IPs. Returns it and the number of releases timed.
+fn compaction_pause(data: &mut RegionData) -> (Duration, usize) {
+    let live = data.ids.len();
+    let (mut slowest, mut released) = (Duration::ZERO, 0);
+    while released <= live {
+        let mut open: Vec<_> = data.networks.iter().map(|n| n.0).collect();
+        let mut fresh = Vec::new();
+        let mut k = 0;
+        while released + fresh.len() <= live && !open.is_empty() {
+            k = (k + 1) % open.len();
+            let request = BookIpRequest::new(project(), Source::PrivateNetworkId(open[k]));
+            match data.ipam.book_ip_ref(REGION, request) {
+                Ok(ip) => fresh.push(ip.id()),
+                Err(_) => {
+                    open.swap_remove(k);
+                }
+            }
+        }
+        assert!(
+            !fresh.is_empty(),
+            "no room left to book in the region's networks"
+        );
+        for id in fresh {
+            let start = Instant::now();
+            data.ipam
+                .release_ip(REGION, id)
+                .expect("fresh and unattached");
+            slowest = slowest.max(start.elapsed());
+            released += 1;
+        }
+    }
+    (slowest, released)
 }
 
 /// Heap per Private Network created with `subnets(k)`, amortized over `count` networks in one
