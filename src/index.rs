@@ -772,7 +772,7 @@ impl Index {
         self.by_mac.get(&mac)
     }
 
-    /// Renumbers every handle through `map` (old handle → new handle, order preserving).
+    /// Renumbers every handle through a compaction's `renumbering` (order preserving).
     pub(crate) fn remap(&mut self, renumbering: &Renumbering) {
         let map = &renumbering.map[..];
         for tag in self.tags.tags.iter_mut().flatten() {

@@ -299,7 +299,7 @@ impl HandleSet {
     /// each container once, where one by one searches the containers for each handle.
     fn remove_members(&mut self, handles: &[Handle]) {
         let first_key = self.set.min().map_or(self.top_key, |m| m >> 16);
-        let per_container = self.len / u64::from(self.top_key - first_key + 1);
+        let per_container = self.len / (u64::from(self.top_key.saturating_sub(first_key)) + 1);
         if per_container <= SMALL_CONTAINER {
             for &h in handles {
                 let removed = self.remove(h);
@@ -678,7 +678,8 @@ struct DeadWord {
 impl Moved {
     /// Epoch `epoch`, ended by a compaction of a slab of `len` slots whose live handles are
     /// `live` (bits past the slab count as dead). Read off the live set's words, not the
-    /// slots: at 1M IPs and as many dead, that pass read 150 MB of records for their tags.
+    /// slots: at 1M IPs and as many dead, reading which slots hold a record took a pass over
+    /// 150 MB of them.
     fn of_live(epoch: u16, live: &LiveSet, len: usize) -> Self {
         let mut words = vec![
             DeadWord {
@@ -1180,8 +1181,8 @@ impl Store {
     }
 
     /// Drops dead slots and renumbers live handles in order, keeping the slab's memory for
-    /// twice the live records plus `spare`. Returns the old → new map (`Handle::MAX` for dead
-    /// handles).
+    /// twice the live records plus `spare`. Returns the renumbering, old → new (`Handle::MAX`
+    /// for dead handles), for the pools and indexes to follow.
     pub(crate) fn compact(&mut self, spare: usize) -> Renumbering {
         // The epoch ends: its renumbering joins the kept ones, each of which loses the handles
         // that die now.
