@@ -11,6 +11,10 @@ use crate::query;
 impl Ipam {
     /// The IP `id`. O(1).
     ///
+    /// For hot read paths, [`Ipam::ip`] reads the same fields in place: building the owned
+    /// `Ip` takes about a hundred stores, and a loop of gets over a large region then cannot
+    /// overlap one get's cache misses with the next's (at 1M IPs, about 3x the time of `ip`).
+    ///
     /// # Errors
     /// [`Error::IpNotFound`].
     pub fn get_ip(&self, region: Region, id: IpId) -> Result<Ip, Error> {
