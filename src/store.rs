@@ -698,25 +698,6 @@ impl Moved {
         moved
     }
 
-    /// Epoch `epoch`, ended by a compaction of `slots` (bits past the slab count as dead):
-    /// [`Moved::of_live`] as the slots have it, which debug builds check it against.
-    fn of(epoch: u16, slots: &[Option<Record>]) -> Self {
-        let mut words = vec![DeadWord { dead: 0, before: 0 }; slots.len().div_ceil(64)];
-        for (h, slot) in slots.iter().enumerate() {
-            if slot.is_none() {
-                words[h / 64].dead |= 1 << (h % 64);
-            }
-        }
-        if !slots.len().is_multiple_of(64) {
-            if let Some(last) = words.last_mut() {
-                last.dead |= u64::MAX << (slots.len() % 64);
-            }
-        }
-        let mut moved = Self { epoch, words };
-        moved.count();
-        moved
-    }
-
     /// Counts the dead handles before each word again.
     fn count(&mut self) {
         let mut count = 0u32;
@@ -782,6 +763,17 @@ impl Moved {
         let Some(word) = self.words.get(old as usize / 64) else {
             return old;
         };
+        Self::renumber_in(*word, old)
+    }
+
+    /// The new number of `old`, `None` if it died or is past the epoch's handles.
+    fn renumbered(&self, old: Handle) -> Option<Handle> {
+        let word = *self.words.get(old as usize / 64)?;
+        (word.dead & (1 << (old % 64)) == 0).then(|| Self::renumber_in(word, old))
+    }
+
+    /// `old` less the dead handles below it, `word` being its word.
+    fn renumber_in(word: DeadWord, old: Handle) -> Handle {
         let below = (word.dead & ((1u64 << (old % 64)) - 1)).count_ones();
         old.wrapping_sub(word.before + below)
     }
@@ -801,25 +793,17 @@ impl Renumbering {
     /// The renumbering `map` gives.
     #[cfg(test)]
     pub(crate) fn of_map(map: Vec<Handle>) -> Self {
-        let slots: Vec<Option<Record>> = map
-            .iter()
-            .map(|&h| {
-                (h != Handle::MAX)
-                    .then(|| Record::new(IpId::from_uuid(uuid::Uuid::nil()), 0, 0, 0, 0))
-            })
-            .collect();
-        Self {
-            map,
-            dead: Moved::of(0, &slots),
+        let mut live = LiveSet::default();
+        for (h, _) in (0..).zip(&map).filter(|&(_, &new)| new != Handle::MAX) {
+            live.insert(h);
         }
+        let dead = Moved::of_live(0, &live, map.len());
+        Self { map, dead }
     }
 
     /// The new number of `old`; `Handle::MAX` if it died (or was never a handle).
     pub(crate) fn get(&self, old: Handle) -> Handle {
-        match self.dead.words.get(old as usize / 64) {
-            Some(w) if w.dead & (1 << (old % 64)) == 0 => self.dead.renumber(old),
-            _ => Handle::MAX,
-        }
+        self.dead.renumbered(old).unwrap_or(Handle::MAX)
     }
 }
 
@@ -1187,7 +1171,6 @@ impl Store {
         // The epoch ends: its renumbering joins the kept ones, each of which loses the handles
         // that die now.
         let ended = Moved::of_live(self.epoch, &self.live, self.slots.len());
-        debug_assert!(ended.words == Moved::of(self.epoch, &self.slots).words);
         for moved in &mut self.moves {
             moved.kill(&ended);
         }
@@ -1265,6 +1248,16 @@ impl Store {
     /// Checks the id map, the live set and the slots agree.
     pub(crate) fn check(&self) -> Result<(), String> {
         self.live.check()?;
+        // The live set holds exactly the handles of records: the store walks its records by
+        // it, and a compaction reads which slots are live off it.
+        if let Some(h) = self.live.iter().find(|&h| h as usize >= self.slots.len()) {
+            return Err(format!("live handle {h} is past the slab"));
+        }
+        for (h, slot) in (0..).zip(&self.slots) {
+            if slot.is_some() != self.live.contains(h) {
+                return Err(format!("slot {h} and the live set disagree"));
+            }
+        }
         let mapped = self.ids.len() + self.collided.len();
         if self.live.len() < mapped as u64 {
             return Err(format!(
@@ -1398,6 +1391,15 @@ mod tests {
         })
     }
 
+    /// Epoch `epoch` ended by a compaction of `slots`: [`Moved::of_live`] of their live set.
+    fn moved_of(epoch: u16, slots: &[Option<Record>]) -> Moved {
+        let mut live = LiveSet::default();
+        for (h, _) in (0..).zip(slots).filter(|(_, s)| s.is_some()) {
+            live.insert(h);
+        }
+        Moved::of_live(epoch, &live, slots.len())
+    }
+
     /// Books a record as the engine does: a stamped id, claimed, then the record.
     fn book(store: &mut Store, draws: &mut impl Iterator<Item = uuid::Uuid>) -> (IpId, Handle) {
         let h = store.next_handle().unwrap();
@@ -1496,6 +1498,26 @@ mod tests {
         for (&id, h) in fresh.iter().zip(0..) {
             assert_eq!(restored.hinted(id), Some(h));
         }
+    }
+
+    /// The check reports a live set that does not hold exactly the records' handles: a
+    /// compaction reads which slots are live off it.
+    #[test]
+    fn the_check_catches_a_live_set_apart_from_the_slots() {
+        let mut store = Store::new(KeyedState::new(12));
+        let mut draws = draws();
+        let (_, h) = book(&mut store, &mut draws);
+        book(&mut store, &mut draws);
+        store.check().unwrap();
+        let mut missing = store.clone();
+        missing.live.remove(h);
+        missing.live.insert(7);
+        assert!(missing.check().unwrap_err().contains("past the slab"));
+        missing.live.remove(7);
+        assert!(missing.check().unwrap_err().contains("disagree"));
+        let mut extra = store.clone();
+        extra.live.insert(5);
+        assert!(extra.check().is_err());
     }
 
     /// A drawn id whose stamp some mapped id already has is drawn again.
@@ -1639,7 +1661,7 @@ mod tests {
                     .then(|| record(IpId::from_uuid(uuid::Uuid::from_u128(u128::from(h) + 1))))
             })
             .collect();
-        let mut moved = Moved::of(3, &slots);
+        let mut moved = moved_of(3, &slots);
         let mut new = 0;
         for (h, slot) in (0..).zip(&slots) {
             if slot.is_some() {
@@ -1659,7 +1681,7 @@ mod tests {
                     .then(|| record(IpId::from_uuid(uuid::Uuid::from_u128(u128::from(t) + 1))))
             })
             .collect();
-        moved.kill(&Moved::of(4, &today));
+        moved.kill(&moved_of(4, &today));
         let (mut t, mut left) = (0, 0);
         for (h, slot) in (0..).zip(&slots) {
             if slot.is_some() {
@@ -1671,7 +1693,7 @@ mod tests {
             }
         }
         // All of today's handles gone: the epoch is over.
-        moved.kill(&Moved::of(5, &vec![None; today.len()]));
+        moved.kill(&moved_of(5, &vec![None; today.len()]));
         assert!(moved.is_over());
     }
 
