@@ -1176,7 +1176,12 @@ impl Store {
         }
         let dead = ended.clone();
         self.moves.push_back(ended);
+        // The next epoch number no kept epoch has: after 65,536 compactions the numbers wrap,
+        // and a kept epoch's ids would read as the current one's, at their old handles.
         self.epoch = self.epoch.wrapping_add(1);
+        while self.moves.iter().any(|m| m.epoch == self.epoch) {
+            self.epoch = self.epoch.wrapping_add(1);
+        }
         let mut map = vec![Handle::MAX; self.slots.len()];
         // Per record, the kept epoch its stamp leads to it through; per kept epoch, its ids.
         // Worked out here, in the pass that moves the records: a pass of its own read them all
@@ -1518,6 +1523,31 @@ mod tests {
         let mut extra = store.clone();
         extra.live.insert(5);
         assert!(extra.check().is_err());
+    }
+
+    /// When epoch numbers wrap, a kept epoch's number is skipped: its ids keep leading to their
+    /// records, and new ids do not take its stamps.
+    #[test]
+    fn a_wrapping_epoch_skips_the_kept_ones() {
+        let mut store = Store::new(KeyedState::new(13));
+        let mut draws = draws();
+        let booked: Vec<(IpId, Handle)> = (0..20).map(|_| book(&mut store, &mut draws)).collect();
+        store.remove(booked[0].1);
+        store.compact(0);
+        assert_eq!((store.epoch, store.moves.len()), (1, 1));
+        // 65,534 compactions later: the next one would number its epoch 0, the kept one's.
+        store.epoch = u16::MAX;
+        store.remove(store.handle(booked[1].0).unwrap());
+        store.compact(0);
+        assert!(store.moves.iter().any(|m| m.epoch == 0));
+        assert_eq!(store.epoch, 1);
+        store.check().unwrap();
+        for (&(id, _), h) in booked[2..].iter().zip(0..) {
+            assert_eq!(store.hinted(id), Some(h));
+        }
+        let (id, h) = book(&mut store, &mut draws);
+        assert_eq!((store.handle(id), h), (Some(h), 18));
+        store.check().unwrap();
     }
 
     /// A drawn id whose stamp some mapped id already has is drawn again.
