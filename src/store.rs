@@ -142,6 +142,16 @@ impl Record {
         })
     }
 
+    /// The attached resource's type and MAC address when the record holds all there is of its
+    /// attachment and reverses inline (a custom resource without a name, or none, and no
+    /// reverses); `None` when it has more, boxed.
+    #[inline]
+    pub(crate) fn inline_attachment(&self) -> Option<(Option<ResourceType>, Option<MacAddress>)> {
+        self.cold
+            .is_none()
+            .then_some((self.resource_type, self.mac))
+    }
+
     /// Replaces the attachment; returns the previous one.
     pub(crate) fn set_attachment(&mut self, new: Option<Attachment>) -> Option<Attachment> {
         let old = self.resource_type.take().map(|resource_type| {

@@ -1219,3 +1219,105 @@ fn full_pools_survive_compaction() {
     assert_eq!(ipam.ip_count(REGION), 4092);
     ipam.check_invariants().unwrap();
 }
+
+/// The owned `Ip` (`get_ip`, list pages, what bookings and updates return) holds what the
+/// borrowed accessors read, field by field, in every shape the engine builds it from: both
+/// families, no resource, a custom resource with and without a name, a product resource, reverses,
+/// tags held inline and tags too many for that, an update after the booking.
+#[test]
+fn owned_ips_hold_what_the_borrowed_accessors_read_in_every_shape() {
+    let mut ipam = engine(61);
+    let p = project(61);
+    let pn = pn_with(&mut ipam, p, &["172.16.32.0/22", "fd00:61::/64"]);
+    let seven = ["a", "b", "c", "d", "e", "f", "g"];
+    let long = [
+        "a-tag-of-thirty-bytes-and-more",
+        "another-tag-of-thirty-bytes",
+    ];
+    let requests = [
+        by_pn(p, &pn),
+        by_pn(p, &pn).tags(["web", "prod"]),
+        by_pn(p, &pn).resource(CustomResource::new(mac("02:00:00:00:61:01"))),
+        by_pn(p, &pn).resource(CustomResource {
+            mac_address: mac("02:00:00:00:61:02"),
+            name: Some("vm-2".into()),
+        }),
+        by_pn(p, &pn).tags(seven),
+        by_pn(p, &pn).tags(long),
+        by_pn(p, &pn).ipv6(true).tags(["v6"]),
+        by_pn(p, &pn)
+            .ipv6(true)
+            .resource(CustomResource::new(mac("02:00:00:00:61:03"))),
+    ];
+    let mut ids: Vec<IpId> = requests
+        .into_iter()
+        .map(|r| ipam.book_ip(REGION, r).unwrap().id)
+        .collect();
+    let nic = ResourceId::from_uuid(Uuid::from_u128(0x61));
+    for ipv6 in [false, true] {
+        let product = ServiceResource::new(ResourceType::InstancePrivateNic, nic)
+            .mac_address(mac(if ipv6 {
+                "02:00:00:00:61:05"
+            } else {
+                "02:00:00:00:61:04"
+            }))
+            .name("nic");
+        let booked = ipam.book_ip_for_resource(REGION, by_pn(p, &pn).ipv6(ipv6), product);
+        ids.push(booked.unwrap().id);
+    }
+    let updated = ipam.book_ip(REGION, by_pn(p, &pn)).unwrap().id;
+    let reverse = ipam_engine::Reverse::new("host.example.com", None);
+    let update = ipam_engine::UpdateIpRequest {
+        tags: Some(vec!["updated".into()]),
+        reverses: Some(vec![reverse]),
+    };
+    let after_update = ipam.update_ip(REGION, updated, update).unwrap();
+    ids.push(updated);
+
+    for id in ids {
+        let owned = ipam.get_ip(REGION, id).unwrap();
+        let view = ipam.ip(REGION, id).unwrap();
+        assert_eq!(owned.id, view.id());
+        assert_eq!(owned.address, view.address());
+        assert_eq!(owned.project_id, view.project_id());
+        assert_eq!(owned.is_ipv6, view.is_ipv6());
+        assert_eq!(owned.is_ipv6, owned.address.addr().is_ipv6());
+        assert_eq!(owned.created_at, view.created_at());
+        assert_eq!(owned.updated_at, view.updated_at());
+        assert_eq!(owned.source, Source::SubnetId(view.subnet_id()));
+        let resource = owned.resource.as_ref();
+        assert_eq!(resource.map(|r| r.resource_type), view.resource_type());
+        assert_eq!(resource.map(|r| r.id), view.resource_id());
+        assert_eq!(resource.and_then(|r| r.mac_address), view.mac_address());
+        assert_eq!(
+            resource.and_then(|r| r.name.as_deref()),
+            view.resource_name()
+        );
+        assert_eq!(
+            owned.tags.iter().collect::<Vec<_>>(),
+            view.tags().collect::<Vec<_>>()
+        );
+        assert_eq!(owned.reverses, view.reverses());
+        assert_eq!(owned.region, REGION);
+        assert_eq!(owned.zone, None);
+        assert_eq!(owned, view.to_ip());
+    }
+    // The shapes are the ones meant: an update after the booking, a named resource, reverses.
+    let after = ipam.get_ip(REGION, updated).unwrap();
+    assert_eq!(after, after_update);
+    assert!(after.updated_at > after.created_at);
+    assert_eq!(after.reverses[0].hostname, "host.example.com.");
+    assert_eq!(after.tags, ["updated"]);
+    let listed = ipam.list_ips(REGION, &ListIpsRequest::default()).unwrap();
+    assert_eq!(listed.total_count, 11);
+    for ip in &listed.ips {
+        assert_eq!(ip, &ipam.get_ip(REGION, ip.id).unwrap());
+    }
+    let named = listed
+        .ips
+        .iter()
+        .filter(|ip| ip.resource.as_ref().is_some_and(|r| r.name.is_some()));
+    assert_eq!(named.count(), 3);
+    let seven_tags = listed.ips.iter().find(|ip| ip.tags.len() == 7).unwrap();
+    assert_eq!(seven_tags.tags, seven);
+}

@@ -25,7 +25,6 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// assert_eq!(tags.iter().map(str::len).sum::<usize>(), 7);
 /// assert_eq!(serde_json::to_string(&tags).unwrap(), r#"["web","prod"]"#);
 /// ```
-#[derive(Clone)]
 pub struct Tags(Repr);
 
 /// Most tags a list held inline has.
@@ -33,24 +32,33 @@ const INLINE_TAGS: usize = 6;
 /// Most bytes, all tags together, of a list held inline.
 const INLINE_BYTES: usize = 40;
 
-#[derive(Clone)]
 enum Repr {
-    /// `count` tags; tag `i` is `bytes[ends[i - 1]..ends[i]]` (from 0 for the first).
-    Inline {
-        count: u8,
-        ends: [u8; INLINE_TAGS],
-        bytes: [u8; INLINE_BYTES],
-    },
+    Inline(Inline),
     Shared(Arc<[Arc<str>]>),
+}
+
+/// `count` tags; tag `i` is `bytes[ends[i - 1]..ends[i]]` (from 0 for the first). One plain
+/// value, so that copying it is a copy of its 47 bytes rather than one move per field.
+#[derive(Clone, Copy)]
+struct Inline {
+    count: u8,
+    ends: [u8; INLINE_TAGS],
+    bytes: [u8; INLINE_BYTES],
+}
+
+impl Clone for Tags {
+    fn clone(&self) -> Self {
+        self.copied().unwrap_or_else(|| self.shared_clone())
+    }
 }
 
 impl Default for Tags {
     fn default() -> Self {
-        Self(Repr::Inline {
+        Self(Repr::Inline(Inline {
             count: 0,
             ends: [0; INLINE_TAGS],
             bytes: [0; INLINE_BYTES],
-        })
+        }))
     }
 }
 
@@ -86,18 +94,37 @@ impl Tags {
             ends[count] = end as u8;
             count += 1;
         }
-        Some(Self(Repr::Inline {
+        Some(Self(Repr::Inline(Inline {
             count: count as u8,
             ends,
             bytes,
-        }))
+        })))
+    }
+
+    /// A copy of a list held inline; `None` for a shared one.
+    #[inline]
+    pub(crate) fn copied(&self) -> Option<Self> {
+        match &self.0 {
+            Repr::Inline(inline) => Some(Self(Repr::Inline(*inline))),
+            Repr::Shared(_) => None,
+        }
+    }
+
+    /// A clone of a shared list (one reference count), out of the line of [`Tags::copied`].
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn shared_clone(&self) -> Self {
+        match &self.0 {
+            Repr::Inline(inline) => Self(Repr::Inline(*inline)),
+            Repr::Shared(tags) => Self(Repr::Shared(Arc::clone(tags))),
+        }
     }
 
     /// Number of tags.
     #[must_use]
     pub fn len(&self) -> usize {
         match &self.0 {
-            Repr::Inline { count, .. } => usize::from(*count),
+            Repr::Inline(inline) => usize::from(inline.count),
             Repr::Shared(tags) => tags.len(),
         }
     }
@@ -113,7 +140,7 @@ impl Tags {
     pub fn get(&self, i: usize) -> Option<&str> {
         match &self.0 {
             // The bytes of whole tags, each copied from a `str`: always valid UTF-8.
-            Repr::Inline { .. } => Some(std::str::from_utf8(self.bytes_of(i)?).unwrap_or_default()),
+            Repr::Inline(_) => Some(std::str::from_utf8(self.bytes_of(i)?).unwrap_or_default()),
             Repr::Shared(tags) => tags.get(i).map(|t| &**t),
         }
     }
@@ -121,7 +148,7 @@ impl Tags {
     /// The bytes of the `i`th tag.
     fn bytes_of(&self, i: usize) -> Option<&[u8]> {
         match &self.0 {
-            Repr::Inline { count, ends, bytes } => {
+            Repr::Inline(Inline { count, ends, bytes }) => {
                 if i >= usize::from(*count) {
                     return None;
                 }
@@ -332,7 +359,7 @@ mod tests {
     }
 
     fn is_inline(tags: &Tags) -> bool {
-        matches!(tags.0, Repr::Inline { .. })
+        matches!(tags.0, Repr::Inline(_))
     }
 
     #[test]

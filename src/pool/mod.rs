@@ -92,6 +92,15 @@ impl Pool {
         }
     }
 
+    /// [`Pool::address_net`] of an IPv4 pool; `None` for an IPv6 one.
+    #[inline]
+    pub(crate) fn v4_address_net(&self, offset: u64) -> Option<Ipv4Net> {
+        match self.net {
+            IpNet::V4(n) => Some(Ipv4Net::new_assert(v4_at(n, offset), n.prefix_len())),
+            IpNet::V6(_) => None,
+        }
+    }
+
     /// The offset of a bookable, free `address`.
     pub(crate) fn free_offset(&self, address: IpAddr) -> Result<u64, AddressProblem> {
         let offset = match (self.net, address) {
