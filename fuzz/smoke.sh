@@ -8,7 +8,8 @@
 #   FUZZ_TARGETS    targets to run (default: "json ops rest")
 #   FUZZ_TOOLCHAIN  "nightly" or "stable"; default: nightly when rustup has it, else stable with
 #                   RUSTC_BOOTSTRAP=1 (cargo-fuzz needs nightly flags; stable accepts them so)
-#   FUZZ_SANITIZER  cargo-fuzz sanitizer (default "none": the crate forbids unsafe code, and
+#   FUZZ_SANITIZER  cargo-fuzz sanitizer (default "none": the crate's unsafe code is a prefetch
+#                   hint and the field-by-field writes of an owned Ip, both small, and
 #                   without AddressSanitizer a target runs several times faster)
 #
 # New inputs go to a temporary corpus: the checked-in one (fuzz/corpus/<target>/) is only read.
