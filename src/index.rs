@@ -776,7 +776,7 @@ impl Index {
     pub(crate) fn remap(&mut self, renumbering: &Renumbering) {
         let map = &renumbering.map[..];
         for tag in self.tags.tags.iter_mut().flatten() {
-            tag.handles = tag.handles.remapped(map);
+            tag.handles = tag.handles.remapped(renumbering);
         }
         for b in &mut self.by_type {
             *b = remapped_bitmap(b, map);

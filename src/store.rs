@@ -815,6 +815,16 @@ impl Renumbering {
     pub(crate) fn get(&self, old: Handle) -> Handle {
         self.dead.renumbered(old).unwrap_or(Handle::MAX)
     }
+
+    /// Old handles `64 * i` to `64 * i + 63`: which died (bit `k` for handle `64 * i + k`), and
+    /// how many died before them. Past the old handles, all dead. The live ones of the word are
+    /// renumbered, in order, from `64 * i` less the dead before.
+    pub(crate) fn dead_word(&self, i: usize) -> (u64, u32) {
+        self.dead
+            .words
+            .get(i)
+            .map_or((u64::MAX, 0), |w| (w.dead, w.before))
+    }
 }
 
 /// The bits of an id that carry its handle hint: the low 48 (the last 6 bytes, which a version 4
