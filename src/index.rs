@@ -233,7 +233,7 @@ impl<K: Copy, S: KeyStore<K>> PostingMap<K, S> {
             }
         });
         for b in &mut self.shared {
-            *b = remapped_bitmap(b, &renumbering.map);
+            *b = remapped_bitmap(b, renumbering);
         }
     }
 
@@ -774,12 +774,11 @@ impl Index {
 
     /// Renumbers every handle through a compaction's `renumbering` (order preserving).
     pub(crate) fn remap(&mut self, renumbering: &Renumbering) {
-        let map = &renumbering.map[..];
         for tag in self.tags.tags.iter_mut().flatten() {
             tag.handles = tag.handles.remapped(renumbering);
         }
         for b in &mut self.by_type {
-            *b = remapped_bitmap(b, map);
+            *b = remapped_bitmap(b, renumbering);
         }
         self.by_resource.remap(renumbering);
         self.by_mac.remap(renumbering);
@@ -1133,6 +1132,6 @@ mod tests {
         assert_eq!(handles(&p, 1), [big]);
         p.remove(&1, big);
         assert!(p.map.is_empty());
-        p.remap(&Renumbering::of_map(Vec::new()));
+        p.remap(&Renumbering::of_map(&[]));
     }
 }

@@ -94,7 +94,7 @@ impl Ipam {
         let renumbering = rs.store.compact(MIN_DEAD_TO_COMPACT);
         rs.index.remap(&renumbering);
         for subnet in rs.registry.subnets_mut() {
-            subnet.handles = subnet.handles.remapped(&renumbering.map);
+            subnet.handles = subnet.handles.remapped(&renumbering);
             subnet.pool.remap_owners(|h| renumbering.get(h));
         }
     }
