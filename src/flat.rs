@@ -52,6 +52,13 @@ pub(crate) fn prefetch<T>(value: &T) {
     prefetch_at(std::ptr::from_ref(value).cast());
 }
 
+/// Starts loading the cache line at `at`, which need not be valid to read (a hint: no other
+/// effect).
+#[inline]
+pub(crate) fn prefetch_ptr<T>(at: *const T) {
+    prefetch_at(at.cast());
+}
+
 /// Starts loading every cache line of `value` (a hint: no other effect).
 #[inline]
 pub(crate) fn prefetch_all<T>(value: &T) {
@@ -67,7 +74,7 @@ fn prefetch_at(at: *const i8) {
     #[allow(unsafe_code)]
     // SAFETY: a prefetch has no architectural effect: it reads nothing into the program, faults
     // on no address and needs no feature beyond x86_64's baseline SSE. Its callers point it
-    // inside live values besides.
+    // inside live values, or inside a buffer they hold, besides.
     unsafe {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
         _mm_prefetch::<_MM_HINT_T0>(at);

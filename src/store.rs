@@ -867,6 +867,9 @@ fn stamped_through(
     }
 }
 
+/// How far ahead of the slot it reads a compaction starts loading one (16 and 64 did no better).
+const SLOTS_AHEAD: usize = 32;
+
 /// A record whose stamp does not lead to it through a kept epoch.
 const NO_EPOCH: u8 = u8::MAX;
 
@@ -1211,7 +1214,15 @@ impl Store {
         let (moves, key) = (&self.moves, self.hasher.key());
         // In place: no second slab while compacting, and the slab keeps its memory.
         let mut new = 0;
+        // Each slot is read once, in order, for whether it holds a record; the processor's own
+        // prefetching left a cache miss on most at millions of slots. Loading the slot 32 ahead
+        // (2.3 KB) took this pass from 36 to 24 ms at 2M slots and from 518 to 299 ms at 20M.
+        let (slab, end, mut old) = (self.slots.as_ptr(), self.slots.len(), 0);
         self.slots.retain(|slot| {
+            if old + SLOTS_AHEAD < end {
+                crate::flat::prefetch_ptr(slab.wrapping_add(old + SLOTS_AHEAD));
+            }
+            old += 1;
             if let Some(r) = slot {
                 via.push(stamped_through(moves, key, r.id, new, &mut live));
                 new += 1;
