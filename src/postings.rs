@@ -20,7 +20,7 @@ use std::borrow::Cow;
 
 use roaring::RoaringBitmap;
 
-use crate::store::{remapped_bitmap, Handle, HandleSet, Renumbering};
+use crate::store::{remapped_bitmap, renumbered_words, Handle, HandleSet, Renumbering};
 
 /// Fewest members a bitset holds: below, no window of a roaring bitmap has enough members for
 /// its changes to be slow.
@@ -117,26 +117,7 @@ impl TagPostings {
             // through the map (4 bytes a handle, read again for every tag), the 100 dense tags
             // of a 10M-IP region took 363-445 ms of its compaction, 134 ms so.
             TagPostings::Dense { bits, len } => {
-                // New handles are below the old ones: as many words as the old bitset, and one
-                // for a word's members that straddle two.
-                let mut out = vec![0u64; bits.len().div_ceil(8) + 1];
-                for (i, word) in words(bits, 0) {
-                    if word == 0 {
-                        continue;
-                    }
-                    let (dead, before) = renumbering.dead_word(i);
-                    // Postings hold live handles only (a dead one would drop out).
-                    debug_assert_eq!(word & dead, 0);
-                    let at = i * 64 - before as usize;
-                    let (w, shift) = (at / 64, at % 64);
-                    let squeezed = squeeze(word, !dead);
-                    if let Some(low) = out.get_mut(w) {
-                        *low |= squeezed << shift;
-                    }
-                    if let (Some(high), true) = (out.get_mut(w + 1), shift != 0) {
-                        *high |= squeezed >> (64 - shift);
-                    }
-                }
+                let out = renumbered_words(words(bits, 0), bits.len().div_ceil(8), renumbering);
                 let Some(top) = out.iter().rposition(|&w| w != 0) else {
                     return Self::default();
                 };
@@ -517,22 +498,6 @@ fn members_end(bits: &[u8]) -> usize {
 /// The byte of handle `h` in a bitset, and its bit in that byte.
 pub(crate) fn position(h: Handle) -> (usize, u8) {
     (h as usize / 8, 1 << (h % 8))
-}
-
-/// The bits of `x` at the set positions of `mask`, packed into the low bits in their order
-/// (x86's `pext`, which the baseline x86-64 target lacks): bit `k` of the result is the bit of
-/// `x` at the `k`-th set position of `mask`.
-fn squeeze(x: u64, mask: u64) -> u64 {
-    if mask == u64::MAX {
-        return x;
-    }
-    let (mut out, mut rest) = (0, x & mask);
-    while rest != 0 {
-        let at = rest.trailing_zeros();
-        out |= 1 << (mask & ((1u64 << at) - 1)).count_ones();
-        rest &= rest - 1;
-    }
-    out
 }
 
 /// The handles a bitset spans.

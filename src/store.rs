@@ -609,14 +609,77 @@ pub(crate) fn remapped_bitmap(set: &RoaringBitmap, renumbering: &Renumbering) ->
         });
         return out;
     }
-    let mut bits = vec![0u8; top as usize / 8 + 1];
+    // Dense: the old words, then renumbered word by word, as dense tag postings are.
+    // Members past the old handles are dead.
+    let old_words = set
+        .max()
+        .map_or(0, |max| max as usize / 64 + 1)
+        .min(renumbering.words());
+    let mut old = vec![0u64; old_words];
     set.iter().for_each(|h| {
-        let new = new_of(h);
-        if let Some(byte) = bits.get_mut(new as usize / 8) {
-            *byte |= 1 << (new % 8);
+        if let Some(word) = old.get_mut(h as usize / 64) {
+            *word |= 1 << (h % 64);
         }
     });
+    let mut new = renumbered_words(
+        old.iter().copied().enumerate().filter(|&(_, w)| w != 0),
+        old_words,
+        renumbering,
+    );
+    let top = new.iter().rposition(|&w| w != 0).map_or(0, |top| top + 1);
+    new.truncate(top);
+    let mut bits = vec![0u8; new.len() * 8];
+    for (to, word) in bits.chunks_exact_mut(8).zip(&new) {
+        to.copy_from_slice(&word.to_le_bytes());
+    }
     RoaringBitmap::from_lsb0_bytes(0, &bits)
+}
+
+/// A set of live handles renumbered by a compaction, word by word: `old` gives its old 64-bit
+/// words (word index and bits, ascending, at most `len` words); the result, its new words
+/// from handle 0. The live handles of old word `i` are renumbered, in order, from `64 * i`
+/// less the dead before it, so the word's members, squeezed out of its dead positions, go
+/// there whole: no handle is looked up alone. Dead members drop out.
+pub(crate) fn renumbered_words(
+    old: impl Iterator<Item = (usize, u64)>,
+    len: usize,
+    renumbering: &Renumbering,
+) -> Vec<u64> {
+    // New handles are below the old ones: as many words, and one for a word's members that
+    // straddle two.
+    let mut out = vec![0u64; len + 1];
+    for (i, word) in old {
+        if word == 0 {
+            continue;
+        }
+        let (dead, before) = renumbering.dead_word(i);
+        let at = i * 64 - before as usize;
+        let (w, shift) = (at / 64, at % 64);
+        let squeezed = squeeze(word, !dead);
+        if let Some(low) = out.get_mut(w) {
+            *low |= squeezed << shift;
+        }
+        if let (Some(high), true) = (out.get_mut(w + 1), shift != 0) {
+            *high |= squeezed >> (64 - shift);
+        }
+    }
+    out
+}
+
+/// The bits of `x` at the set positions of `mask`, packed into the low bits in their order
+/// (x86's `pext`, which the baseline x86-64 target lacks): bit `k` of the result is the bit of
+/// `x` at the `k`-th set position of `mask`.
+fn squeeze(x: u64, mask: u64) -> u64 {
+    if mask == u64::MAX {
+        return x;
+    }
+    let (mut out, mut rest) = (0, x & mask);
+    while rest != 0 {
+        let at = rest.trailing_zeros();
+        out |= 1 << (mask & ((1u64 << at) - 1)).count_ones();
+        rest &= rest - 1;
+    }
+    out
 }
 
 /// A compaction's old → new map of `n` handles where every third one (2, 5, 8, ...) died: the
@@ -814,6 +877,11 @@ impl Renumbering {
     /// The new number of `old`; `Handle::MAX` if it died (or was never a handle).
     pub(crate) fn get(&self, old: Handle) -> Handle {
         self.dead.renumbered(old).unwrap_or(Handle::MAX)
+    }
+
+    /// How many words of 64 old handles the renumbering knows: handles past them are dead.
+    pub(crate) fn words(&self) -> usize {
+        self.dead.words.len()
     }
 
     /// Old handles `64 * i` to `64 * i + 63`: which died (bit `k` for handle `64 * i + k`), and
