@@ -24,7 +24,7 @@ impl Ipam {
     /// The release that leaves more released record slots than live IPs in the region (and
     /// at least 4,096) first compacts the region, renumbering every live IP's handle in the
     /// store, pools and indexes: O(n) in the region's live IPs, once per n releases. That one
-    /// call takes 80-100 ms at 1M live IPs and 1.4-2.1 s at 10M on a 2-core development machine
+    /// call takes about 65 ms at 1M live IPs and 0.8-1.0 s at 10M on a 2-core development machine
     /// (README, Benchmarks). [`Ipam::release_ip_set`] and bookings that run out of handles
     /// compact the same way.
     ///
