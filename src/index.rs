@@ -592,7 +592,7 @@ impl Index {
     }
 
     /// The interned list of `names` when the shortcut by names knows it (`Some(0)` for no
-    /// names): where [`Index::replace_tags`] starts, which a caller may look up ahead of it.
+    /// names): where replacing an IP's tags starts, which a caller may look up ahead of it.
     pub(crate) fn known_tags(&self, names: &[String]) -> Option<u32> {
         if names.is_empty() {
             Some(0)
@@ -607,8 +607,9 @@ impl Index {
         self.tags.warm(self.tag_sets.get(set), handle);
     }
 
-    /// [`Index::replace_tags`], given `known`: [`Index::known_tags`] of `names`, looked up with
-    /// no change to the index since. When `known` names a list, the caller has started loading
+    /// Replaces the tags of `handle` (tag list `old`) with `names`, given `known`:
+    /// [`Index::known_tags`] of `names`, looked up with no change to the index since. Returns
+    /// the new list's id; only the postings of tags that come or go change. When `known` names a list, the caller has started loading
     /// its tags' postings at `handle` ([`Index::warm_tags`]).
     pub(crate) fn replace_tags_known(
         &mut self,
@@ -710,8 +711,8 @@ impl Index {
         }
     }
 
-    /// Reads the postings that `change` will change, so that their cache misses overlap (see
-    /// [`Index::replace_tags`]).
+    /// Reads the postings that `change` will change, so that their cache misses overlap (as
+    /// [`Index::replace_tags_known`] does for tags).
     pub(crate) fn warm_attachment(&self, handle: Handle, change: &AttachmentChange) {
         let mut warm = 0u32;
         let (from, to) = change.types;
