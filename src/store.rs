@@ -621,18 +621,21 @@ pub(crate) fn remapped_bitmap(set: &RoaringBitmap, renumbering: &Renumbering) ->
             *word |= 1 << (h % 64);
         }
     });
-    let mut new = renumbered_words(
-        old.iter().copied().enumerate().filter(|&(_, w)| w != 0),
-        old_words,
-        renumbering,
-    );
-    let top = new.iter().rposition(|&w| w != 0).map_or(0, |top| top + 1);
-    new.truncate(top);
-    let mut bits = vec![0u8; new.len() * 8];
-    for (to, word) in bits.chunks_exact_mut(8).zip(&new) {
+    let new = renumbered_words(old.into_iter().enumerate(), old_words, renumbering);
+    RoaringBitmap::from_lsb0_bytes(0, &bytes_of_words(&new))
+}
+
+/// The bytes of `words` (little-endian, as bitsets keep them), up to the last one set.
+pub(crate) fn bytes_of_words(words: &[u64]) -> Vec<u8> {
+    let Some(top) = words.iter().rposition(|&w| w != 0) else {
+        return Vec::new();
+    };
+    let mut bytes = vec![0u8; (top + 1) * 8];
+    for (to, word) in bytes.chunks_exact_mut(8).zip(words) {
         to.copy_from_slice(&word.to_le_bytes());
     }
-    RoaringBitmap::from_lsb0_bytes(0, &bits)
+    bytes.truncate(top * 8 + (63 - words[top].leading_zeros() as usize) / 8 + 1);
+    bytes
 }
 
 /// A set of live handles renumbered by a compaction, word by word: `old` gives its old 64-bit
@@ -1909,6 +1912,18 @@ mod tests {
         assert!(both.check().is_err());
         set.few.push(5);
         assert!(set.check().is_err());
+    }
+
+    /// A bitset's bytes end at its last member's byte, whatever the words around it.
+    #[test]
+    fn bytes_of_words_end_at_the_last_member() {
+        assert!(bytes_of_words(&[]).is_empty());
+        assert!(bytes_of_words(&[0, 0]).is_empty());
+        assert_eq!(bytes_of_words(&[1]), [1]);
+        assert_eq!(bytes_of_words(&[0x0100, 0]), [0, 1]);
+        let top = bytes_of_words(&[u64::MAX, 1 << 63, 0]);
+        assert_eq!(top.len(), 16);
+        assert_eq!((top[7], top[8], top[15]), (0xFF, 0, 0x80));
     }
 
     #[test]
