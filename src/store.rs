@@ -774,6 +774,17 @@ impl Moved {
         moved
     }
 
+    /// Epoch `epoch` of as many handles as `live` has flags, live where they are set.
+    #[cfg(test)]
+    fn of_flags(epoch: u16, live: impl ExactSizeIterator<Item = bool>) -> Self {
+        let len = live.len();
+        let mut set = LiveSet::default();
+        for (h, _) in (0..).zip(live).filter(|&(_, live)| live) {
+            set.insert(h);
+        }
+        Self::of_live(epoch, &set, len)
+    }
+
     /// Counts the dead handles before each word again.
     fn count(&mut self) {
         let mut count = 0u32;
@@ -868,12 +879,8 @@ impl Renumbering {
     /// dead).
     #[cfg(test)]
     pub(crate) fn of_map(map: &[Handle]) -> Self {
-        let mut live = LiveSet::default();
-        for (h, _) in (0..).zip(map).filter(|&(_, &new)| new != Handle::MAX) {
-            live.insert(h);
-        }
         Self {
-            dead: Moved::of_live(0, &live, map.len()),
+            dead: Moved::of_flags(0, map.iter().map(|&new| new != Handle::MAX)),
         }
     }
 
@@ -1497,11 +1504,7 @@ mod tests {
 
     /// Epoch `epoch` ended by a compaction of `slots`: [`Moved::of_live`] of their live set.
     fn moved_of(epoch: u16, slots: &[Option<Record>]) -> Moved {
-        let mut live = LiveSet::default();
-        for (h, _) in (0..).zip(slots).filter(|(_, s)| s.is_some()) {
-            live.insert(h);
-        }
-        Moved::of_live(epoch, &live, slots.len())
+        Moved::of_flags(epoch, slots.iter().map(Option::is_some))
     }
 
     /// Books a record as the engine does: a stamped id, claimed, then the record.
