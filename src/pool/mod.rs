@@ -87,7 +87,7 @@ impl Pool {
     /// One match on the block, where building an `IpNet` of the address matches twice more.
     pub(crate) fn address_net(&self, offset: u64) -> IpNet {
         match self.net {
-            IpNet::V4(n) => IpNet::V4(Ipv4Net::new_assert(v4_at(n, offset), n.prefix_len())),
+            IpNet::V4(n) => IpNet::V4(v4_net_at(n, offset)),
             IpNet::V6(n) => IpNet::V6(Ipv6Net::new_assert(v6_at(n, offset), n.prefix_len())),
         }
     }
@@ -96,7 +96,7 @@ impl Pool {
     #[inline]
     pub(crate) fn v4_address_net(&self, offset: u64) -> Option<Ipv4Net> {
         match self.net {
-            IpNet::V4(n) => Some(Ipv4Net::new_assert(v4_at(n, offset), n.prefix_len())),
+            IpNet::V4(n) => Some(v4_net_at(n, offset)),
             IpNet::V6(_) => None,
         }
     }
@@ -280,6 +280,11 @@ impl Pool {
 fn v4_at(n: Ipv4Net, offset: u64) -> Ipv4Addr {
     // IPv4 offsets are below 2^32.
     Ipv4Addr::from(u32::from(n.network()).wrapping_add(offset as u32))
+}
+
+/// [`v4_at`] with the block's prefix length.
+fn v4_net_at(n: Ipv4Net, offset: u64) -> Ipv4Net {
+    Ipv4Net::new_assert(v4_at(n, offset), n.prefix_len())
 }
 
 /// The address `offset` above the network address of `n`.
