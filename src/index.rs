@@ -609,8 +609,9 @@ impl Index {
 
     /// Replaces the tags of `handle` (tag list `old`) with `names`, given `known`:
     /// [`Index::known_tags`] of `names`, looked up with no change to the index since. Returns
-    /// the new list's id; only the postings of tags that come or go change. When `known` names a list, the caller has started loading
-    /// its tags' postings at `handle` ([`Index::warm_tags`]).
+    /// the new list's id; only the postings of tags that come or go change. When `known` names
+    /// a list, the caller has started loading its tags' postings at `handle`
+    /// ([`Index::warm_tags`]).
     pub(crate) fn replace_tags_known(
         &mut self,
         handle: Handle,
