@@ -36,7 +36,7 @@ use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
-use ipam_engine::{BookIpRequest, CustomResource, Source};
+use ipam_engine::{BookIpRequest, CustomResource, Error, Source};
 use ipnet::IpNet;
 use support::floor::{Floor, FloorBook, FloorGet};
 use support::measure::{drive, drive_chunks, timer_overhead, Op};
@@ -760,9 +760,10 @@ fn compaction_pause(data: &mut RegionData) -> (Duration, usize) {
             let request = BookIpRequest::new(project(), Source::PrivateNetworkId(open[k]));
             match data.ipam.book_ip_ref(REGION, request) {
                 Ok(ip) => fresh.push(ip.id()),
-                Err(_) => {
+                Err(Error::AddressesExhausted { .. }) => {
                     open.swap_remove(k);
                 }
+                Err(e) => panic!("booking a fresh IP: {e}"),
             }
         }
         assert!(
