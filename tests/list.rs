@@ -1038,15 +1038,17 @@ fn equal_times_tie_break_by_creation_in_the_keys_direction() {
 }
 
 /// The tag filter answers the same whatever the tag's density (which decides how the engine
-/// holds its postings): tags carried by every IP, by one in sixteen, one in sixty-four and one
-/// in a thousand, while they thin out (releases, updates that drop one in sixteen) until they
-/// are rare and one in sixteen then comes back on every IP left, in every page and both
-/// creation orders.
+/// holds its postings): tags carried by every IP, by one in four, one in sixteen, one in
+/// sixty-four and one in a thousand, while they thin out (releases, updates that drop one in
+/// sixteen) until they are rare and one in sixteen then comes back on every IP left, in every
+/// page and both creation orders, alone and with a Private Network larger or smaller than the
+/// tag.
 #[test]
 fn tag_filters_hold_at_every_density() {
     let mut ipam = engine(11);
     let project = ProjectId::from_uuid(uuid(1));
-    let networks = 5;
+    // Five networks take turns; the sixth, small, takes one IP in two thousand.
+    let networks = 6;
     let pns: Vec<PrivateNetworkId> = (0..networks)
         .map(|k| {
             let net = format!("10.{k}.0.0/20").parse().unwrap();
@@ -1060,7 +1062,12 @@ fn tag_filters_hold_at_every_density() {
         .collect();
     let tags_of = |i: usize| {
         let mut t = vec!["all"];
-        for (tag, every) in [("one-in-16", 16), ("one-in-64", 64), ("rare", 1000)] {
+        for (tag, every) in [
+            ("one-in-4", 4),
+            ("one-in-16", 16),
+            ("one-in-64", 64),
+            ("rare", 1000),
+        ] {
             if i.is_multiple_of(every) {
                 t.push(tag);
             }
@@ -1070,37 +1077,58 @@ fn tag_filters_hold_at_every_density() {
     let n = 20_000;
     let mut tagged: Vec<(IpId, PrivateNetworkId, Vec<&str>)> = (0..n)
         .map(|i| {
-            let request = BookIpRequest::new(project, Source::PrivateNetworkId(pns[i % networks]))
-                .tags(tags_of(i));
+            let pn = if i % 2000 == 8 { pns[5] } else { pns[i % 5] };
+            let request =
+                BookIpRequest::new(project, Source::PrivateNetworkId(pn)).tags(tags_of(i));
             let id = ipam.book_ip(REGION, request).unwrap().id;
-            (id, pns[i % networks], tags_of(i))
+            (id, pn, tags_of(i))
         })
         .collect();
     let check = |ipam: &Ipam, tagged: &[(IpId, PrivateNetworkId, Vec<&str>)]| {
         ipam.check_invariants().unwrap();
-        for tag in ["all", "one-in-16", "one-in-64", "rare"] {
+        for tag in ["all", "one-in-4", "one-in-16", "one-in-64", "rare"] {
             let expected: Vec<IpId> = tagged
                 .iter()
                 .filter(|(_, _, t)| t.contains(&tag))
                 .map(|(id, _, _)| *id)
                 .collect();
-            // With another filter, and in another order: a page of a few.
-            let in_pn: Vec<IpId> = tagged
-                .iter()
-                .filter(|(_, pn, t)| *pn == pns[1] && t.contains(&tag))
-                .map(|(id, _, _)| *id)
-                .collect();
-            let request = ListIpsRequest {
-                tags: vec![tag.to_owned()],
-                private_network_id: Some(pns[1]),
-                order_by: OrderBy::CreatedAtAsc,
-                page_size: 1000,
-                ..ListIpsRequest::default()
-            };
-            let resp = list(ipam, &request);
-            assert_eq!(resp.total_count, in_pn.len() as u64, "{tag} in a network");
-            let first: Vec<IpId> = in_pn.iter().copied().take(1000).collect();
-            assert_eq!(resp.ips.iter().map(|ip| ip.id).collect::<Vec<_>>(), first);
+            // With a network, large or small: a page in creation order, one by update.
+            for network in [pns[1], pns[5]] {
+                let in_pn: Vec<IpId> = tagged
+                    .iter()
+                    .filter(|(_, pn, t)| *pn == network && t.contains(&tag))
+                    .map(|(id, _, _)| *id)
+                    .collect();
+                let request = ListIpsRequest {
+                    tags: vec![tag.to_owned()],
+                    private_network_id: Some(network),
+                    order_by: OrderBy::CreatedAtAsc,
+                    page_size: 1000,
+                    ..ListIpsRequest::default()
+                };
+                let resp = list(ipam, &request);
+                assert_eq!(resp.total_count, in_pn.len() as u64, "{tag} in a network");
+                let first: Vec<IpId> = in_pn.iter().copied().take(1000).collect();
+                assert_eq!(resp.ips.iter().map(|ip| ip.id).collect::<Vec<_>>(), first);
+                let request = ListIpsRequest {
+                    order_by: OrderBy::UpdatedAtAsc,
+                    page_size: 3,
+                    ..request
+                };
+                let resp = list(ipam, &request);
+                assert_eq!(resp.total_count, in_pn.len() as u64, "{tag} in a network");
+                let mut by_update: Vec<(DateTime<chrono::Utc>, DateTime<chrono::Utc>, IpId)> =
+                    in_pn
+                        .iter()
+                        .map(|id| {
+                            let ip = ipam.get_ip(REGION, *id).unwrap();
+                            (ip.updated_at, ip.created_at, ip.id)
+                        })
+                        .collect();
+                by_update.sort();
+                let want: Vec<IpId> = by_update.iter().take(3).map(|k| k.2).collect();
+                assert_eq!(resp.ips.iter().map(|ip| ip.id).collect::<Vec<_>>(), want);
+            }
             // With the filters applied after the postings: none of these IPs is attached.
             let request = ListIpsRequest {
                 tags: vec![tag.to_owned()],

@@ -245,19 +245,32 @@ fn filter<'a>(
         Posting::Bitmap(acc)
     };
     if let (Some(slots), true) = (&subnets, restrict_to_subnets) {
-        let acc = matches.into_bitmap();
         let in_subnets: u64 = slots
             .iter()
             .map(|&s| rs.registry.subnet(s).handles.len())
             .sum();
-        matches = Posting::Bitmap(Cow::Owned(if acc.len() <= in_subnets {
-            // Few matches: check each one's subnet rather than union the subnets.
-            let allowed: RoaringBitmap = slots.iter().copied().collect();
-            acc.iter()
-                .filter(|&h| allowed.contains(rs.store.get(h).subnet))
-                .collect()
-        } else {
-            acc.into_owned() & &*subnet_members(rs, slots).into_bitmap()
+        matches = Posting::Bitmap(Cow::Owned(match matches {
+            // A tag's bitset with more members than the subnets: their handles are tested
+            // against it, with no roaring bitmap built of the bitset (O(h / 8)).
+            Posting::Dense(tag) if in_subnets < tag.len() => {
+                let tagged = |h: &Handle| tag.contains(*h);
+                match subnet_members(rs, slots) {
+                    Posting::Sorted(few) => sorted_bitmap(few.iter().copied().filter(tagged)),
+                    other => sorted_bitmap(other.into_bitmap().iter().filter(tagged)),
+                }
+            }
+            other => {
+                let acc = other.into_bitmap();
+                if acc.len() <= in_subnets {
+                    // Few matches: check each one's subnet rather than union the subnets.
+                    let allowed: RoaringBitmap = slots.iter().copied().collect();
+                    acc.iter()
+                        .filter(|&h| allowed.contains(rs.store.get(h).subnet))
+                        .collect()
+                } else {
+                    acc.into_owned() & &*subnet_members(rs, slots).into_bitmap()
+                }
+            }
         }));
     }
     if r.attached == Some(false) {
