@@ -21,7 +21,8 @@ use std::borrow::Cow;
 use roaring::RoaringBitmap;
 
 use crate::store::{
-    bytes_of_words, remapped_bitmap, renumbered_words, Handle, HandleSet, Renumbering,
+    bytes_of_words, remapped_bitmap, renumbered_words, sorted_bitmap, Handle, HandleSet,
+    Renumbering,
 };
 
 /// Fewest members a bitset holds: below, no window of a roaring bitmap has enough members for
@@ -241,6 +242,18 @@ impl TagPostings {
                 let (byte, bit) = position(handle);
                 bits.get(byte).is_some_and(|b| b & bit != 0)
             }
+        }
+    }
+
+    /// The handles among `handles` (ascending) that carry the tag, as a bitmap.
+    pub(crate) fn among(&self, handles: impl Iterator<Item = Handle>) -> RoaringBitmap {
+        match self {
+            // The form is matched once, not for every handle.
+            TagPostings::Dense { bits, .. } => sorted_bitmap(handles.filter(|&h| {
+                let (byte, bit) = position(h);
+                bits.get(byte).is_some_and(|b| b & bit != 0)
+            })),
+            _ => sorted_bitmap(handles.filter(|&h| self.contains(h))),
         }
     }
 

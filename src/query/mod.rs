@@ -237,7 +237,7 @@ fn filter<'a>(
             }
             acc = Cow::Owned(match b {
                 // Larger than the matches so far: test those against the bitset.
-                Posting::Dense(tag) => acc.iter().filter(|&h| tag.contains(h)).collect(),
+                Posting::Dense(tag) => tag.among(acc.iter()),
                 // Filters post bitmaps and tag bitsets only: the rest is read as a bitmap.
                 other => acc.into_owned() & &*other.into_bitmap(),
             });
@@ -252,13 +252,10 @@ fn filter<'a>(
         matches = Posting::Bitmap(Cow::Owned(match matches {
             // A tag's bitset with more members than the subnets: their handles are tested
             // against it, with no roaring bitmap built of the bitset (O(h / 8)).
-            Posting::Dense(tag) if in_subnets < tag.len() => {
-                let tagged = |h: &Handle| tag.contains(*h);
-                match subnet_members(rs, slots) {
-                    Posting::Sorted(few) => sorted_bitmap(few.iter().copied().filter(tagged)),
-                    other => sorted_bitmap(other.into_bitmap().iter().filter(tagged)),
-                }
-            }
+            Posting::Dense(tag) if in_subnets < tag.len() => match subnet_members(rs, slots) {
+                Posting::Sorted(few) => tag.among(few.iter().copied()),
+                other => tag.among(other.into_bitmap().iter()),
+            },
             other => {
                 let acc = other.into_bitmap();
                 if acc.len() <= in_subnets {
