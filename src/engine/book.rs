@@ -302,7 +302,7 @@ impl Ipam {
             }
         };
         if rs.store.next_handle().is_none() {
-            self.compact(region);
+            self.renumber(region);
         }
         let Some(handle) = self.region(region).store.next_handle() else {
             return Err(exhausted());

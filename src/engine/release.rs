@@ -2,7 +2,7 @@
 
 use roaring::RoaringBitmap;
 
-use crate::engine::{validate, Ipam};
+use crate::engine::{validate, Compaction, Ipam};
 use crate::error::{Error, ResourceRef};
 use crate::model::enums::{Region, ResourceType};
 use crate::model::ids::IpId;
@@ -21,12 +21,13 @@ pub(crate) fn resource_ref(a: AttachmentRef<'_>) -> ResourceRef {
 impl Ipam {
     /// Releases an unattached IP, giving its address back to the pool. O(1) amortized.
     ///
-    /// The release that leaves more released record slots than live IPs in the region (and
-    /// at least 4,096) first compacts the region, renumbering every live IP's handle in the
-    /// store, pools and indexes: O(n) in the region's live IPs, once per n releases. That one
-    /// call takes about 65 ms at 1M live IPs and 0.8-1.0 s at 10M on a 2-core development machine
-    /// (README, Benchmarks). [`Ipam::release_ip_set`] and bookings that run out of handles
-    /// compact the same way.
+    /// With [`Compaction::Automatic`] (the default), the release that leaves more released
+    /// record slots than live IPs in the region (and at least 4,096) then compacts the region,
+    /// renumbering every live IP's handle in the store, pools and indexes: O(n) in the region's
+    /// live IPs, once per n releases. That one call takes about 65 ms at 1M live IPs and
+    /// 0.8-1.0 s at 10M on a 2-core development machine (README, Benchmarks).
+    /// [`Ipam::release_ip_set`] compacts the same way. With [`Compaction::Manual`], no release
+    /// does: [`Ipam::compact`] does, when the caller chooses.
     ///
     /// # Errors
     /// [`Error::IpNotFound`]; [`Error::IpAttached`] while it is attached to a resource.
@@ -82,14 +83,59 @@ impl Ipam {
 
     fn maybe_compact(&mut self, region: Region) {
         let store = &self.region(region).store;
-        if store.dead() >= MIN_DEAD_TO_COMPACT && store.dead() > store.len() {
-            self.compact(region);
+        if self.compaction == Compaction::Automatic
+            && store.dead() >= MIN_DEAD_TO_COMPACT
+            && store.dead() > store.len()
+        {
+            self.renumber(region);
         }
+    }
+
+    /// Number of record slots that IPs released in `region` left and that the next compaction
+    /// reclaims (72 bytes each). O(1).
+    #[must_use]
+    pub fn released_slots(&self, region: Region) -> usize {
+        self.region(region).store.dead()
+    }
+
+    /// Compacts `region` now, whatever the [`Compaction`] setting: reclaims the record slots of
+    /// the IPs released there and renumbers every live IP's handle, in order, in the store,
+    /// pools and indexes. Returns the number of slots reclaimed ([`Ipam::released_slots`]
+    /// before the call); with none, it does nothing. Every IP, list page and snapshot reads
+    /// the same after as before. O(n) in the region's live IPs: about 65 ms at 1M IPs and
+    /// 0.8-1.0 s at 10M on a 2-core development machine.
+    ///
+    /// ```
+    /// use ipam_engine::{
+    ///     BookIpRequest, Compaction, CreatePrivateNetworkRequest, Ipam, ProjectId, Region, Source,
+    /// };
+    ///
+    /// # fn main() -> Result<(), ipam_engine::Error> {
+    /// let mut ipam = Ipam::builder().compaction(Compaction::Manual).build();
+    /// let project = ProjectId::from_uuid(uuid::Uuid::from_u128(1));
+    /// let pn = ipam.create_private_network(Region::FrPar, CreatePrivateNetworkRequest::new(project))?;
+    /// for _ in 0..3 {
+    ///     let request = BookIpRequest::new(project, Source::PrivateNetworkId(pn.id));
+    ///     let id = ipam.book_ip(Region::FrPar, request)?.id;
+    ///     ipam.release_ip(Region::FrPar, id)?;
+    /// }
+    /// assert_eq!(ipam.released_slots(Region::FrPar), 3);
+    /// assert_eq!(ipam.compact(Region::FrPar), 3);
+    /// assert_eq!(ipam.released_slots(Region::FrPar), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn compact(&mut self, region: Region) -> usize {
+        let released = self.released_slots(region);
+        if released > 0 {
+            self.renumber(region);
+        }
+        released
     }
 
     /// Drops the slots of released IPs and renumbers live handles, in order, everywhere.
     /// O(n) in the region's live IPs; amortized O(1) per release by [`Ipam::maybe_compact`].
-    pub(crate) fn compact(&mut self, region: Region) {
+    pub(crate) fn renumber(&mut self, region: Region) {
         let rs = self.region_mut(region);
         let renumbering = rs.store.compact(MIN_DEAD_TO_COMPACT);
         rs.index.remap(&renumbering);

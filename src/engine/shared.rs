@@ -125,7 +125,7 @@ fn empty_region(region: Region) -> RegionState {
 }
 
 impl SharedIpam {
-    /// Shares `ipam`: its state, clock, randomness and limits. O(regions).
+    /// Shares `ipam`: its state, clock, randomness, limits and compaction. O(regions).
     pub fn new(ipam: Ipam) -> Self {
         let Ipam {
             regions,
@@ -133,6 +133,7 @@ impl SharedIpam {
             clock,
             rng,
             limits,
+            compaction,
             last_micros,
         } = ipam;
         let clock = SharedClock(Arc::new(Mutex::new(clock)));
@@ -156,6 +157,7 @@ impl SharedIpam {
                     clock: Box::new(clock.clone()),
                     rng: Box::new(rng.clone()),
                     limits: limits.clone(),
+                    compaction,
                     last_micros,
                 })
             })
@@ -319,5 +321,16 @@ impl SharedIpam {
     /// [`Ipam::ip_count`] under the region's read lock.
     pub fn ip_count(&self, region: Region) -> usize {
         self.lock_read(region).ip_count(region)
+    }
+
+    /// [`Ipam::released_slots`] under the region's read lock.
+    pub fn released_slots(&self, region: Region) -> usize {
+        self.lock_read(region).released_slots(region)
+    }
+
+    /// [`Ipam::compact`] under the region's write lock: the region's other calls wait for it;
+    /// other regions' calls do not.
+    pub fn compact(&self, region: Region) -> usize {
+        self.lock_write(region).compact(region)
     }
 }
