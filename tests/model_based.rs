@@ -207,6 +207,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<u8>().prop_map(Op::CreatePn),
         1 => any::<u16>().prop_map(Op::Get),
         4 => list_spec().prop_map(Op::List),
+        1 => Just(Op::Compact),
     ]
 }
 

@@ -137,7 +137,8 @@ fn op(b: &mut Bytes<'_>) -> Op {
         34 => Op::CreatePn(b.u8()),
         35 => Op::Get(b.u16()),
         36 => Op::BookBatch(items(b, 20, book_spec)),
-        _ => Op::List(list_spec(b)),
+        37 | 38 => Op::List(list_spec(b)),
+        _ => Op::Compact,
     }
 }
 

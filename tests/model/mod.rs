@@ -329,6 +329,9 @@ pub(crate) enum Op {
     CreatePn(u8),
     Get(u16),
     List(ListSpec),
+    /// A compaction of the region, asked for: it reclaims every released slot, however few, and
+    /// nothing the API shows changes.
+    Compact,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1769,6 +1772,16 @@ impl Model {
             Op::List(spec) => {
                 let q = self.list_request(spec);
                 self.check_list(ipam, &q)?;
+                Ok(false)
+            }
+            Op::Compact => {
+                let released = ipam.released_slots(REGION);
+                ensure_eq!(ipam.compact(REGION), released, "slots compact reclaims");
+                ensure_eq!(
+                    ipam.released_slots(REGION),
+                    0,
+                    "released slots after compact"
+                );
                 Ok(false)
             }
         }
