@@ -12,8 +12,9 @@
 //! postings are one plain bitset over the handles instead (at most 16 bytes per member when it
 //! becomes one, 64 before it turns back), where a change is one bit in one cache line. A list
 //! of the tag alone in creation order pages straight off the bitset; other lists test their
-//! matches against it, or read it as a roaring bitmap built in one pass over its bytes
-//! (O(h / 8) for handles up to `h`: about 30 µs at a million handles), the price of the
+//! matches, or their Private Networks' IPs, against it when those are fewer than the tag's
+//! members ([`TagPostings::among`]), or read it as a roaring bitmap built in one pass over its
+//! bytes (O(h / 8) for handles up to `h`: about 30 µs at a million handles), the price of the
 //! cheaper changes.
 
 use std::borrow::Cow;
