@@ -93,8 +93,9 @@
 //!   without the key come last in both directions. `page` starts at 1; `page_size` is 1 to 1000.
 //! - **Release.** [`Ipam::release_ip_set`] releases all or nothing; repeated ids count once.
 //!   A region reclaims the record slots of its released IPs in one O(n) call, a compaction,
-//!   which the API cannot observe: on its own, once per n releases ([`Compaction::Automatic`]),
-//!   or only when the caller asks ([`Compaction::Manual`], [`Ipam::compact`]).
+//!   which changes nothing the API shows: on its own, once per n releases
+//!   ([`Compaction::Automatic`]), or only when the caller asks ([`Compaction::Manual`],
+//!   [`Ipam::compact`]).
 //! - **Ids.** Every id is a version 4 UUID drawn from the [`RandomSource`]. An IP's id keeps
 //!   the first 10 bytes of its draw; the last 6 carry where the engine stores the IP, masked by
 //!   a keyed mix of the first 10 (the key is drawn when the engine is built), so that a lookup
