@@ -788,6 +788,9 @@ pub(crate) enum ListKind {
     IpIds,
     /// One tag carried by 1% of the IPs.
     Tag,
+    /// One Private Network and a tag: the 1% tag its IPs all carry, or a role one IP in eight
+    /// carries (half of the network's).
+    PrivateNetworkTag,
     /// No filter, first page.
     Unfiltered,
     /// No filter, page [`DEEP_PAGE`].
@@ -812,6 +815,7 @@ impl ListCase {
             ListKind::Mac => "mac".to_owned(),
             ListKind::IpIds => format!("{} ip_ids", self.request.ip_ids.len()),
             ListKind::Tag => "tag 1%".to_owned(),
+            ListKind::PrivateNetworkTag => format!("pn + tag {}", self.request.tags[0]),
             ListKind::Unfiltered => "unfiltered p1".to_owned(),
             ListKind::UnfilteredDeep => format!("unfiltered p{DEEP_PAGE}"),
         };
@@ -825,7 +829,8 @@ impl ListCase {
 }
 
 /// The list cases, page size 100: the selective indexed filters in the default order, and the
-/// Private Network filter, the 1% tag filter and the deep unfiltered page in every order.
+/// Private Network filter, the 1% tag filter and the deep unfiltered page in every order, and
+/// a Private Network with a tag in two orders.
 pub(crate) fn list_cases(data: &RegionData) -> Vec<ListCase> {
     let n = data.ids.len();
     let networks = data.networks.len();
@@ -916,6 +921,24 @@ pub(crate) fn list_cases(data: &RegionData) -> Vec<ListCase> {
             },
             count_mod(n, 100, 42),
         );
+    }
+    // The network's IPs `i` (`i % networks == pn_index`) carry `tags_of(i)`.
+    let in_pn = || (pn_index..n).step_by(networks);
+    let pn_tags = [tags_of(pn_index)[0].clone(), tags_of(pn_index)[1].clone()];
+    for tag in pn_tags {
+        let total = in_pn().filter(|&i| tags_of(i).contains(&tag)).count();
+        for order in [OrderBy::CreatedAtDesc, OrderBy::UpdatedAtDesc] {
+            push(
+                ListKind::PrivateNetworkTag,
+                "list_pn_tag",
+                ListIpsRequest {
+                    order_by: order,
+                    tags: vec![tag.clone()],
+                    ..pn.clone()
+                },
+                total,
+            );
+        }
     }
     for &order in OrderBy::ALL {
         push(
