@@ -22,8 +22,7 @@ use std::borrow::Cow;
 use roaring::RoaringBitmap;
 
 use crate::store::{
-    bytes_of_words, remapped_bitmap, renumbered_words, sorted_bitmap, Handle, HandleSet,
-    Renumbering,
+    bytes_of_words, remapped_bitmap, renumbered_words, Handle, HandleSet, Renumbering,
 };
 
 /// Fewest members a bitset holds: below, no window of a roaring bitmap has enough members for
@@ -246,15 +245,17 @@ impl TagPostings {
         }
     }
 
-    /// The handles among `handles` (ascending) that carry the tag, as a bitmap.
-    pub(crate) fn among(&self, handles: impl Iterator<Item = Handle>) -> RoaringBitmap {
+    /// The handles among `handles` that carry the tag, in the same order.
+    pub(crate) fn among(&self, handles: impl Iterator<Item = Handle>) -> Vec<Handle> {
         match self {
             // The form is matched once, not for every handle.
-            TagPostings::Dense { bits, .. } => sorted_bitmap(handles.filter(|&h| {
-                let (byte, bit) = position(h);
-                bits.get(byte).is_some_and(|b| b & bit != 0)
-            })),
-            _ => sorted_bitmap(handles.filter(|&h| self.contains(h))),
+            TagPostings::Dense { bits, .. } => handles
+                .filter(|&h| {
+                    let (byte, bit) = position(h);
+                    bits.get(byte).is_some_and(|b| b & bit != 0)
+                })
+                .collect(),
+            _ => handles.filter(|&h| self.contains(h)).collect(),
         }
     }
 
@@ -725,6 +726,35 @@ mod tests {
     #[test]
     fn the_inline_form_fits_the_room_the_roaring_form_takes() {
         assert_eq!(std::mem::size_of::<TagPostings>(), 48);
+    }
+
+    /// `among` keeps, in order, exactly the handles that carry the tag, in every form.
+    #[test]
+    fn among_keeps_the_members_of_every_form() {
+        let forms = [
+            (0..40).step_by(7).collect::<Vec<Handle>>(),
+            (0..200_000).step_by(3).collect(),
+            (0..64 * DENSE_MIN as u32).step_by(64).collect(),
+        ];
+        for (members, form) in forms.iter().zip(["inline", "roaring", "bitset"]) {
+            let p = TagPostings::from_sorted(members.iter().copied());
+            let kind = match p {
+                TagPostings::Small { .. } => "inline",
+                TagPostings::Sparse { .. } => "roaring",
+                TagPostings::Dense { .. } => "bitset",
+            };
+            assert_eq!(kind, form);
+            // Ascending and not, some past the last member.
+            let probe: Vec<Handle> = (0..300_000).step_by(5).chain([64, 0, 7]).collect();
+            let kept = p.among(probe.iter().copied());
+            let want: Vec<Handle> = probe
+                .iter()
+                .copied()
+                .filter(|h| members.binary_search(h).is_ok())
+                .collect();
+            assert!(!want.is_empty(), "{form}");
+            assert_eq!(kept, want, "{form}");
+        }
     }
 
     #[test]

@@ -1039,16 +1039,18 @@ fn equal_times_tie_break_by_creation_in_the_keys_direction() {
 
 /// The tag filter answers the same whatever the tag's density (which decides how the engine
 /// holds its postings): tags carried by every IP, by one in four, one in sixteen, one in
-/// sixty-four and one in a thousand, while they thin out (releases, updates that drop one in
-/// sixteen) until they are rare and one in sixteen then comes back on every IP left, in every
-/// page and both creation orders, alone and with a Private Network larger or smaller than the
-/// tag.
+/// eighteen (a bitset of the handles), one in sixty-four and one in a thousand, while they thin
+/// out (releases, updates that drop one in sixteen) until they are rare and one in sixteen then
+/// comes back on every IP left, in every page and both creation orders, alone and with a
+/// Private Network larger or smaller than the tag (of a few IPs, held in order, or of hundreds,
+/// held as a bitmap).
 #[test]
 fn tag_filters_hold_at_every_density() {
     let mut ipam = engine(11);
     let project = ProjectId::from_uuid(uuid(1));
-    // Five networks take turns; the sixth, small, takes one IP in two thousand.
-    let networks = 6;
+    // Five networks take turns; the sixth takes one IP in five thousand, the seventh one in
+    // forty.
+    let networks = 7;
     let pns: Vec<PrivateNetworkId> = (0..networks)
         .map(|k| {
             let net = format!("10.{k}.0.0/20").parse().unwrap();
@@ -1065,6 +1067,7 @@ fn tag_filters_hold_at_every_density() {
         for (tag, every) in [
             ("one-in-4", 4),
             ("one-in-16", 16),
+            ("one-in-18", 18),
             ("one-in-64", 64),
             ("rare", 1000),
         ] {
@@ -1077,7 +1080,11 @@ fn tag_filters_hold_at_every_density() {
     let n = 20_000;
     let mut tagged: Vec<(IpId, PrivateNetworkId, Vec<&str>)> = (0..n)
         .map(|i| {
-            let pn = if i % 2000 == 8 { pns[5] } else { pns[i % 5] };
+            let pn = match (i % 5000, i % 40) {
+                (18, _) => pns[5],
+                (_, 6) => pns[6],
+                _ => pns[i % 5],
+            };
             let request =
                 BookIpRequest::new(project, Source::PrivateNetworkId(pn)).tags(tags_of(i));
             let id = ipam.book_ip(REGION, request).unwrap().id;
@@ -1086,14 +1093,21 @@ fn tag_filters_hold_at_every_density() {
         .collect();
     let check = |ipam: &Ipam, tagged: &[(IpId, PrivateNetworkId, Vec<&str>)]| {
         ipam.check_invariants().unwrap();
-        for tag in ["all", "one-in-4", "one-in-16", "one-in-64", "rare"] {
+        for tag in [
+            "all",
+            "one-in-4",
+            "one-in-16",
+            "one-in-18",
+            "one-in-64",
+            "rare",
+        ] {
             let expected: Vec<IpId> = tagged
                 .iter()
                 .filter(|(_, _, t)| t.contains(&tag))
                 .map(|(id, _, _)| *id)
                 .collect();
             // With a network, large or small: a page in creation order, one by update.
-            for network in [pns[1], pns[5]] {
+            for network in [pns[1], pns[5], pns[6]] {
                 let in_pn: Vec<IpId> = tagged
                     .iter()
                     .filter(|(_, pn, t)| *pn == network && t.contains(&tag))

@@ -39,13 +39,13 @@ pub(crate) fn run(
 }
 
 /// One filter's matches: a roaring bitmap, a tag's plain bitset (see [`TagPostings`]), the
-/// region's live set, or a subnet's few handles in order; the last three read as a bitmap only
-/// when they must be.
+/// region's live set, or handles in order (a subnet's few, or those of a tag's bitset among a
+/// Private Network's); the last three read as a bitmap only when they must be.
 enum Posting<'a> {
     Bitmap(Cow<'a, RoaringBitmap>),
     Dense(&'a TagPostings),
     Live(&'a LiveSet),
-    Sorted(&'a [Handle]),
+    Sorted(Cow<'a, [Handle]>),
 }
 
 impl<'a> Posting<'a> {
@@ -77,7 +77,7 @@ impl<'a> Posting<'a> {
             Posting::Bitmap(b) => Posting::Bitmap(Cow::Borrowed(&**b)),
             Posting::Dense(t) => Posting::Dense(t),
             Posting::Live(l) => Posting::Live(l),
-            Posting::Sorted(s) => Posting::Sorted(s),
+            Posting::Sorted(s) => Posting::Sorted(Cow::Borrowed(&**s)),
         }
     }
 }
@@ -237,7 +237,7 @@ fn filter<'a>(
             }
             acc = Cow::Owned(match b {
                 // Larger than the matches so far: test those against the bitset.
-                Posting::Dense(tag) => tag.among(acc.iter()),
+                Posting::Dense(tag) => sorted_bitmap(tag.among(acc.iter())),
                 // Filters post bitmaps and tag bitsets only: the rest is read as a bitmap.
                 other => acc.into_owned() & &*other.into_bitmap(),
             });
@@ -249,14 +249,17 @@ fn filter<'a>(
             .iter()
             .map(|&s| rs.registry.subnet(s).handles.len())
             .sum();
-        matches = Posting::Bitmap(Cow::Owned(match matches {
+        matches = match matches {
             // A tag's bitset with more members than the subnets: their handles are tested
-            // against it, with no roaring bitmap built of the bitset (O(h / 8)).
-            Posting::Dense(tag) if in_subnets < tag.len() => match subnet_members(rs, slots) {
-                Posting::Sorted(few) => tag.among(few.iter().copied()),
-                other => tag.among(other.into_bitmap().iter()),
-            },
-            other => {
+            // against it, with no roaring bitmap built of the bitset (O(h / 8)) nor of the
+            // matches.
+            Posting::Dense(tag) if in_subnets < tag.len() => {
+                Posting::Sorted(Cow::Owned(match subnet_members(rs, slots) {
+                    Posting::Sorted(few) => tag.among(few.iter().copied()),
+                    other => tag.among(other.into_bitmap().iter()),
+                }))
+            }
+            other => Posting::Bitmap(Cow::Owned({
                 let acc = other.into_bitmap();
                 if acc.len() <= in_subnets {
                     // Few matches: check each one's subnet rather than union the subnets.
@@ -267,8 +270,8 @@ fn filter<'a>(
                 } else {
                     acc.into_owned() & &*subnet_members(rs, slots).into_bitmap()
                 }
-            }
-        }));
+            })),
+        };
     }
     if r.attached == Some(false) {
         let mut unattached = matches.into_bitmap().into_owned();
@@ -302,7 +305,7 @@ fn subnet_members<'a>(rs: &'a RegionState, slots: &[u32]) -> Posting<'a> {
     match (booked.next(), booked.next()) {
         (None, _) => Posting::Bitmap(Cow::Owned(RoaringBitmap::new())),
         (Some(one), None) => match handles(one).sorted() {
-            Some(few) => Posting::Sorted(few),
+            Some(few) => Posting::Sorted(Cow::Borrowed(few)),
             None => Posting::Bitmap(handles(one).bitmap()),
         },
         _ => Posting::Bitmap(Cow::Owned(slots.iter().fold(
@@ -335,8 +338,8 @@ fn order(
         (Posting::Live(live), OrderBy::CreatedAtAsc | OrderBy::CreatedAtDesc) => {
             live.page(order_by.is_descending(), start, size)
         }
-        // A subnet's few handles are read in place in every order.
-        (Posting::Sorted(few), _) => order_matches(rs, *few, order_by, start, size),
+        // Handles in order are read in place in every order.
+        (Posting::Sorted(sorted), _) => order_matches(rs, &**sorted, order_by, start, size),
         _ => order_matches(rs, &*matches.to_bitmap(), order_by, start, size),
     }
 }
