@@ -330,10 +330,9 @@ fn order(
         return Vec::new();
     }
     match (matches, order_by) {
-        // A tag's bitset alone: its creation-order page is read off it, no roaring bitmap built.
-        (Posting::Dense(tag), OrderBy::CreatedAtAsc | OrderBy::CreatedAtDesc) => {
-            tag.page(order_by.is_descending(), start, size)
-        }
+        // A tag's bitset alone, in every order with no roaring bitmap built: its creation-order
+        // page straight off its words, other orders off its members gathered in a vector.
+        (Posting::Dense(tag), _) => order_matches(rs, *tag, order_by, start, size),
         // Likewise the live set's, off its bits.
         (Posting::Live(live), OrderBy::CreatedAtAsc | OrderBy::CreatedAtDesc) => {
             live.page(order_by.is_descending(), start, size)
@@ -364,6 +363,21 @@ impl Matches for RoaringBitmap {
     /// A `select` and a walk from it.
     fn page(&self, desc: bool, start: u64, size: usize) -> Vec<Handle> {
         bitmap_page(self, desc, start, size)
+    }
+}
+
+/// A tag's postings, read with no roaring bitmap built of a bitset.
+impl Matches for TagPostings {
+    fn count(&self) -> u64 {
+        self.len()
+    }
+
+    fn handles(&self) -> impl Iterator<Item = Handle> + '_ {
+        self.members().into_iter()
+    }
+
+    fn page(&self, desc: bool, start: u64, size: usize) -> Vec<Handle> {
+        TagPostings::page(self, desc, start, size)
     }
 }
 
