@@ -11,7 +11,7 @@
 
 use roaring::RoaringBitmap;
 
-use crate::postings::{page_of_words, position, words};
+use crate::postings::{has, page_of_words, position, words};
 use crate::store::Handle;
 
 /// Handles per counted block.
@@ -91,8 +91,7 @@ impl LiveSet {
     }
 
     pub(crate) fn contains(&self, handle: Handle) -> bool {
-        let (byte, bit) = position(handle);
-        self.bits.get(byte).is_some_and(|b| b & bit != 0)
+        has(&self.bits, handle)
     }
 
     /// The 64-bit words of the bits, each with its number: word `i` holds handles `64 * i` to

@@ -238,10 +238,7 @@ impl TagPostings {
         match self {
             TagPostings::Small { .. } => self.inline().binary_search(&handle).is_ok(),
             TagPostings::Sparse { set, .. } => set.contains(handle),
-            TagPostings::Dense { bits, .. } => {
-                let (byte, bit) = position(handle);
-                bits.get(byte).is_some_and(|b| b & bit != 0)
-            }
+            TagPostings::Dense { bits, .. } => has(bits, handle),
         }
     }
 
@@ -259,12 +256,7 @@ impl TagPostings {
     pub(crate) fn among(&self, handles: impl Iterator<Item = Handle>) -> Vec<Handle> {
         match self {
             // The form is matched once, not for every handle.
-            TagPostings::Dense { bits, .. } => handles
-                .filter(|&h| {
-                    let (byte, bit) = position(h);
-                    bits.get(byte).is_some_and(|b| b & bit != 0)
-                })
-                .collect(),
+            TagPostings::Dense { bits, .. } => handles.filter(|&h| has(bits, h)).collect(),
             _ => handles.filter(|&h| self.contains(h)).collect(),
         }
     }
@@ -538,6 +530,13 @@ fn members_end(bits: &[u8]) -> usize {
 /// The byte of handle `h` in a bitset, and its bit in that byte.
 pub(crate) fn position(h: Handle) -> (usize, u8) {
     (h as usize / 8, 1 << (h % 8))
+}
+
+/// Whether bit `h` of a bitset is set (none past its end).
+#[inline]
+pub(crate) fn has(bits: &[u8], h: Handle) -> bool {
+    let (byte, bit) = position(h);
+    bits.get(byte).is_some_and(|b| b & bit != 0)
 }
 
 /// The handles a bitset spans.
