@@ -1091,6 +1091,18 @@ fn tag_filters_hold_at_every_density() {
             (id, pn, tags_of(i))
         })
         .collect();
+    // The ids in ascending update order: by `updated_at`, then by creation.
+    let by_update = |ipam: &Ipam, ids: &[IpId]| {
+        let mut keyed: Vec<_> = ids
+            .iter()
+            .map(|id| {
+                let ip = ipam.get_ip(REGION, *id).unwrap();
+                (ip.updated_at, ip.created_at, ip.id)
+            })
+            .collect();
+        keyed.sort();
+        keyed.into_iter().map(|k| k.2).collect::<Vec<IpId>>()
+    };
     let check = |ipam: &Ipam, tagged: &[(IpId, PrivateNetworkId, Vec<&str>)]| {
         ipam.check_invariants().unwrap();
         for tag in [
@@ -1131,16 +1143,7 @@ fn tag_filters_hold_at_every_density() {
                 };
                 let resp = list(ipam, &request);
                 assert_eq!(resp.total_count, in_pn.len() as u64, "{tag} in a network");
-                let mut by_update: Vec<(DateTime<chrono::Utc>, DateTime<chrono::Utc>, IpId)> =
-                    in_pn
-                        .iter()
-                        .map(|id| {
-                            let ip = ipam.get_ip(REGION, *id).unwrap();
-                            (ip.updated_at, ip.created_at, ip.id)
-                        })
-                        .collect();
-                by_update.sort();
-                let want: Vec<IpId> = by_update.iter().take(3).map(|k| k.2).collect();
+                let want = &by_update(ipam, &in_pn)[..in_pn.len().min(3)];
                 assert_eq!(resp.ips.iter().map(|ip| ip.id).collect::<Vec<_>>(), want);
             }
             // With the filters applied after the postings: none of these IPs is attached.
@@ -1188,20 +1191,13 @@ fn tag_filters_hold_at_every_density() {
             };
             let resp = list(ipam, &request);
             assert_eq!(resp.total_count, expected.len() as u64, "{tag}");
-            let mut by_update = tagged
-                .iter()
-                .filter(|(_, _, t)| t.contains(&tag))
-                .map(|(id, _, _)| {
-                    let ip = ipam.get_ip(REGION, *id).unwrap();
-                    (
-                        std::cmp::Reverse(ip.updated_at),
-                        std::cmp::Reverse(ip.created_at),
-                        ip.id,
-                    )
-                })
-                .collect::<Vec<_>>();
-            by_update.sort();
-            let want: Vec<IpId> = by_update.iter().skip(10).take(10).map(|k| k.2).collect();
+            // Descending: both keys in the order's direction, the ascending order reversed.
+            let want: Vec<IpId> = by_update(ipam, &expected)
+                .into_iter()
+                .rev()
+                .skip(10)
+                .take(10)
+                .collect();
             assert_eq!(
                 resp.ips.iter().map(|ip| ip.id).collect::<Vec<_>>(),
                 want,
