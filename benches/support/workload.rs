@@ -924,8 +924,7 @@ pub(crate) fn list_cases(data: &RegionData) -> Vec<ListCase> {
     }
     // The network's IPs `i` (`i % networks == pn_index`) carry `tags_of(i)`.
     let in_pn = || (pn_index..n).step_by(networks);
-    let pn_tags = [tags_of(pn_index)[0].clone(), tags_of(pn_index)[1].clone()];
-    for tag in pn_tags {
+    for tag in tags_of(pn_index) {
         let total = in_pn().filter(|&i| tags_of(i).contains(&tag)).count();
         for order in [OrderBy::CreatedAtDesc, OrderBy::UpdatedAtDesc] {
             push(
