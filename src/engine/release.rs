@@ -82,10 +82,10 @@ impl Ipam {
     }
 
     fn maybe_compact(&mut self, region: Region) {
-        let store = &self.region(region).store;
+        let released = self.released_slots(region);
         if self.compaction == Compaction::Automatic
-            && store.dead() >= MIN_DEAD_TO_COMPACT
-            && store.dead() > store.len()
+            && released >= MIN_DEAD_TO_COMPACT
+            && released > self.ip_count(region)
         {
             self.renumber(region);
         }
