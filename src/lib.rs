@@ -144,6 +144,7 @@ mod model;
 mod pool;
 mod postings;
 mod query;
+mod recency;
 mod registry;
 pub mod rest;
 mod store;

@@ -20,9 +20,6 @@ const BLOCK: usize = 4096;
 /// Bytes of bits per block.
 const BLOCK_BYTES: usize = BLOCK / 8;
 
-/// Words of bits per block, as [`words`] reads them.
-const BLOCK_WORDS: usize = BLOCK / 64;
-
 /// The live handles. It spans the handles up to the largest ever added since it was built.
 /// The bits are laid out as a dense tag's ([`crate::postings::TagPostings`]), and read with the
 /// same functions.
@@ -130,6 +127,50 @@ impl LiveSet {
     /// top with `desc`). Whole blocks are skipped by their counts, then the bits are read from
     /// the block that holds the page's first handle.
     pub(crate) fn page(&self, desc: bool, start: u64, size: usize) -> Vec<Handle> {
+        let (bytes, skip) = self.skip_blocks(desc, start);
+        if desc {
+            page_of_words(words(&self.bits[..bytes.end], 0).rev(), true, skip, size)
+        } else {
+            page_of_words(words(&self.bits, bytes.start / 8), false, skip, size)
+        }
+    }
+
+    /// The handles that follow the first `start` (from the top with `desc`), in that order,
+    /// read lazily from the block that holds the first: [`LiveSet::page`] for a walk whose
+    /// length is not known beforehand.
+    pub(crate) fn iter_from(&self, desc: bool, start: u64) -> impl Iterator<Item = Handle> + '_ {
+        let (bytes, mut skip) = self.skip_blocks(desc, start);
+        let words: Box<dyn Iterator<Item = (usize, u64)> + '_> = if desc {
+            Box::new(words(&self.bits[..bytes.end], 0).rev())
+        } else {
+            Box::new(words(&self.bits, bytes.start / 8))
+        };
+        words.flat_map(move |(i, mut word)| {
+            // The first `skip` set bits, in the walk's direction, are not walked.
+            while skip > 0 && word != 0 {
+                word &= if desc { !(1 << word.ilog2()) } else { word - 1 };
+                skip -= 1;
+            }
+            // A word of the set spans handles, which are `u32`.
+            let base = Handle::try_from(i * 64).unwrap_or(Handle::MAX);
+            std::iter::from_fn(move || {
+                (word != 0).then(|| {
+                    let bit = if desc {
+                        word.ilog2()
+                    } else {
+                        word.trailing_zeros()
+                    };
+                    word &= !(1 << bit);
+                    base + bit
+                })
+            })
+        })
+    }
+
+    /// Skips the whole blocks whose handles all come before the `start`-th (from the top with
+    /// `desc`): the bytes of the blocks left to read from that end (whole words: blocks are
+    /// words long) and how many of their handles to skip still.
+    fn skip_blocks(&self, desc: bool, start: u64) -> (std::ops::Range<usize>, u64) {
         let mut skip = start;
         let mut skipped_blocks = 0;
         let mut skip_block = |&count: &u32| {
@@ -146,11 +187,11 @@ impl LiveSet {
             let _ = self.counts.iter().rev().all(&mut skip_block);
             // The bytes up to the end of the page's first block: the ones above are not read.
             let end = ((self.counts.len() - skipped_blocks) * BLOCK_BYTES).min(self.bits.len());
-            page_of_words(words(&self.bits[..end], 0).rev(), true, skip, size)
+            (0..end, skip)
         } else {
             let _ = self.counts.iter().all(&mut skip_block);
-            let first = skipped_blocks * BLOCK_WORDS;
-            page_of_words(words(&self.bits, first), false, skip, size)
+            let first = (skipped_blocks * BLOCK_BYTES).min(self.bits.len());
+            (first..self.bits.len(), skip)
         }
     }
 
@@ -269,8 +310,15 @@ mod tests {
                 let skip = usize::try_from(start).unwrap_or(usize::MAX);
                 let asc: Vec<Handle> = all.iter().copied().skip(skip).take(size).collect();
                 let desc: Vec<Handle> = all.iter().rev().copied().skip(skip).take(size).collect();
-                proptest::prop_assert_eq!(set.page(false, start, size), asc);
-                proptest::prop_assert_eq!(set.page(true, start, size), desc);
+                proptest::prop_assert_eq!(set.page(false, start, size), asc.clone());
+                proptest::prop_assert_eq!(set.page(true, start, size), desc.clone());
+                // A walk from the same place reads the page, and on to the end.
+                let walk: Vec<Handle> = set.iter_from(false, start).collect();
+                proptest::prop_assert_eq!(&walk[..asc.len()], &asc[..]);
+                proptest::prop_assert_eq!(walk.len(), all.len().saturating_sub(skip));
+                let walk: Vec<Handle> = set.iter_from(true, start).collect();
+                proptest::prop_assert_eq!(&walk[..desc.len()], &desc[..]);
+                proptest::prop_assert_eq!(walk.len(), all.len().saturating_sub(skip));
             }
         }
     }

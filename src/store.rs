@@ -18,6 +18,7 @@ use crate::model::ids::{IpId, ResourceId};
 use crate::model::ip::{CustomResource, Reverse};
 use crate::model::mac::MacAddress;
 use crate::model::request::ServiceResource;
+use crate::recency::UpdateLog;
 
 /// A dense handle of a live record.
 pub(crate) type Handle = u32;
@@ -727,6 +728,8 @@ pub(crate) struct Store {
     /// The earlier epochs whose ids may still be live, the latest last, with how their
     /// handles map to today's.
     moves: std::collections::VecDeque<Moved>,
+    /// The live handles in the order of their records' last change.
+    updates: UpdateLog,
 }
 
 /// How many earlier epochs a store keeps the renumbering of, those with the most live ids (an
@@ -967,6 +970,7 @@ impl Store {
             hasher,
             epoch: 0,
             moves: std::collections::VecDeque::new(),
+            updates: UpdateLog::default(),
         }
     }
 
@@ -1106,6 +1110,7 @@ impl Store {
         self.slots.push(Some(record));
         let added = self.live.insert(handle);
         debug_assert!(added, "a new handle");
+        self.updates.touch(handle);
         handle
     }
 
@@ -1227,6 +1232,35 @@ impl Store {
         self.slots[handle as usize].as_mut().expect("live handle")
     }
 
+    /// Sets the `updated` time of a live record to `now`, no earlier than it was, and moves it
+    /// to the end of the update log when the time changes.
+    pub(crate) fn touch(&mut self, handle: Handle, now: i64) {
+        let record = self.get_mut(handle);
+        debug_assert!(now >= record.updated, "the clock ran back");
+        if record.updated != now {
+            record.updated = now;
+            self.updates.touch(handle);
+        }
+    }
+
+    /// Starts loading what [`Store::touch`] changes besides the record.
+    pub(crate) fn warm_touch(&self, handle: Handle) {
+        self.updates.warm(handle);
+    }
+
+    /// The live handles in the order of their records' last change.
+    pub(crate) fn updates(&self) -> &UpdateLog {
+        &self.updates
+    }
+
+    /// Puts the update log in the order of the records' update times (ties by handle): after a
+    /// restore, which stores the records in handle order.
+    pub(crate) fn order_updates(&mut self) {
+        let mut order: Vec<(i64, Handle)> = self.iter().map(|(h, r)| (r.updated, h)).collect();
+        order.sort_unstable();
+        self.updates = UpdateLog::of(order.into_iter().map(|(_, h)| h));
+    }
+
     pub(crate) fn remove(&mut self, handle: Handle) -> Record {
         let record = self.slots[handle as usize].take().expect("live handle");
         // Most ids are not in the map, then mostly empty. Otherwise one probe in the common
@@ -1244,6 +1278,7 @@ impl Store {
             }
         }
         self.live.remove(handle);
+        self.updates.remove(handle);
         record
     }
 
@@ -1319,6 +1354,7 @@ impl Store {
         }
         let n = Handle::try_from(self.slots.len()).expect("fewer live records than handles");
         self.live = LiveSet::full(n);
+        self.updates = self.updates.remapped(|h| renumbering.get(h));
         self.keep_epochs(&via, &live);
         renumbering
     }
@@ -1409,7 +1445,7 @@ impl Store {
                 self.live.len()
             ));
         }
-        Ok(())
+        self.updates.check(self.iter().map(|(h, r)| (h, r.updated)))
     }
 }
 

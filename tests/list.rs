@@ -1037,6 +1037,21 @@ fn equal_times_tie_break_by_creation_in_the_keys_direction() {
     ipam.check_invariants().unwrap();
 }
 
+/// `n` Private Networks of `project`, each with one /20 (`10.k.0.0/20` for the `k`th).
+fn networks_of_20(ipam: &mut Ipam, project: ProjectId, n: u8) -> Vec<PrivateNetworkId> {
+    (0..n)
+        .map(|k| {
+            let net = format!("10.{k}.0.0/20").parse().unwrap();
+            ipam.create_private_network(
+                REGION,
+                CreatePrivateNetworkRequest::new(project).subnets([net]),
+            )
+            .unwrap()
+            .id
+        })
+        .collect()
+}
+
 /// The tag filter answers the same whatever the tag's density (which decides how the engine
 /// holds its postings): tags carried by every IP, by one in four, one in sixteen, one in
 /// eighteen (a bitset of the handles), one in sixty-four and one in a thousand, while they thin
@@ -1050,18 +1065,7 @@ fn tag_filters_hold_at_every_density() {
     let project = ProjectId::from_uuid(uuid(1));
     // Five networks take turns; the sixth takes one IP in five thousand, the seventh one in
     // forty.
-    let networks = 7;
-    let pns: Vec<PrivateNetworkId> = (0..networks)
-        .map(|k| {
-            let net = format!("10.{k}.0.0/20").parse().unwrap();
-            ipam.create_private_network(
-                REGION,
-                CreatePrivateNetworkRequest::new(project).subnets([net]),
-            )
-            .unwrap()
-            .id
-        })
-        .collect();
+    let pns = networks_of_20(&mut ipam, project, 7);
     let tags_of = |i: usize| {
         let mut t = vec!["all"];
         for (tag, every) in [
@@ -1271,5 +1275,176 @@ fn tag_filters_hold_at_every_density() {
             }
         }
         check(&ipam, &tagged);
+    }
+}
+
+/// A clock the test moves by hand: it stands still until told otherwise.
+#[derive(Debug, Clone)]
+struct HandClock(std::sync::Arc<std::sync::atomic::AtomicI64>);
+
+impl ipam_engine::Clock for HandClock {
+    fn now(&mut self) -> DateTime<chrono::Utc> {
+        DateTime::from_timestamp_micros(self.now_micros()).unwrap()
+    }
+
+    fn now_micros(&mut self) -> i64 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// Pages in update order come right however the times tie, through changes, releases, a
+/// compaction and a restore: the long run of a clock that stood still (which the engine's
+/// update log leaves to the full sort) and short runs of IPs changed in one microsecond at the
+/// ends of pages (which it sorts), with no filter, a tag on a third of the IPs and a network.
+#[test]
+fn update_order_pages_hold_however_times_tie() {
+    let micros = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(
+        start().timestamp_micros(),
+    ));
+    let tick = |n: i64| micros.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    let mut ipam = Ipam::builder()
+        .clock(HandClock(micros.clone()))
+        .random(SeededRandom::new(17))
+        .compaction(ipam_engine::Compaction::Manual)
+        .build();
+    let project = ProjectId::from_uuid(uuid(1));
+    let pns = networks_of_20(&mut ipam, project, 2);
+    let book = |ipam: &mut Ipam, i: usize| {
+        let tags = if i.is_multiple_of(3) {
+            vec!["third"]
+        } else {
+            vec![]
+        };
+        let request = BookIpRequest::new(project, Source::PrivateNetworkId(pns[i % 2])).tags(tags);
+        ipam.book_ip(REGION, request).unwrap().id
+    };
+    // 2,500 IPs booked while the clock stands still (about 1,560 are left unchanged: more ties
+    // than the update log sorts), then 2,500 in runs of one to four.
+    let mut ids: Vec<IpId> = (0..2500).map(|i| book(&mut ipam, i)).collect();
+    for i in 2500..5000 {
+        if i % 4 == 0 || i % 7 == 0 {
+            tick(1);
+        }
+        ids.push(book(&mut ipam, i));
+    }
+    // Changes: updates of every fifth IP (newest first), attachments of every seventh, in
+    // runs of one to three; releases of every eleventh, but the attached.
+    for (k, &id) in ids.iter().enumerate().rev().step_by(5) {
+        if k % 3 == 0 {
+            tick(1);
+        }
+        let update = UpdateIpRequest {
+            tags: Some(if k % 2 == 0 {
+                vec!["third".into()]
+            } else {
+                vec![]
+            }),
+            reverses: None,
+        };
+        ipam.update_ip(REGION, id, update).unwrap();
+    }
+    for (k, &id) in ids.iter().enumerate().step_by(7) {
+        tick(i64::from(k % 2 == 0));
+        let mac = mac(&format!("02:00:00:00:{:02x}:{:02x}", k >> 8, k & 0xff));
+        ipam.attach_ip(REGION, id, CustomResource::new(mac))
+            .unwrap();
+    }
+    // Every seventh IP is attached: those stay.
+    for (k, &id) in ids.iter().enumerate().step_by(11) {
+        if k % 7 != 0 {
+            ipam.release_ip(REGION, id).unwrap();
+        }
+    }
+    check_update_pages(&ipam, pns[1]);
+    assert!(ipam.compact(REGION) > 0);
+    check_update_pages(&ipam, pns[1]);
+    let restored = Ipam::builder()
+        .clock(HandClock(micros.clone()))
+        .random(SeededRandom::new(17))
+        .restore(&ipam.snapshot())
+        .unwrap();
+    check_update_pages(&restored, pns[1]);
+    ipam.check_invariants().unwrap();
+}
+
+/// Checks pages of every size at the start, middle and end of both update orders against the
+/// IPs sorted by `(updated_at, created_at)` then creation, for each filter.
+fn check_update_pages(ipam: &Ipam, pn: PrivateNetworkId) {
+    let filters = [
+        ListIpsRequest::default(),
+        ListIpsRequest {
+            tags: vec!["third".into()],
+            ..ListIpsRequest::default()
+        },
+        ListIpsRequest {
+            private_network_id: Some(pn),
+            ..ListIpsRequest::default()
+        },
+    ];
+    for filter in filters {
+        // Every match, in creation order: their ranks break ties.
+        let mut all = Vec::new();
+        for page in 1.. {
+            let resp = list(
+                ipam,
+                &ListIpsRequest {
+                    order_by: OrderBy::CreatedAtAsc,
+                    page,
+                    page_size: 1000,
+                    ..filter.clone()
+                },
+            );
+            if resp.ips.is_empty() {
+                break;
+            }
+            all.extend(resp.ips);
+        }
+        let mut expected: Vec<(DateTime<chrono::Utc>, usize, IpId)> = all
+            .iter()
+            .enumerate()
+            .map(|(rank, ip)| (ip.updated_at, rank, ip.id))
+            .collect();
+        expected.sort();
+        let ascending: Vec<IpId> = expected.iter().map(|e| e.2).collect();
+        let descending: Vec<IpId> = ascending.iter().rev().copied().collect();
+        for (order_by, want) in [
+            (OrderBy::UpdatedAtAsc, &ascending),
+            (OrderBy::UpdatedAtDesc, &descending),
+        ] {
+            for size in [1u32, 7, 100, 1000] {
+                let pages = want.len().div_ceil(size as usize) as u32;
+                let mut numbers = vec![1, 2, 3, pages / 3, pages / 2, pages - 1, pages, pages + 1];
+                // Pages that start in the run of the still clock, and about its end.
+                numbers.extend([800, 1500, 1560, 1600].map(|k| k / size + 1));
+                for page in numbers.into_iter().filter(|&p| p >= 1) {
+                    let resp = list(
+                        ipam,
+                        &ListIpsRequest {
+                            order_by,
+                            page,
+                            page_size: size,
+                            ..filter.clone()
+                        },
+                    );
+                    assert_eq!(resp.total_count, want.len() as u64);
+                    let from = ((page - 1) * size) as usize;
+                    let expected: Vec<IpId> = want
+                        .iter()
+                        .skip(from)
+                        .take(size as usize)
+                        .copied()
+                        .collect();
+                    let got: Vec<IpId> = resp.ips.iter().map(|ip| ip.id).collect();
+                    let differ = got.iter().zip(&expected).position(|(a, b)| a != b);
+                    assert!(
+                        got.len() == expected.len() && differ.is_none(),
+                        "{order_by} page {page} of {size}, {filter:?}: {} IPs for {}, first \
+                         wrong at {differ:?}",
+                        got.len(),
+                        expected.len()
+                    );
+                }
+            }
+        }
     }
 }

@@ -93,7 +93,7 @@ impl Ipam {
         // In a large region the MAC's slot in its postings is a cache miss: start loading it
         // before the id lookup waits on its own.
         self.region(region).index.prefetch_mac(resource.mac_address);
-        let handle = self.handle(region, id)?;
+        let handle = self.handle_to_change(region, id)?;
         validate::name(&self.limits, "resource.name", resource.name.as_deref())?;
         match self.current(region, handle) {
             Current::None => {
@@ -158,7 +158,7 @@ impl Ipam {
     ) -> Result<Handle, Error> {
         // As in attach_ip: the MAC's postings slot loads while the id is looked up.
         self.region(region).index.prefetch_mac(resource.mac_address);
-        let handle = self.handle(region, id)?;
+        let handle = self.handle_to_change(region, id)?;
         match self.current(region, handle) {
             Current::None => Ok(handle),
             Current::Custom(mac) if mac == resource.mac_address => {
@@ -225,7 +225,7 @@ impl Ipam {
         if let Some(to) = &request.to_resource {
             index.prefetch_mac(to.mac_address);
         }
-        let handle = self.handle(region, id)?;
+        let handle = self.handle_to_change(region, id)?;
         let to = request.to_resource;
         validate::name(
             &self.limits,
@@ -270,7 +270,7 @@ impl Ipam {
         id: IpId,
         resource: ServiceResource,
     ) -> Result<Ip, Error> {
-        let handle = self.handle(region, id)?;
+        let handle = self.handle_to_change(region, id)?;
         check_service_resource(&resource)?;
         validate::name(&self.limits, "resource.name", resource.name.as_deref())?;
         let attached_at = match self.region(region).store.get(handle).attachment() {
@@ -306,7 +306,7 @@ impl Ipam {
         id: IpId,
         resource_id: ResourceId,
     ) -> Result<Ip, Error> {
-        let handle = self.handle(region, id)?;
+        let handle = self.handle_to_change(region, id)?;
         match self.region(region).store.get(handle).attachment() {
             None => Ok(self.region(region).view(handle)),
             Some(a) if a.id == resource_id => {
@@ -352,9 +352,8 @@ impl Ipam {
         if warm {
             rs.index.warm_attachment(handle, &change);
         }
-        let record = rs.store.get_mut(handle);
-        record.set_attachment(new);
-        record.updated = now;
+        rs.store.get_mut(handle).set_attachment(new);
+        rs.store.touch(handle, now);
         rs.index.change_attachment(handle, &change);
     }
 }

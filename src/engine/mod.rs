@@ -294,13 +294,15 @@ impl Ipam {
         self.last_micros
     }
 
-    /// The handle of `id` in `region`.
-    pub(crate) fn handle(&self, region: Region, id: IpId) -> Result<Handle, Error> {
-        self.handle_warming(region, id, |_, _| {})
+    /// The handle of `id` in `region`, an IP about to change (or go): the memory the change
+    /// updates beside its record (its update log entry) starts loading with the record.
+    pub(crate) fn handle_to_change(&self, region: Region, id: IpId) -> Result<Handle, Error> {
+        self.handle_warming(region, id, |rs, h| rs.store.warm_touch(h))
     }
 
-    /// [`Ipam::handle`], starting the loads of `warm` (reads only) with the candidate handle
-    /// before the record is read to confirm it ([`crate::store::Store::handle_warming`]).
+    /// The handle of `id` in `region`, starting the loads of `warm` (reads only) with the
+    /// candidate handle before the record is read to confirm it
+    /// ([`crate::store::Store::handle_warming`]).
     pub(crate) fn handle_warming(
         &self,
         region: Region,

@@ -58,7 +58,7 @@ impl Ipam {
     }
 
     fn releasable(&self, region: Region, id: IpId) -> Result<Handle, Error> {
-        let handle = self.handle(region, id)?;
+        let handle = self.handle_to_change(region, id)?;
         if let Some(a) = self.region(region).store.get(handle).attachment() {
             return Err(Error::IpAttached {
                 ip_id: id,

@@ -90,6 +90,7 @@ impl Ipam {
             if let Some(Some(set)) = known {
                 rs.index.warm_tags(set, h);
             }
+            rs.store.warm_touch(h);
         })?;
         if let Some(tags) = &request.tags {
             validate::tags(&self.limits, tags)?;
@@ -113,7 +114,7 @@ impl Ipam {
         if let Some(reverses) = reverses {
             record.set_reverses(reverses);
         }
-        record.updated = now;
+        rs.store.touch(handle, now);
         Ok(handle)
     }
 }

@@ -329,6 +329,11 @@ fn order(
     if start >= matches.len() {
         return Vec::new();
     }
+    if let OrderBy::UpdatedAtAsc | OrderBy::UpdatedAtDesc = order_by {
+        if let Some(page) = by_update_log(rs, matches, order_by.is_descending(), start, size) {
+            return page;
+        }
+    }
     match (matches, order_by) {
         // A tag's bitset alone, in every order with no roaring bitmap built: its creation-order
         // page straight off its words, other orders off its members gathered in a vector.
@@ -340,6 +345,33 @@ fn order(
         // Handles in order are read in place in every order.
         (Posting::Sorted(sorted), _) => order_matches(rs, &**sorted, order_by, start, size),
         _ => order_matches(rs, &*matches.to_bitmap(), order_by, start, size),
+    }
+}
+
+/// The page in update order read off the region's update log ([`crate::recency`]), testing
+/// each entry walked against the matches; `None` when reading every match costs less.
+fn by_update_log(
+    rs: &RegionState,
+    matches: &Posting<'_>,
+    desc: bool,
+    start: u64,
+    size: usize,
+) -> Option<Vec<Handle>> {
+    let time_of = |h| rs.store.get(h).updated;
+    let log = rs.store.updates();
+    let count = matches.len();
+    match matches {
+        Posting::Live(_) => log.page(time_of, None, count, desc, start, size),
+        Posting::Bitmap(b) => log.page(time_of, Some(&|h| b.contains(h)), count, desc, start, size),
+        Posting::Dense(t) => log.page(time_of, Some(&|h| t.contains(h)), count, desc, start, size),
+        Posting::Sorted(s) => log.page(
+            time_of,
+            Some(&|h| s.binary_search(&h).is_ok()),
+            count,
+            desc,
+            start,
+            size,
+        ),
     }
 }
 
