@@ -20,6 +20,9 @@ const BLOCK: usize = 4096;
 /// Bytes of bits per block.
 const BLOCK_BYTES: usize = BLOCK / 8;
 
+/// Words of bits per block, as [`words`] reads them.
+const BLOCK_WORDS: usize = BLOCK / 64;
+
 /// The live handles. It spans the handles up to the largest ever added since it was built.
 /// The bits are laid out as a dense tag's ([`crate::postings::TagPostings`]), and read with the
 /// same functions.
@@ -127,11 +130,11 @@ impl LiveSet {
     /// top with `desc`). Whole blocks are skipped by their counts, then the bits are read from
     /// the block that holds the page's first handle.
     pub(crate) fn page(&self, desc: bool, start: u64, size: usize) -> Vec<Handle> {
-        let (bytes, skip) = self.skip_blocks(desc, start);
+        let (skipped, skip) = self.skip_blocks(desc, start);
         if desc {
-            page_of_words(words(&self.bits[..bytes.end], 0).rev(), true, skip, size)
+            page_of_words(words(self.bits_below(skipped), 0).rev(), true, skip, size)
         } else {
-            page_of_words(words(&self.bits, bytes.start / 8), false, skip, size)
+            page_of_words(words(&self.bits, skipped * BLOCK_WORDS), false, skip, size)
         }
     }
 
@@ -139,11 +142,11 @@ impl LiveSet {
     /// read lazily from the block that holds the first: [`LiveSet::page`] for a walk whose
     /// length is not known beforehand.
     pub(crate) fn iter_from(&self, desc: bool, start: u64) -> impl Iterator<Item = Handle> + '_ {
-        let (bytes, mut skip) = self.skip_blocks(desc, start);
+        let (skipped, mut skip) = self.skip_blocks(desc, start);
         let words: Box<dyn Iterator<Item = (usize, u64)> + '_> = if desc {
-            Box::new(words(&self.bits[..bytes.end], 0).rev())
+            Box::new(words(self.bits_below(skipped), 0).rev())
         } else {
-            Box::new(words(&self.bits, bytes.start / 8))
+            Box::new(words(&self.bits, skipped * BLOCK_WORDS))
         };
         words.flat_map(move |(i, mut word)| {
             // The first `skip` set bits, in the walk's direction, are not walked.
@@ -167,32 +170,56 @@ impl LiveSet {
         })
     }
 
-    /// Skips the whole blocks whose handles all come before the `start`-th (from the top with
-    /// `desc`): the bytes of the blocks left to read from that end (whole words: blocks are
-    /// words long) and how many of their handles to skip still.
-    fn skip_blocks(&self, desc: bool, start: u64) -> (std::ops::Range<usize>, u64) {
+    /// The handles from `first` on, in order.
+    pub(crate) fn iter_above(&self, first: Handle) -> impl Iterator<Item = Handle> + '_ {
+        let word = first as usize / 64;
+        // The bits of the first word below `first` are not walked.
+        let below = !0u64 << (first % 64);
+        words(&self.bits, word).flat_map(move |(i, word_bits)| {
+            let mut rest = if i == word {
+                word_bits & below
+            } else {
+                word_bits
+            };
+            // A word of the set spans handles, which are `u32`.
+            let base = Handle::try_from(i * 64).unwrap_or(Handle::MAX);
+            std::iter::from_fn(move || {
+                (rest != 0).then(|| {
+                    let h = base + rest.trailing_zeros();
+                    rest &= rest - 1;
+                    h
+                })
+            })
+        })
+    }
+
+    /// The number of whole blocks whose handles all come before the `start`-th (from the top
+    /// with `desc`), and how many handles to skip still past them.
+    fn skip_blocks(&self, desc: bool, start: u64) -> (usize, u64) {
         let mut skip = start;
-        let mut skipped_blocks = 0;
+        let mut skipped = 0;
         let mut skip_block = |&count: &u32| {
             let count = u64::from(count);
             if skip < count {
                 return false;
             }
             skip -= count;
-            skipped_blocks += 1;
+            skipped += 1;
             true
         };
+        // `all`, not `take_while`: the closure must see each block once, and stop.
         if desc {
-            // `all`, not `take_while`: the closure must see each block once, and stop.
             let _ = self.counts.iter().rev().all(&mut skip_block);
-            // The bytes up to the end of the page's first block: the ones above are not read.
-            let end = ((self.counts.len() - skipped_blocks) * BLOCK_BYTES).min(self.bits.len());
-            (0..end, skip)
         } else {
             let _ = self.counts.iter().all(&mut skip_block);
-            let first = (skipped_blocks * BLOCK_BYTES).min(self.bits.len());
-            (first..self.bits.len(), skip)
         }
+        (skipped, skip)
+    }
+
+    /// The bits below the top `skipped` blocks: a descending walk starts at their end.
+    fn bits_below(&self, skipped: usize) -> &[u8] {
+        let end = ((self.counts.len() - skipped) * BLOCK_BYTES).min(self.bits.len());
+        &self.bits[..end]
     }
 
     /// Checks the counts of the blocks and of the set against the bits.
@@ -246,6 +273,16 @@ mod tests {
             // Compared by members: a container of 4,096 may be an array or a bitmap.
             assert!(set.bitmap().iter().eq(0..n), "{n}");
             assert!(set.check().is_ok(), "{n}: {:?}", set.check());
+            // Past the last handle, nothing: a full set's last word may be short.
+            let len = u64::from(n);
+            for desc in [false, true] {
+                assert_eq!(set.page(desc, len, 10), Vec::<Handle>::new(), "{n}");
+                assert_eq!(set.iter_from(desc, len).count(), 0, "{n}");
+                assert_eq!(
+                    set.iter_from(desc, len.saturating_sub(1)).count(),
+                    usize::from(n > 0)
+                );
+            }
         }
     }
 
@@ -319,6 +356,10 @@ mod tests {
                 let walk: Vec<Handle> = set.iter_from(true, start).collect();
                 proptest::prop_assert_eq!(&walk[..desc.len()], &desc[..]);
                 proptest::prop_assert_eq!(walk.len(), all.len().saturating_sub(skip));
+                // The handles from one on: `start` read as a handle.
+                let first = Handle::try_from(start).unwrap_or(Handle::MAX);
+                let above: Vec<Handle> = all.iter().copied().filter(|&h| h >= first).collect();
+                proptest::prop_assert_eq!(set.iter_above(first).collect::<Vec<_>>(), above);
             }
         }
     }

@@ -8,10 +8,15 @@
 //! [`LiveSet`] over the log's positions, whose counts per block find the `k`-th in
 //! O(log length / 4,096). When stale entries outnumber the live ones, the log drops them.
 //!
-//! Without it, a page of a million IPs by update time read every record (72 MB) and selected
-//! its window out of a million keys: 17-21 ms, whatever the page, holding a shared engine's
-//! read lock all along. It costs a booking a push, and every change of an IP one more cache
-//! line (the handle's position in the log), which the calls start loading with the record.
+//! A booking writes nothing here: the records booked since the last change of any record (the
+//! newest handles) follow the log, in handle order, which is their update order, and the
+//! store's own live set walks them. The next change appends them before its own entry.
+//!
+//! Without the log, a page of a million IPs by update time read every record (72 MB) and
+//! selected its window out of a million keys: 17-21 ms whatever the page, holding a shared
+//! engine's read lock all along. With it, such a page reads its own entries and a few around
+//! them. It costs each change of an IP one more cache line (the handle's position in the log),
+//! which the calls start loading with the record, and 8 bytes per IP.
 
 use std::collections::VecDeque;
 
@@ -29,54 +34,53 @@ const SQUEEZE_MIN: usize = 4096;
 /// clock stands still.
 const TIE_MAX: usize = 1024;
 
-/// The live records' handles, in the order of their last change.
+/// The live records' handles, in the order of their last change: those in the log, then the
+/// live handles from [`UpdateLog::tail_from`] on (the unlogged tail), in handle order.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct UpdateLog {
     /// Handles, in the order they were appended; stale ones among them.
     entries: Vec<Handle>,
     /// The positions of the live entries.
     live: LiveSet,
-    /// For each handle, the position of its live entry, or [`NONE`].
+    /// For each handle below `tail_from`, the position of its live entry, or [`NONE`].
     at: Vec<u32>,
+    /// Every live handle below this one has an entry; none from it on has.
+    tail_from: Handle,
 }
 
 impl UpdateLog {
-    /// The log of `handles`, in this order.
-    pub(crate) fn of(handles: impl IntoIterator<Item = Handle>) -> Self {
-        let mut log = Self::default();
+    /// The log of every live handle, `handles` in this order, the next handle being `end`.
+    pub(crate) fn of(handles: impl IntoIterator<Item = Handle>, end: Handle) -> Self {
+        let mut log = Self {
+            tail_from: end,
+            ..Self::default()
+        };
         for h in handles {
-            log.touch(h);
+            log.append(h);
         }
         log
     }
 
-    /// Number of live entries. O(1).
+    /// Number of live entries in the log (the unlogged tail aside). O(1).
     pub(crate) fn len(&self) -> u64 {
         self.live.len()
     }
 
-    /// Moves `handle`'s entry to the end of the log (a new one for a new handle): its record
-    /// has just changed. O(1) amortized.
-    #[inline]
-    pub(crate) fn touch(&mut self, handle: Handle) {
+    /// Moves `handle`'s record to the end of the update order: it has just changed. `records`
+    /// are the store's live handles, the next being `end`. O(1) amortized: after bookings, it
+    /// first appends theirs (booked before this change, they come before it).
+    pub(crate) fn touch(&mut self, handle: Handle, records: &LiveSet, end: Handle) {
+        if end > self.tail_from {
+            for h in records.iter_above(self.tail_from) {
+                self.append(h);
+            }
+            self.tail_from = end;
+        }
         self.unlink(handle);
-        if self.entries.len() >= SQUEEZE_MIN && self.entries.len() as u64 >= 2 * self.len() {
-            self.squeeze();
-        }
-        // Live entries are at most the handles, fewer than `u32::MAX`, and at most as many
-        // stale ones are kept (plus a few): a squeeze always leaves room.
-        let pos = u32::try_from(self.entries.len()).unwrap_or(NONE);
-        debug_assert_ne!(pos, NONE, "the log outgrew its positions");
-        self.entries.push(handle);
-        self.live.insert(pos);
-        let h = handle as usize;
-        if h >= self.at.len() {
-            self.at.resize(h + 1, NONE);
-        }
-        self.at[h] = pos;
+        self.append(handle);
     }
 
-    /// Drops `handle`'s entry: its record is gone.
+    /// Forgets `handle`: its record is gone.
     pub(crate) fn remove(&mut self, handle: Handle) {
         self.unlink(handle);
     }
@@ -98,9 +102,28 @@ impl UpdateLog {
         }
     }
 
+    /// Appends an entry for `handle`, which has none.
+    fn append(&mut self, handle: Handle) {
+        debug_assert!(self.at.get(handle as usize).is_none_or(|&pos| pos == NONE));
+        if self.entries.len() >= SQUEEZE_MIN && self.entries.len() as u64 >= 2 * self.len() {
+            self.squeeze();
+        }
+        // Live entries are at most the handles, fewer than `u32::MAX`, and at most as many
+        // stale ones are kept (plus a few): a squeeze always leaves room.
+        let pos = u32::try_from(self.entries.len()).unwrap_or(NONE);
+        debug_assert_ne!(pos, NONE, "the log outgrew its positions");
+        self.entries.push(handle);
+        self.live.insert(pos);
+        let h = handle as usize;
+        if h >= self.at.len() {
+            self.at.resize(h + 1, NONE);
+        }
+        self.at[h] = pos;
+    }
+
     /// Drops the stale entries, keeping the order. O(entries).
     fn squeeze(&mut self) {
-        let kept: Vec<Handle> = self.live_handles().collect();
+        let kept: Vec<Handle> = self.logged().collect();
         for (pos, &h) in (0..).zip(&kept) {
             self.at[h as usize] = pos;
         }
@@ -109,36 +132,76 @@ impl UpdateLog {
         self.live = LiveSet::full(n);
     }
 
-    /// The live entries' handles, in the log's order.
-    pub(crate) fn live_handles(&self) -> impl Iterator<Item = Handle> + '_ {
+    /// The live entries' handles, in the log's order (the unlogged tail not included).
+    fn logged(&self) -> impl Iterator<Item = Handle> + '_ {
         self.live.iter().map(|pos| self.entries[pos as usize])
     }
 
-    /// The log with every handle renumbered by `renumber` (a compaction's, order preserving),
-    /// and its stale entries dropped.
+    /// The log with every handle renumbered by `renumber` (a compaction's, order preserving,
+    /// of the live handles to `0..n`), its stale entries dropped. The live handles below the
+    /// tail are those in the log: renumbered, they come first, and the tail follows them.
     pub(crate) fn remapped(&self, renumber: impl Fn(Handle) -> Handle) -> Self {
-        let mut log = Self {
-            entries: Vec::with_capacity(usize::try_from(self.len()).unwrap_or(0)),
-            ..Self::default()
-        };
-        for h in self.live_handles() {
-            log.touch(renumber(h));
+        let entries: Vec<Handle> = self.logged().map(renumber).collect();
+        let n = u32::try_from(entries.len()).expect("fewer live entries than positions");
+        let mut at = vec![NONE; entries.len()];
+        for (pos, &h) in (0..).zip(&entries) {
+            let slot = at.get_mut(h as usize);
+            debug_assert!(slot.is_some(), "handle {h} renumbered past the logged ones");
+            if let Some(slot) = slot {
+                *slot = pos;
+            }
         }
-        log
+        Self {
+            entries,
+            live: LiveSet::full(n),
+            at,
+            tail_from: n,
+        }
+    }
+
+    /// The live records' handles in update order from the `from`-th on (from the last with
+    /// `desc`): the log's live entries, then the tail. `records` are the store's live handles.
+    fn walk<'a>(
+        &'a self,
+        records: &'a LiveSet,
+        desc: bool,
+        from: u64,
+    ) -> Box<dyn Iterator<Item = Handle> + 'a> {
+        let logged = self.len();
+        let tail = records.len() - logged;
+        let entry = |pos: u32| self.entries[pos as usize];
+        match (desc, from < logged, from < tail) {
+            (false, true, _) => Box::new(
+                self.live
+                    .iter_from(false, from)
+                    .map(entry)
+                    .chain(records.iter_from(false, logged)),
+            ),
+            (false, false, _) => Box::new(records.iter_from(false, from)),
+            (true, _, true) => Box::new(
+                records
+                    .iter_from(true, from)
+                    .take(usize::try_from(tail - from).unwrap_or(usize::MAX))
+                    .chain(self.live.iter_from(true, 0).map(entry)),
+            ),
+            (true, _, false) => Box::new(self.live.iter_from(true, from - tail).map(entry)),
+        }
     }
 
     /// The page `start..start + size` of the matches in update order: by `time_of` their
     /// handles, ascending or (`desc`) descending, ties by handle in the same direction. The
-    /// matches are the live entries that `member` holds (all of them without it), `count` of
-    /// them. `None` when the log would cost more than reading every match: a filter that
-    /// leaves too few matches among the entries to walk, or more than [`TIE_MAX`] entries tied
-    /// at one end of the page.
+    /// matches are the live records (`records`, the store's live handles) that `member` holds
+    /// (all of them without it), `count` of them. `None` when the log would cost more than
+    /// reading every match: a filter that leaves too few matches among the records to walk, or
+    /// more than [`TIE_MAX`] records tied at one end of the page.
     ///
-    /// Without a filter, the walk starts [`TIE_MAX`] entries before the page, found by the
+    /// Without a filter, the walk starts [`TIE_MAX`] records before the page, found by the
     /// block counts: O(log length / 4,096 + page). With one, it starts at the end the order
-    /// starts from, and gives up past four times the entries it expects to walk.
+    /// starts from, and gives up past four times the records it expects to walk.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn page(
         &self,
+        records: &LiveSet,
         time_of: impl Fn(Handle) -> i64,
         member: Option<&dyn Fn(Handle) -> bool>,
         count: u64,
@@ -146,18 +209,18 @@ impl UpdateLog {
         start: u64,
         size: usize,
     ) -> Option<Vec<Handle>> {
-        let entries = self.len();
-        if start >= count || size == 0 || entries == 0 {
+        let all = records.len();
+        if start >= count || size == 0 || all == 0 {
             return Some(Vec::new());
         }
         let (from, budget) = match member {
             None => {
-                debug_assert_eq!(count, entries, "every live entry is a match");
+                debug_assert_eq!(count, all, "every live record is a match");
                 (start.saturating_sub(TIE_MAX as u64), u64::MAX)
             }
             Some(_) => {
-                // The entries walked to pass the page's end, if the matches are spread evenly.
-                let expected = start.saturating_add(size as u64).saturating_mul(entries) / count;
+                // The records walked to pass the page's end, if the matches are spread evenly.
+                let expected = start.saturating_add(size as u64).saturating_mul(all) / count;
                 if expected > count {
                     return None;
                 }
@@ -177,11 +240,10 @@ impl UpdateLog {
         let mut page: Vec<Handle> = Vec::with_capacity(size.min(1024));
         let mut after: Vec<Handle> = Vec::new();
         let mut last_time = None;
-        for (walked, pos) in (0..).zip(self.live.iter_from(desc, from)) {
+        for (walked, h) in (0..).zip(self.walk(records, desc, from)) {
             if walked >= budget {
                 return None;
             }
-            let h = self.entries[pos as usize];
             if member.is_some_and(|m| !m(h)) {
                 continue;
             }
@@ -237,27 +299,36 @@ impl UpdateLog {
         )
     }
 
-    /// Checks the log against the live records (`records`, every one, in handle order, with
-    /// its update time): one live entry each, in update order, and the counts.
-    pub(crate) fn check(&self, records: impl Iterator<Item = (Handle, i64)>) -> Result<(), String> {
+    /// Checks the log against the live records (`records`, the store's live handles, and
+    /// `time_of` their update times): one live entry for each below the tail and none from it
+    /// on, all of them in update order, and the counts.
+    pub(crate) fn check(
+        &self,
+        records: &LiveSet,
+        time_of: impl Fn(Handle) -> i64,
+    ) -> Result<(), String> {
         self.live.check()?;
-        let mut times = std::collections::HashMap::new();
-        for (h, time) in records {
+        for h in records.iter() {
             let pos = self.at.get(h as usize).copied().unwrap_or(NONE);
-            if pos == NONE || !self.live.contains(pos) || self.entries.get(pos as usize) != Some(&h)
-            {
-                return Err(format!("handle {h} has no live entry in the update log"));
+            let logged = pos != NONE
+                && self.live.contains(pos)
+                && self.entries.get(pos as usize) == Some(&h);
+            if logged != (h < self.tail_from) {
+                return Err(format!(
+                    "handle {h} is {}in the update log, which holds those below {}",
+                    if logged { "" } else { "not " },
+                    self.tail_from
+                ));
             }
-            times.insert(h, time);
         }
-        if times.len() as u64 != self.len() {
+        let tail = records.iter().filter(|&h| h >= self.tail_from).count() as u64;
+        if self.len() + tail != records.len() {
             return Err(format!(
-                "update log has {} live entries for {} records",
+                "update log has {} live entries and a tail of {tail} for {} records",
                 self.len(),
-                times.len()
+                records.len()
             ));
         }
-        let mut last = i64::MIN;
         for pos in self.live.iter() {
             let h = self.entries[pos as usize];
             if self.at.get(h as usize) != Some(&pos) {
@@ -265,10 +336,13 @@ impl UpdateLog {
                     "update log entry {pos} of handle {h} is not its own"
                 ));
             }
-            let time = times[&h];
+        }
+        let mut last = i64::MIN;
+        for (k, h) in self.walk(records, false, 0).enumerate() {
+            let time = time_of(h);
             if time < last {
                 return Err(format!(
-                    "update log entry {pos} of handle {h} is out of order"
+                    "handle {h}, {k}th in update order, is out of order"
                 ));
             }
             last = time;
@@ -288,9 +362,11 @@ impl UpdateLog {
 mod tests {
     use super::*;
 
-    /// A log beside what it should hold: each live handle's update time.
+    /// A log beside what it should hold: the live handles (as the store keeps them) and each
+    /// one's update time.
     struct Logged {
         log: UpdateLog,
+        records: LiveSet,
         times: Vec<Option<i64>>,
         now: i64,
     }
@@ -299,16 +375,21 @@ mod tests {
         fn new() -> Self {
             Self {
                 log: UpdateLog::default(),
+                records: LiveSet::default(),
                 times: Vec::new(),
                 now: 0,
             }
         }
 
-        /// A new handle, at the clock's time.
+        fn end(&self) -> Handle {
+            Handle::try_from(self.times.len()).unwrap()
+        }
+
+        /// A new handle, at the clock's time: as in the store, the log is not told.
         fn book(&mut self) -> Handle {
-            let h = Handle::try_from(self.times.len()).unwrap();
+            let h = self.end();
             self.times.push(Some(self.now));
-            self.log.touch(h);
+            self.records.insert(h);
             h
         }
 
@@ -317,20 +398,19 @@ mod tests {
             let time = self.times[h as usize].as_mut().unwrap();
             if *time != self.now {
                 *time = self.now;
-                self.log.touch(h);
+                let end = self.end();
+                self.log.touch(h, &self.records, end);
             }
         }
 
         fn release(&mut self, h: Handle) {
             self.times[h as usize] = None;
+            self.records.remove(h);
             self.log.remove(h);
         }
 
         fn live(&self) -> Vec<Handle> {
-            (0..)
-                .zip(&self.times)
-                .filter_map(|(h, t)| t.map(|_| h))
-                .collect()
+            self.records.iter().collect()
         }
 
         fn time_of(&self, h: Handle) -> i64 {
@@ -338,8 +418,7 @@ mod tests {
         }
 
         fn check(&self) -> Result<(), String> {
-            let live = self.live();
-            self.log.check(live.iter().map(|&h| (h, self.time_of(h))))
+            self.log.check(&self.records, |h| self.time_of(h))
         }
 
         /// The matches of `member` sorted as a list orders them.
@@ -363,6 +442,7 @@ mod tests {
             let every = |_| true;
             let expected = self.sorted(member.unwrap_or(&every), desc);
             let page = self.log.page(
+                &self.records,
                 |h| self.time_of(h),
                 member,
                 expected.len() as u64,
@@ -468,23 +548,34 @@ mod tests {
         let before = l.log.entries.len();
         l.change(4999);
         assert_eq!(l.log.entries.len(), before);
-        // Renumbered without the released: every other handle, halved.
-        for h in (1..5000).step_by(2) {
+        // Bookings after the last change follow the log unlogged, and pages read them.
+        for _ in 0..300 {
+            l.now += 1;
+            l.book();
+        }
+        assert_eq!(l.log.len(), 5000);
+        l.check().unwrap();
+        assert!(l.page(None, true, 250, 100).is_some());
+        assert!(l.page(None, false, 4950, 100).is_some());
+        // Renumbered without the released: every other handle, halved. The tail stays one.
+        for h in (1..5300).step_by(2) {
             l.release(h);
         }
         let log = l.log.remapped(|h| h / 2);
-        let mut times = vec![None; 2500];
-        for h in (0..5000).step_by(2) {
+        let mut times = vec![None; 2650];
+        for h in (0..5300).step_by(2) {
             times[h / 2] = l.times[h];
         }
         let renumbered = Logged {
             log,
+            records: LiveSet::full(2650),
             times,
             now: l.now,
         };
         renumbered.check().unwrap();
         assert_eq!(renumbered.log.entries.len(), 2500);
         assert!(renumbered.page(None, true, 100, 100).is_some());
+        assert!(renumbered.page(None, false, 2450, 100).is_some());
     }
 
     #[test]
@@ -500,12 +591,19 @@ mod tests {
         assert!(l.check().is_err());
         l.times[2] = Some(3);
         // A record the log lost, and an entry for a record that is gone.
+        l.change(0);
         l.log.remove(4);
         assert!(l.check().is_err());
-        l.log.touch(4);
+        l.log.append(4);
         l.times[4] = Some(l.now);
         l.check().unwrap();
-        l.times[7] = None;
+        l.records.remove(7);
+        assert!(l.check().is_err());
+        l.records.insert(7);
+        // A booking the log holds an entry for, ahead of its change.
+        let h = l.book();
+        l.check().unwrap();
+        l.log.append(h);
         assert!(l.check().is_err());
     }
 

@@ -1110,7 +1110,6 @@ impl Store {
         self.slots.push(Some(record));
         let added = self.live.insert(handle);
         debug_assert!(added, "a new handle");
-        self.updates.touch(handle);
         handle
     }
 
@@ -1239,7 +1238,8 @@ impl Store {
         debug_assert!(now >= record.updated, "the clock ran back");
         if record.updated != now {
             record.updated = now;
-            self.updates.touch(handle);
+            let end = self.next_handle().unwrap_or(Handle::MAX);
+            self.updates.touch(handle, &self.live, end);
         }
     }
 
@@ -1258,7 +1258,8 @@ impl Store {
     pub(crate) fn order_updates(&mut self) {
         let mut order: Vec<(i64, Handle)> = self.iter().map(|(h, r)| (r.updated, h)).collect();
         order.sort_unstable();
-        self.updates = UpdateLog::of(order.into_iter().map(|(_, h)| h));
+        let end = self.next_handle().unwrap_or(Handle::MAX);
+        self.updates = UpdateLog::of(order.into_iter().map(|(_, h)| h), end);
     }
 
     pub(crate) fn remove(&mut self, handle: Handle) -> Record {
@@ -1445,7 +1446,7 @@ impl Store {
                 self.live.len()
             ));
         }
-        self.updates.check(self.iter().map(|(h, r)| (h, r.updated)))
+        self.updates.check(&self.live, |h| self.get(h).updated)
     }
 }
 

@@ -357,22 +357,21 @@ fn by_update_log(
     start: u64,
     size: usize,
 ) -> Option<Vec<Handle>> {
-    let time_of = |h| rs.store.get(h).updated;
-    let log = rs.store.updates();
-    let count = matches.len();
-    match matches {
-        Posting::Live(_) => log.page(time_of, None, count, desc, start, size),
-        Posting::Bitmap(b) => log.page(time_of, Some(&|h| b.contains(h)), count, desc, start, size),
-        Posting::Dense(t) => log.page(time_of, Some(&|h| t.contains(h)), count, desc, start, size),
-        Posting::Sorted(s) => log.page(
-            time_of,
-            Some(&|h| s.binary_search(&h).is_ok()),
-            count,
-            desc,
-            start,
-            size,
-        ),
-    }
+    let member: Option<&dyn Fn(Handle) -> bool> = match matches {
+        Posting::Live(_) => None,
+        Posting::Bitmap(b) => Some(&|h| b.contains(h)),
+        Posting::Dense(t) => Some(&|h| t.contains(h)),
+        Posting::Sorted(s) => Some(&|h| s.binary_search(&h).is_ok()),
+    };
+    rs.store.updates().page(
+        rs.store.live(),
+        |h| rs.store.get(h).updated,
+        member,
+        matches.len(),
+        desc,
+        start,
+        size,
+    )
 }
 
 /// Matches in handle order, as the orders read them.
