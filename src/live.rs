@@ -69,6 +69,33 @@ impl LiveSet {
         true
     }
 
+    /// Adds the handles `from..to`, all of them above every handle the set spans: whole bytes
+    /// at once, where [`LiveSet::insert`] one by one took a third of the time of appending a
+    /// million records to the update log.
+    pub(crate) fn insert_run(&mut self, from: Handle, to: Handle) {
+        debug_assert!(from as usize >= self.bits.len() * 8 || !self.iter_above(from).any(|_| true));
+        let (mut h, whole_end) = (from, to / 8 * 8);
+        while h < to && (h % 8 != 0 || h >= whole_end) {
+            self.insert(h);
+            h += 1;
+        }
+        if h < whole_end {
+            let (first, end) = (h as usize / 8, whole_end as usize / 8);
+            self.grow(end - 1);
+            self.bits[first..end].fill(u8::MAX);
+            for block in first / BLOCK_BYTES..=(end - 1) / BLOCK_BYTES {
+                let lo = first.max(block * BLOCK_BYTES);
+                let hi = end.min((block + 1) * BLOCK_BYTES);
+                // At most a block's bits, 4,096.
+                self.counts[block] += u32::try_from((hi - lo) * 8).unwrap_or(u32::MAX);
+            }
+            self.len += (end - first) as u64 * 8;
+            for h in whole_end..to {
+                self.insert(h);
+            }
+        }
+    }
+
     /// Spans the handles up to those of `byte`, and on to the end of its word: one growth per
     /// 64 bookings rather than per 8.
     fn grow(&mut self, byte: usize) {
@@ -282,6 +309,37 @@ mod tests {
                     set.iter_from(desc, len.saturating_sub(1)).count(),
                     usize::from(n > 0)
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn runs_are_inserted_as_one_by_one() {
+        for (from, to) in [
+            (0, 0),
+            (0, 5),
+            (3, 8),
+            (5, 70),
+            (8, 4096),
+            (13, 9000),
+            (4090, 4100),
+        ] {
+            for lead in [0, 1, 2] {
+                // Some handles below the run first, none of them in it.
+                let below: Vec<Handle> = (0..from).filter(|h| h % 3 == lead).collect();
+                let mut run = LiveSet::default();
+                let mut single = LiveSet::default();
+                for &h in &below {
+                    run.insert(h);
+                    single.insert(h);
+                }
+                run.insert_run(from, to);
+                for h in from..to {
+                    single.insert(h);
+                }
+                assert!(run.iter().eq(single.iter()), "{from}..{to}");
+                assert_eq!(run.len(), single.len());
+                assert!(run.check().is_ok(), "{from}..{to}: {:?}", run.check());
             }
         }
     }

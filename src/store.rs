@@ -1355,7 +1355,7 @@ impl Store {
         }
         let n = Handle::try_from(self.slots.len()).expect("fewer live records than handles");
         self.live = LiveSet::full(n);
-        self.updates = self.updates.remapped(|h| renumbering.get(h));
+        self.updates.compact();
         self.keep_epochs(&via, &live);
         renumbering
     }
