@@ -1,8 +1,10 @@
 //! The list query engine: it reads a region's indexes and never changes them. Filters fixed by
 //! the subnet (Project, Organization, VPC, Private Network, subnet, family) select subnets, whose
 //! handle sets are unioned; the other filters are posting lists that are intersected, smallest
-//! first. `created_at` order is handle order, so a page is a `select` and a short walk; the other
-//! orders select and sort only the page's window of the matches.
+//! first. `created_at` order is handle order, so a page is a `select` and a short walk. So is an
+//! `updated_at` page, off the region's update log ([`crate::recency`]), when the matches are
+//! all the IPs or dense enough among them; the other orders (and sparse matches by update
+//! time) select and sort only the page's window of the matches.
 
 use std::borrow::Cow;
 
