@@ -526,6 +526,8 @@ fn region_rows(config: &Config, floors: &mut [FloorTier], table: &mut Table) {
     let held = heap();
     let (mut data, heap_built) = with_heap(|| region(config.ips));
     let engine_heap = heap_built.saturating_sub(data.side_bytes());
+    // Before the changes below, which grow the update log: the load's own peak.
+    let peak = peak().saturating_sub(held);
     // Every IP changed once (its update time bumped), before the rows: the update log then
     // holds an entry for each, as in a region whose IPs have all been changed since booked.
     let ((), heap_logged) = with_heap(|| {
@@ -538,7 +540,6 @@ fn region_rows(config: &Config, floors: &mut [FloorTier], table: &mut Table) {
         }
     });
     let changed_heap = engine_heap + heap_logged;
-    let peak = peak().saturating_sub(held);
     let n = data.ids.len();
     let floor = nearest(floors, n);
     let bytes_per_ip = per_ip(engine_heap, n);
