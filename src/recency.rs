@@ -21,8 +21,6 @@
 //! IP; and two O(n) calls, the first change after n bookings (which logs them) and a squeeze,
 //! each 6-7 ms per million IPs (runs on a 1M-IP region on the development machine).
 
-use std::collections::VecDeque;
-
 use crate::live::LiveSet;
 use crate::store::Handle;
 
@@ -214,9 +212,10 @@ impl UpdateLog {
     /// reading every match: a filter that leaves too few matches among the records to walk, or
     /// more than [`TIE_MAX`] records tied at one end of the page.
     ///
-    /// Without a filter, the walk starts [`TIE_MAX`] records before the page, found by the
-    /// block counts: O(log length / 4,096 + page). With one, it starts at the end the order
-    /// starts from, and gives up past four times the records it expects to walk.
+    /// Without a filter, the walk starts at the page, found by the block counts: O(log length
+    /// / 4,096 + page). With one, it starts at the end the order starts from, and gives up past
+    /// four times the records it expects to walk. The matches tied with the page's first are
+    /// then walked back from it, those tied with its last on past it, and the page sorted.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn page(
         &self,
@@ -235,7 +234,7 @@ impl UpdateLog {
         let (from, budget) = match member {
             None => {
                 debug_assert_eq!(count, all, "every live record is a match");
-                (start.saturating_sub(TIE_MAX as u64), u64::MAX)
+                (start, u64::MAX)
             }
             Some(_) => {
                 // The records walked to pass the page's end, if the matches are spread evenly.
@@ -251,11 +250,10 @@ impl UpdateLog {
                 )
             }
         };
+        let is_match = |h: Handle| member.is_none_or(|m| m(h));
         let mut to_skip = start - from;
-        // The last matches passed before the page, the latest last: the run of the page's
-        // first time may reach back into them.
-        let mut before: VecDeque<Handle> = VecDeque::new();
-        let mut passed = from;
+        // Where the page's first match is in the walk's order of every live record.
+        let mut first_rank = 0;
         let mut page: Vec<Handle> = Vec::with_capacity(size.min(1024));
         let mut after: Vec<Handle> = Vec::new();
         let mut last_time = None;
@@ -263,19 +261,17 @@ impl UpdateLog {
             if walked >= budget {
                 return None;
             }
-            if member.is_some_and(|m| !m(h)) {
+            if !is_match(h) {
                 continue;
             }
             if to_skip > 0 {
                 to_skip -= 1;
-                if before.len() == TIE_MAX {
-                    before.pop_front();
-                    passed += 1;
-                }
-                before.push_back(h);
                 continue;
             }
             if page.len() < size {
+                if page.is_empty() {
+                    first_rank = from + walked;
+                }
                 page.push(h);
                 continue;
             }
@@ -289,21 +285,32 @@ impl UpdateLog {
             }
             after.push(h);
         }
+        // Before the page, the matches tied with its first: the walk the other way from the
+        // record before it (the `r`-th of one way is the `all - 1 - r`-th of the other).
         let first = time_of(*page.first()?);
-        let tied = before
+        let mut before = Vec::new();
+        for (walked, h) in (0..).zip(self.walk(records, !desc, all - first_rank)) {
+            if walked >= budget {
+                return None;
+            }
+            if !is_match(h) {
+                continue;
+            }
+            if time_of(h) != first {
+                break;
+            }
+            if before.len() == TIE_MAX {
+                return None;
+            }
+            before.push(h);
+        }
+        let tied = before.len();
+        let mut run: Vec<(i64, Handle)> = before
             .iter()
             .rev()
-            .take_while(|&&h| time_of(h) == first)
-            .count();
-        // Every match passed may tie, and some were not kept: the run may reach further back.
-        if tied == before.len() && passed > 0 {
-            return None;
-        }
-        let mut run: Vec<(u64, Handle)> = before
-            .range(before.len() - tied..)
             .chain(&page)
             .chain(&after)
-            .map(|&h| (time_of(h).cast_unsigned() ^ (1 << 63), h))
+            .map(|&h| (time_of(h), h))
             .collect();
         if desc {
             run.sort_unstable_by(|a, b| b.cmp(a));
