@@ -334,6 +334,7 @@ impl UpdateLog {
         time_of: impl Fn(Handle) -> i64,
     ) -> Result<(), String> {
         self.live.check()?;
+        let mut tail = 0;
         for h in records.iter() {
             let pos = self.at.get(h as usize).copied().unwrap_or(NONE);
             let logged = pos != NONE
@@ -346,8 +347,8 @@ impl UpdateLog {
                     self.tail_from
                 ));
             }
+            tail += u64::from(!logged);
         }
-        let tail = records.iter().filter(|&h| h >= self.tail_from).count() as u64;
         if self.len() + tail != records.len() {
             return Err(format!(
                 "update log has {} live entries and a tail of {tail} for {} records",
