@@ -182,7 +182,13 @@ impl LiveSet {
             Box::new(words(&self.bits, skipped * BLOCK_WORDS))
         };
         words.flat_map(move |(i, mut word)| {
-            // The first `skip` set bits, in the walk's direction, are not walked.
+            // The first `skip` set bits, in the walk's direction, are not walked: whole words
+            // by their counts (a block holds up to 4,095 to skip), then bit by bit.
+            let ones = u64::from(word.count_ones());
+            if skip >= ones {
+                skip -= ones;
+                word = 0;
+            }
             while skip > 0 && word != 0 {
                 word &= if desc { !(1 << word.ilog2()) } else { word - 1 };
                 skip -= 1;
