@@ -212,10 +212,11 @@ impl UpdateLog {
     /// reading every match: a filter that leaves too few matches among the records to walk, or
     /// more than [`TIE_MAX`] records tied at one end of the page.
     ///
-    /// Without a filter, the walk starts at the page, found by the block counts: O(log length
-    /// / 4,096 + page). With one, it starts at the end the order starts from, and gives up past
-    /// four times the records it expects to walk. The matches tied with the page's first are
-    /// then walked back from it, those tied with its last on past it, and the page sorted.
+    /// Without a filter, the walk starts at the record before the page, found by the block
+    /// counts: O(log length / 4,096 + page). With one, it starts at the end the order starts
+    /// from, and gives up past four times the records it expects to walk. When the match before
+    /// the page ties with its first, the tied ones are walked back from it; those tied with its
+    /// last are walked on past it; and the page is sorted.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn page(
         &self,
@@ -234,7 +235,8 @@ impl UpdateLog {
         let (from, budget) = match member {
             None => {
                 debug_assert_eq!(count, all, "every live record is a match");
-                (start, u64::MAX)
+                // From the record before the page, to see whether it ties with the first.
+                (start.saturating_sub(1), u64::MAX)
             }
             Some(_) => {
                 // The records walked to pass the page's end, if the matches are spread evenly.
@@ -252,6 +254,8 @@ impl UpdateLog {
         };
         let is_match = |h: Handle| member.is_none_or(|m| m(h));
         let mut to_skip = start - from;
+        // The last match before the page.
+        let mut previous = None;
         // Where the page's first match is in the walk's order of every live record.
         let mut first_rank = 0;
         let mut page: Vec<Handle> = Vec::with_capacity(size.min(1024));
@@ -266,6 +270,7 @@ impl UpdateLog {
             }
             if to_skip > 0 {
                 to_skip -= 1;
+                previous = Some(h);
                 continue;
             }
             if page.len() < size {
@@ -285,24 +290,28 @@ impl UpdateLog {
             }
             after.push(h);
         }
-        // Before the page, the matches tied with its first: the walk the other way from the
-        // record before it (the `r`-th of one way is the `all - 1 - r`-th of the other).
+        // Before the page, the matches tied with its first, if the last one before it is: the
+        // walk the other way from the record before the page (the `r`-th of one way is the
+        // `all - 1 - r`-th of the other).
         let first = time_of(*page.first()?);
+        let tied_before = previous.is_some_and(|h| time_of(h) == first);
         let mut before = Vec::new();
-        for (walked, h) in (0..).zip(self.walk(records, !desc, all - first_rank)) {
-            if walked >= budget {
-                return None;
+        if tied_before {
+            for (walked, h) in (0..).zip(self.walk(records, !desc, all - first_rank)) {
+                if walked >= budget {
+                    return None;
+                }
+                if !is_match(h) {
+                    continue;
+                }
+                if time_of(h) != first {
+                    break;
+                }
+                if before.len() == TIE_MAX {
+                    return None;
+                }
+                before.push(h);
             }
-            if !is_match(h) {
-                continue;
-            }
-            if time_of(h) != first {
-                break;
-            }
-            if before.len() == TIE_MAX {
-                return None;
-            }
-            before.push(h);
         }
         let tied = before.len();
         let mut run: Vec<(i64, Handle)> = before
