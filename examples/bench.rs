@@ -36,14 +36,14 @@ use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
-use ipam_engine::{BookIpRequest, CustomResource, Error, Source, UpdateIpRequest};
+use ipam_engine::{BookIpRequest, CustomResource, Error, MoveIpRequest, Source};
 use ipnet::IpNet;
 use support::floor::{Floor, FloorBook, FloorGet};
 use support::measure::{drive, drive_chunks, timer_overhead, Op};
 use support::workload::{
-    engine, list_cases, mac_of, network, project, region, region_loaded, v4_pool, v4_pool_padded,
-    v6_pool, Attach, BookAuto, BookSpecific, BookSpread, Change, Churn, Get, List, ListKind, Load,
-    Modify, Pool, RegionData, Release, REGION,
+    engine, list_cases, mac_of, network, other_mac_of, project, region, region_loaded, v4_pool,
+    v4_pool_padded, v6_pool, Attach, BookAuto, BookSpecific, BookSpread, Change, Churn, Get, List,
+    ListKind, Load, Modify, Pool, RegionData, Release, REGION,
 };
 
 /// Builds something and returns it with the heap it holds afterwards.
@@ -526,17 +526,24 @@ fn region_rows(config: &Config, floors: &mut [FloorTier], table: &mut Table) {
     let held = heap();
     let (mut data, heap_built) = with_heap(|| region(config.ips));
     let engine_heap = heap_built.saturating_sub(data.side_bytes());
-    // Before the changes below, which grow the update log: the load's own peak.
+    // Before the changes below, which grow the update and attach logs: the load's own peak.
     let peak = peak().saturating_sub(held);
-    // Every IP changed once (its update time bumped), before the rows: the update log then
-    // holds an entry for each, as in a region whose IPs have all been changed since booked.
+    // Every IP moved to another MAC and back (its update and attachment times bumped twice),
+    // before the rows: the logs then hold an entry for each, and stale ones, as in a region
+    // whose IPs have all been changed since booked.
     let ((), heap_logged) = with_heap(|| {
-        for &id in &data.ids {
-            let bump = UpdateIpRequest {
-                tags: None,
-                reverses: None,
-            };
-            std::hint::black_box(data.ipam.update_ip_ref(REGION, id, bump).expect("booked"));
+        for (i, &id) in data.ids.iter().enumerate() {
+            for (from, to) in [(mac_of(i), other_mac_of(i)), (other_mac_of(i), mac_of(i))] {
+                let request = MoveIpRequest {
+                    from_resource: CustomResource::new(from),
+                    to_resource: Some(CustomResource::new(to)),
+                };
+                let ip = data
+                    .ipam
+                    .move_ip_ref(REGION, id, request)
+                    .expect("attached");
+                std::hint::black_box(ip.id());
+            }
         }
     });
     let changed_heap = engine_heap + heap_logged;
@@ -716,7 +723,7 @@ fn region_rows(config: &Config, floors: &mut [FloorTier], table: &mut Table) {
     let changed_per_ip = per_ip(changed_heap, n);
     table.push(Row {
         name: format!(
-            "engine heap, every IP then changed once ({})",
+            "engine heap, every IP then moved away and back ({})",
             bytes(changed_heap as f64)
         ),
         live: Some(n),

@@ -51,6 +51,13 @@ impl LiveSet {
         }
     }
 
+    /// The set of the handles whose bits are set in `bits` (bit `h % 8` of byte `h / 8`).
+    pub(crate) fn from_bits(bits: Vec<u8>) -> Self {
+        let counts: Vec<u32> = bits.chunks(BLOCK_BYTES).map(count_ones).collect();
+        let len = counts.iter().map(|&c| u64::from(c)).sum();
+        Self { bits, counts, len }
+    }
+
     /// Adds `handle`; whether it was not there. Cheapest above every handle the set spans,
     /// where the slab's next handle always is.
     #[inline]
@@ -163,7 +170,7 @@ impl LiveSet {
     /// top with `desc`). Whole blocks are skipped by their counts, then the bits are read from
     /// the block that holds the page's first handle.
     pub(crate) fn page(&self, desc: bool, start: u64, size: usize) -> Vec<Handle> {
-        let (skipped, skip) = self.skip_blocks(desc, start);
+        let (skipped, skip) = self.skip_blocks(desc, start, |b| self.counts[b]);
         if desc {
             page_of_words(words(self.bits_below(skipped), 0).rev(), true, skip, size)
         } else {
@@ -175,38 +182,42 @@ impl LiveSet {
     /// read lazily from the block that holds the first: [`LiveSet::page`] for a walk whose
     /// length is not known beforehand.
     pub(crate) fn iter_from(&self, desc: bool, start: u64) -> impl Iterator<Item = Handle> + '_ {
-        let (skipped, mut skip) = self.skip_blocks(desc, start);
+        let (skipped, skip) = self.skip_blocks(desc, start, |b| self.counts[b]);
         let words: Box<dyn Iterator<Item = (usize, u64)> + '_> = if desc {
             Box::new(words(self.bits_below(skipped), 0).rev())
         } else {
             Box::new(words(&self.bits, skipped * BLOCK_WORDS))
         };
-        words.flat_map(move |(i, mut word)| {
-            // The first `skip` set bits, in the walk's direction, are not walked: whole words
-            // by their counts (a block holds up to 4,095 to skip), then bit by bit.
-            let ones = u64::from(word.count_ones());
-            if skip >= ones {
-                skip -= ones;
-                word = 0;
-            }
-            while skip > 0 && word != 0 {
-                word &= if desc { !(1 << word.ilog2()) } else { word - 1 };
-                skip -= 1;
-            }
-            // A word of the set spans handles, which are `u32`.
-            let base = Handle::try_from(i * 64).unwrap_or(Handle::MAX);
-            std::iter::from_fn(move || {
-                (word != 0).then(|| {
-                    let bit = if desc {
-                        word.ilog2()
-                    } else {
-                        word.trailing_zeros()
-                    };
-                    word &= !(1 << bit);
-                    base + bit
-                })
-            })
-        })
+        handles_of(words, desc, skip)
+    }
+
+    /// [`LiveSet::iter_from`] over the handles of this set that `other`, a subset of it, does
+    /// not hold: whole blocks are skipped by the difference of their counts.
+    pub(crate) fn iter_from_without<'a>(
+        &'a self,
+        other: &'a LiveSet,
+        desc: bool,
+        start: u64,
+    ) -> impl Iterator<Item = Handle> + 'a {
+        debug_assert!(other.iter().all(|h| self.contains(h)), "a subset");
+        let count = |b: usize| self.counts[b] - other.counts.get(b).copied().unwrap_or(0);
+        let (skipped, skip) = self.skip_blocks(desc, start, count);
+        let without = |(i, word): (usize, u64)| (i, word & !other.word(i));
+        let words: Box<dyn Iterator<Item = (usize, u64)> + '_> = if desc {
+            Box::new(words(self.bits_below(skipped), 0).rev().map(without))
+        } else {
+            Box::new(words(&self.bits, skipped * BLOCK_WORDS).map(without))
+        };
+        handles_of(words, desc, skip)
+    }
+
+    /// Word `i` of the bits, as [`words`] reads it; `0` past them.
+    fn word(&self, i: usize) -> u64 {
+        let bytes = self.bits.get(i * 8..).unwrap_or(&[]);
+        let mut word = [0; 8];
+        let n = bytes.len().min(8);
+        word[..n].copy_from_slice(&bytes[..n]);
+        u64::from_le_bytes(word)
     }
 
     /// The handles from `first` on, in order.
@@ -233,12 +244,13 @@ impl LiveSet {
     }
 
     /// The number of whole blocks whose handles all come before the `start`-th (from the top
-    /// with `desc`), and how many handles to skip still past them.
-    fn skip_blocks(&self, desc: bool, start: u64) -> (usize, u64) {
+    /// with `desc`), and how many handles to skip still past them; `count` gives a block's
+    /// number of handles walked.
+    fn skip_blocks(&self, desc: bool, start: u64, count: impl Fn(usize) -> u32) -> (usize, u64) {
         let mut skip = start;
         let mut skipped = 0;
-        let mut skip_block = |&count: &u32| {
-            let count = u64::from(count);
+        let mut skip_block = |b: usize| {
+            let count = u64::from(count(b));
             if skip < count {
                 return false;
             }
@@ -247,10 +259,11 @@ impl LiveSet {
             true
         };
         // `all`, not `take_while`: the closure must see each block once, and stop.
+        let blocks = 0..self.counts.len();
         if desc {
-            let _ = self.counts.iter().rev().all(&mut skip_block);
+            let _ = blocks.rev().all(&mut skip_block);
         } else {
-            let _ = self.counts.iter().all(&mut skip_block);
+            let _ = blocks.into_iter().all(&mut skip_block);
         }
         (skipped, skip)
     }
@@ -292,6 +305,40 @@ impl LiveSet {
 /// The set bits of a block's bytes.
 fn count_ones(block: &[u8]) -> u32 {
     block.iter().map(|b| b.count_ones()).sum()
+}
+
+/// The handles of `words` (each with its number, as [`words`] reads them) in the walk's order,
+/// but for the first `skip`: whole words by their counts (a block holds up to 4,095 to skip),
+/// then bit by bit.
+fn handles_of<'a>(
+    words: impl Iterator<Item = (usize, u64)> + 'a,
+    desc: bool,
+    mut skip: u64,
+) -> impl Iterator<Item = Handle> + 'a {
+    words.flat_map(move |(i, mut word)| {
+        let ones = u64::from(word.count_ones());
+        if skip >= ones {
+            skip -= ones;
+            word = 0;
+        }
+        while skip > 0 && word != 0 {
+            word &= if desc { !(1 << word.ilog2()) } else { word - 1 };
+            skip -= 1;
+        }
+        // A word of the set spans handles, which are `u32`.
+        let base = Handle::try_from(i * 64).unwrap_or(Handle::MAX);
+        std::iter::from_fn(move || {
+            (word != 0).then(|| {
+                let bit = if desc {
+                    word.ilog2()
+                } else {
+                    word.trailing_zeros()
+                };
+                word &= !(1 << bit);
+                base + bit
+            })
+        })
+    })
 }
 
 #[cfg(test)]
@@ -434,6 +481,22 @@ mod tests {
                 let first = Handle::try_from(start).unwrap_or(Handle::MAX);
                 let above: Vec<Handle> = all.iter().copied().filter(|&h| h >= first).collect();
                 proptest::prop_assert_eq!(set.iter_above(first).collect::<Vec<_>>(), above);
+                // Without a subset of every third member (so blocks of every count of them),
+                // grown past the set's words as the engine's attached set may be.
+                let mut subset = LiveSet::default();
+                for &h in all.iter().step_by(3) {
+                    subset.insert(h);
+                }
+                let rest: Vec<Handle> = all.iter().copied().filter(|&h| !subset.contains(h)).collect();
+                for desc in [false, true] {
+                    let mut want = rest.clone();
+                    if desc {
+                        want.reverse();
+                    }
+                    let want: Vec<Handle> = want.into_iter().skip(skip).collect();
+                    let walk: Vec<Handle> = set.iter_from_without(&subset, desc, start).collect();
+                    proptest::prop_assert_eq!(walk, want, "desc {}", desc);
+                }
             }
         }
     }

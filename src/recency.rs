@@ -1,21 +1,25 @@
-//! [`UpdateLog`]: a region's live records in the order of their last change, so that a list in
-//! `updated_at` order reads its page rather than every match.
+//! [`RecencyLog`]: live records in the order of a time that each change sets to the clock's,
+//! so that a list in that order reads its page rather than every match. A region keeps two:
+//! the update log, of every live record by `updated_at`, and the attach log, of the attached
+//! records by `attached_at`.
 //!
 //! Each change of a record appends its handle to the log, and the entry it had goes stale. The
-//! engine's clock never runs back, so the log is in `updated` order, save that records changed
-//! in the same microsecond stand in the order of their changes, where a list orders them by
+//! engine's clock never runs back, so the log is in time order, save that records changed in
+//! the same microsecond stand in the order of their changes, where a list orders them by
 //! creation: a page sorts the tied entries at its two ends. The live entries are marked in a
 //! [`LiveSet`] over the log's positions, whose counts per block find the `k`-th in
 //! O(log length / 4,096). When stale entries outnumber the live ones, the log drops them.
 //!
-//! A booking writes nothing here: the records booked since the last change of any record (the
-//! newest handles) follow the log, in handle order, which is their update order, and the
-//! store's own live set walks them. The next change appends them before its own entry.
+//! A log holds the records of a [`LiveSet`] kept beside it (the store's live set for the update
+//! log, its attached set for the attach log). A booking writes nothing to the log: the records
+//! booked since its last change (the newest handles, booked at their time) follow the log, in
+//! handle order, which is their time order, and the set beside it walks them. The next change
+//! appends them before its own entry.
 //!
-//! Without the log, a page of a million IPs by update time read every record (72 MB) and
-//! selected its window out of a million keys: 17-21 ms whatever the page, holding a shared
+//! Without the update log, a page of a million IPs by update time read every record (72 MB)
+//! and selected its window out of a million keys: 17-21 ms whatever the page, holding a shared
 //! engine's read lock all along. With it, such a page reads its own entries and a few around
-//! them: about 10 µs (harness, 1M IPs). Its costs: each change of an IP touches one more cache
+//! them: about 4 µs (harness, 1M IPs). Its costs: each change of an IP touches one more cache
 //! line (the handle's position in the log), which the calls start loading with the record (in
 //! the harness, updates took about 5 % longer and attachments about 12 %); 13 bytes per logged
 //! IP; and two O(n) calls, the first change after n bookings (which logs them) and a squeeze,
@@ -35,21 +39,23 @@ const SQUEEZE_MIN: usize = 4096;
 /// clock stands still.
 const TIE_MAX: usize = 1024;
 
-/// The live records' handles, in the order of their last change: those in the log, then the
-/// live handles from [`UpdateLog::tail_from`] on (the unlogged tail), in handle order.
+/// The handles of a set of live records (`records` in the methods' arguments), in the order of
+/// their last change: those in the log, then the handles of the set from
+/// [`RecencyLog::tail_from`] on (the unlogged tail), in handle order.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct UpdateLog {
+pub(crate) struct RecencyLog {
     /// Handles, in the order they were appended; stale ones among them.
     entries: Vec<Handle>,
     /// The positions of the live entries.
     live: LiveSet,
-    /// For each handle below `tail_from`, the position of its live entry, or [`NONE`].
+    /// For each handle below `tail_from`, the position of its live entry, or [`NONE`]; shorter
+    /// when the last of those handles have none.
     at: Vec<u32>,
-    /// Every live handle below this one has an entry; none from it on has.
+    /// Every handle of the set below this one has an entry; none from it on has.
     tail_from: Handle,
 }
 
-impl UpdateLog {
+impl RecencyLog {
     /// The log of every live handle, `handles` in this order, the next handle being `end`.
     pub(crate) fn of(handles: impl IntoIterator<Item = Handle>, end: Handle) -> Self {
         let mut log = Self {
@@ -67,8 +73,8 @@ impl UpdateLog {
         self.live.len()
     }
 
-    /// Moves `handle`'s record to the end of the update order: it has just changed. `records`
-    /// are the store's live handles, the next being `end`. O(1) amortized: after bookings, it
+    /// Moves `handle`'s record to the end of the log's order: it has just changed. `records`
+    /// are the handles of the log's set, the store's next handle being `end`. O(1) amortized: after bookings, it
     /// first appends theirs (booked before this change, they come before it).
     pub(crate) fn touch(&mut self, handle: Handle, records: &LiveSet, end: Handle) {
         if end > self.tail_from {
@@ -93,7 +99,10 @@ impl UpdateLog {
         let from = u32::try_from(first).unwrap_or(NONE);
         let to = u32::try_from(self.entries.len()).unwrap_or(NONE);
         self.live.insert_run(from, to);
-        self.at.resize(end as usize, NONE);
+        // Up to the last handle appended: a log of some records may have none in its tail.
+        if let Some(&last) = self.entries[first..].last() {
+            self.at.resize(self.at.len().max(last as usize + 1), NONE);
+        }
         for (pos, &h) in (from..).zip(&self.entries[first..]) {
             self.at[h as usize] = pos;
         }
@@ -176,8 +185,40 @@ impl UpdateLog {
         self.tail_from = Handle::try_from(self.at.len()).expect("fewer entries than handles");
     }
 
-    /// The live records' handles in update order from the `from`-th on (from the last with
-    /// `desc`): the log's live entries, then the tail. `records` are the store's live handles.
+    /// [`RecencyLog::compact`] for a log of some of the live records (`records`, a subset of
+    /// `live`, the store's live handles before the compaction, the next being `end`): the
+    /// records' handles renumbered as the compaction renumbers `live`. The unlogged tail is
+    /// logged first, so the renumbered log has none. Returns the renumbered `records`.
+    pub(crate) fn compact_subset(
+        &mut self,
+        records: &LiveSet,
+        live: &LiveSet,
+        end: Handle,
+    ) -> LiveSet {
+        if end > self.tail_from {
+            self.append_tail(records, end);
+        }
+        // A live handle's new number is the number of live handles below it: its index once
+        // the positions of the others are dropped.
+        let mut old = 0;
+        self.at.retain(|_| {
+            old += 1;
+            live.contains(old - 1)
+        });
+        let mut bits = vec![0u8; self.at.len().div_ceil(8)];
+        for (h, &pos) in (0..).zip(&self.at) {
+            if pos != NONE {
+                self.entries[pos as usize] = h;
+                bits[h as usize / 8] |= 1 << (h % 8);
+            }
+        }
+        let renumbered = LiveSet::from_bits(bits);
+        self.tail_from = Handle::try_from(live.len()).expect("fewer live records than handles");
+        renumbered
+    }
+
+    /// The handles of the log's set (`records`) in the log's order from the `from`-th on (from
+    /// the last with `desc`): the log's live entries, then the tail.
     fn walk<'a>(
         &'a self,
         records: &'a LiveSet,
@@ -205,10 +246,12 @@ impl UpdateLog {
         }
     }
 
-    /// The page `start..start + size` of the matches in update order: by `time_of` their
+    /// The page `start..start + size` of the matches in the log's order: by `time_of` their
     /// handles, ascending or (`desc`) descending, ties by handle in the same direction. The
-    /// matches are the live records (`records`, the store's live handles) that `member` holds
-    /// (all of them without it), `count` of them. `None` when the log would cost more than
+    /// matches are the records of the log's set (`records`) that `member` holds
+    /// (all of them without it), `count` of them, or (with `member`) at most `count`: the page
+    /// is then short, or empty, when the walk runs out of them. `None` when the log would cost
+    /// more than
     /// reading every match: a filter that leaves too few matches among the records to walk, or
     /// more than [`TIE_MAX`] records tied at one end of the page.
     ///
@@ -293,7 +336,11 @@ impl UpdateLog {
         // Before the page, the matches tied with its first, if the last one before it is: the
         // walk the other way from the record before the page (the `r`-th of one way is the
         // `all - 1 - r`-th of the other).
-        let first = time_of(*page.first()?);
+        // The walk ran out before the page: `count` was a bound, and the matches are fewer.
+        let Some(&first) = page.first() else {
+            return Some(Vec::new());
+        };
+        let first = time_of(first);
         let tied_before = previous.is_some_and(|h| time_of(h) == first);
         let mut before = Vec::new();
         if tied_before {
@@ -334,9 +381,9 @@ impl UpdateLog {
         )
     }
 
-    /// Checks the log against the live records (`records`, the store's live handles, and
-    /// `time_of` their update times): one live entry for each below the tail and none from it
-    /// on, all of them in update order, and the counts.
+    /// Checks the log against the records of its set (`records`, and `time_of` their times):
+    /// one live entry for each below the tail and none from it
+    /// on, all of them in time order, and the counts.
     pub(crate) fn check(
         &self,
         records: &LiveSet,
@@ -351,7 +398,7 @@ impl UpdateLog {
                 && self.entries.get(pos as usize) == Some(&h);
             if logged != (h < self.tail_from) {
                 return Err(format!(
-                    "handle {h} is {}in the update log, which holds those below {}",
+                    "handle {h} is {}in the log, which holds those below {}",
                     if logged { "" } else { "not " },
                     self.tail_from
                 ));
@@ -360,7 +407,7 @@ impl UpdateLog {
         }
         if self.len() + tail != records.len() {
             return Err(format!(
-                "update log has {} live entries and a tail of {tail} for {} records",
+                "log has {} live entries and a tail of {tail} for {} records",
                 self.len(),
                 records.len()
             ));
@@ -368,9 +415,7 @@ impl UpdateLog {
         for pos in self.live.iter() {
             let h = self.entries[pos as usize];
             if self.at.get(h as usize) != Some(&pos) {
-                return Err(format!(
-                    "update log entry {pos} of handle {h} is not its own"
-                ));
+                return Err(format!("log entry {pos} of handle {h} is not its own"));
             }
         }
         let mut last = i64::MIN;
@@ -378,7 +423,7 @@ impl UpdateLog {
             let time = time_of(h);
             if time < last {
                 return Err(format!(
-                    "handle {h}, {k}th in update order, is out of order"
+                    "handle {h}, {k}th in the log's order, is out of order"
                 ));
             }
             last = time;
@@ -386,7 +431,7 @@ impl UpdateLog {
         let placed = self.at.iter().filter(|&&pos| pos != NONE).count();
         if placed as u64 != self.len() {
             return Err(format!(
-                "update log places {placed} handles for {} live entries",
+                "log places {placed} handles for {} live entries",
                 self.len()
             ));
         }
@@ -401,7 +446,7 @@ mod tests {
     /// A log beside what it should hold: the live handles (as the store keeps them) and each
     /// one's update time.
     struct Logged {
-        log: UpdateLog,
+        log: RecencyLog,
         records: LiveSet,
         times: Vec<Option<i64>>,
         now: i64,
@@ -410,7 +455,7 @@ mod tests {
     impl Logged {
         fn new() -> Self {
             Self {
-                log: UpdateLog::default(),
+                log: RecencyLog::default(),
                 records: LiveSet::default(),
                 times: Vec::new(),
                 now: 0,
@@ -613,6 +658,63 @@ mod tests {
         );
         assert!(renumbered.page(None, true, 100, 100).is_some());
         assert!(renumbered.page(None, false, 2450, 100).is_some());
+    }
+
+    #[test]
+    fn a_log_of_some_records_renumbers_as_the_compaction_does() {
+        // The log's set is every third live record; the store's are `live`.
+        let mut l = Logged::new();
+        let mut live = LiveSet::default();
+        // Records booked, the set's among them: its unlogged tail.
+        let book = |l: &mut Logged, live: &mut LiveSet, handles: std::ops::Range<Handle>| {
+            for h in handles {
+                l.now += 1;
+                live.insert(h);
+                if h % 3 == 0 {
+                    l.book();
+                } else {
+                    l.times.push(None);
+                }
+            }
+        };
+        book(&mut l, &mut live, 0..9000);
+        // Changes of some of the set, the tail logged by the first.
+        for h in (0..6000).step_by(6) {
+            l.now += 1;
+            l.change(h);
+        }
+        // Releases of some records in and out of the set; records booked after the changes
+        // (so an unlogged tail again), one in three of them in the set.
+        for h in (0..9000).step_by(5) {
+            if h % 3 == 0 {
+                l.release(h);
+            }
+            live.remove(h);
+        }
+        book(&mut l, &mut live, 9000..9300);
+        l.check().unwrap();
+        let kept: Vec<Handle> = live.iter().collect();
+        let set = l.log.compact_subset(&l.records, &live, 9300);
+        // Renumbered: each record's new handle is its rank among the live ones.
+        let renumbered = Logged {
+            log: l.log,
+            records: set,
+            times: kept.iter().map(|&h| l.times[h as usize]).collect(),
+            now: l.now,
+        };
+        renumbered.check().unwrap();
+        let expected: Vec<Handle> = (0..)
+            .zip(&kept)
+            .filter(|&(_, &h)| h % 3 == 0)
+            .map(|(new, _)| new)
+            .collect();
+        assert_eq!(renumbered.live(), expected);
+        // No tail: every record of the set has its entry.
+        assert_eq!(renumbered.log.len(), expected.len() as u64);
+        for desc in [false, true] {
+            assert!(renumbered.page(None, desc, 0, 100).is_some());
+            assert!(renumbered.page(None, desc, 1500, 100).is_some());
+        }
     }
 
     #[test]

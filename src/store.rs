@@ -18,7 +18,7 @@ use crate::model::ids::{IpId, ResourceId};
 use crate::model::ip::{CustomResource, Reverse};
 use crate::model::mac::MacAddress;
 use crate::model::request::ServiceResource;
-use crate::recency::UpdateLog;
+use crate::recency::RecencyLog;
 
 /// A dense handle of a live record.
 pub(crate) type Handle = u32;
@@ -126,6 +126,11 @@ impl Record {
             mac: None,
             cold: None,
         }
+    }
+
+    /// Whether the IP is attached to a resource.
+    pub(crate) fn is_attached(&self) -> bool {
+        self.resource_type.is_some()
     }
 
     /// What the IP is attached to.
@@ -729,7 +734,11 @@ pub(crate) struct Store {
     /// handles map to today's.
     moves: std::collections::VecDeque<Moved>,
     /// The live handles in the order of their records' last change.
-    updates: UpdateLog,
+    updates: RecencyLog,
+    /// The handles of the attached records.
+    attached: LiveSet,
+    /// The attached handles ([`Store::attached`]) in the order of their attachment.
+    attachments: RecencyLog,
 }
 
 /// How many earlier epochs a store keeps the renumbering of, those with the most live ids (an
@@ -970,7 +979,9 @@ impl Store {
             hasher,
             epoch: 0,
             moves: std::collections::VecDeque::new(),
-            updates: UpdateLog::default(),
+            updates: RecencyLog::default(),
+            attached: LiveSet::default(),
+            attachments: RecencyLog::default(),
         }
     }
 
@@ -1107,6 +1118,10 @@ impl Store {
         let handle = self
             .next_handle()
             .expect("handle space checked by the caller");
+        // Attached as it is booked: the attach log's unlogged tail, as in the update log.
+        if record.is_attached() {
+            self.attached.insert(handle);
+        }
         self.slots.push(Some(record));
         let added = self.live.insert(handle);
         debug_assert!(added, "a new handle");
@@ -1248,18 +1263,71 @@ impl Store {
         self.updates.warm(handle);
     }
 
+    /// Starts loading what [`Store::touch`], [`Store::set_attachment`] and [`Store::remove`]
+    /// change besides the record.
+    pub(crate) fn warm_change(&self, handle: Handle) {
+        self.updates.warm(handle);
+        self.attachments.warm(handle);
+    }
+
     /// The live handles in the order of their records' last change.
-    pub(crate) fn updates(&self) -> &UpdateLog {
+    pub(crate) fn updates(&self) -> &RecencyLog {
         &self.updates
     }
 
-    /// Puts the update log in the order of the records' update times (ties by handle): after a
-    /// restore, which stores the records in handle order.
-    pub(crate) fn order_updates(&mut self) {
+    /// Replaces the attachment of a live record (returning the one it had) and moves it to the
+    /// end of the attach log when its attachment time changes, or out of it when detached.
+    pub(crate) fn set_attachment(
+        &mut self,
+        handle: Handle,
+        new: Option<Attachment>,
+    ) -> Option<Attachment> {
+        let attached_at = new.as_ref().map(|a| a.attached_at);
+        let record = self.get_mut(handle);
+        let was = record.attachment().map(|a| a.attached_at);
+        let old = record.set_attachment(new);
+        match (was, attached_at) {
+            (Some(_), None) => {
+                self.attachments.remove(handle);
+                self.attached.remove(handle);
+            }
+            (was, Some(now)) if was != Some(now) => {
+                debug_assert!(was.is_none_or(|t| t <= now), "the clock ran back");
+                let end = self.next_handle().unwrap_or(Handle::MAX);
+                // Touched before a newly attached record joins the set, whose handles above the
+                // log's are those booked attached: its tail.
+                self.attachments.touch(handle, &self.attached, end);
+                self.attached.insert(handle);
+            }
+            _ => {}
+        }
+        old
+    }
+
+    /// The handles of the attached records, in creation order.
+    pub(crate) fn attached(&self) -> &LiveSet {
+        &self.attached
+    }
+
+    /// The attached handles in the order of their attachment times.
+    pub(crate) fn attachments(&self) -> &RecencyLog {
+        &self.attachments
+    }
+
+    /// Puts the update and attach logs in the order of the records' times (ties by handle):
+    /// after a restore, which stores the records in handle order.
+    pub(crate) fn order_logs(&mut self) {
+        let end = self.next_handle().unwrap_or(Handle::MAX);
         let mut order: Vec<(i64, Handle)> = self.iter().map(|(h, r)| (r.updated, h)).collect();
         order.sort_unstable();
-        let end = self.next_handle().unwrap_or(Handle::MAX);
-        self.updates = UpdateLog::of(order.into_iter().map(|(_, h)| h), end);
+        self.updates = RecencyLog::of(order.iter().map(|&(_, h)| h), end);
+        order.clear();
+        order.extend(
+            self.iter()
+                .filter_map(|(h, r)| Some((r.attachment()?.attached_at, h))),
+        );
+        order.sort_unstable();
+        self.attachments = RecencyLog::of(order.iter().map(|&(_, h)| h), end);
     }
 
     pub(crate) fn remove(&mut self, handle: Handle) -> Record {
@@ -1280,6 +1348,10 @@ impl Store {
         }
         self.live.remove(handle);
         self.updates.remove(handle);
+        if record.is_attached() {
+            self.attachments.remove(handle);
+            self.attached.remove(handle);
+        }
         record
     }
 
@@ -1305,6 +1377,10 @@ impl Store {
     /// twice the live records plus `spare`. Returns the renumbering, old → new, for the pools
     /// and indexes to follow.
     pub(crate) fn compact(&mut self, spare: usize) -> Renumbering {
+        let end = self.next_handle().unwrap_or(Handle::MAX);
+        self.attached = self
+            .attachments
+            .compact_subset(&self.attached, &self.live, end);
         // The epoch ends: its renumbering joins the kept ones, each of which loses the handles
         // that die now.
         let ended = Moved::of_live(self.epoch, &self.live, self.slots.len());
@@ -1446,7 +1522,23 @@ impl Store {
                 self.live.len()
             ));
         }
-        self.updates.check(&self.live, |h| self.get(h).updated)
+        self.updates.check(&self.live, |h| self.get(h).updated)?;
+        for (h, r) in self.iter() {
+            if r.is_attached() != self.attached.contains(h) {
+                return Err(format!("handle {h} and the attached set disagree"));
+            }
+        }
+        if let Some(h) = self.attached.iter().find(|&h| !self.live.contains(h)) {
+            return Err(format!("attached handle {h} is not live"));
+        }
+        self.attached.check()?;
+        self.attachments
+            .check(&self.attached, |h| self.attached_at(h))
+    }
+
+    /// The attachment time of an attached record.
+    pub(crate) fn attached_at(&self, handle: Handle) -> i64 {
+        self.get(handle).attached_at
     }
 }
 

@@ -253,7 +253,7 @@ pub(crate) fn mac_of(i: usize) -> MacAddress {
 }
 
 /// The MAC address IP `i` is moved to and back from.
-fn other_mac_of(i: usize) -> MacAddress {
+pub(crate) fn other_mac_of(i: usize) -> MacAddress {
     let b = (i as u32).to_be_bytes();
     MacAddress::new([0x06, 0, b[0], b[1], b[2], b[3]])
 }

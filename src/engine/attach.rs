@@ -352,7 +352,7 @@ impl Ipam {
         if warm {
             rs.index.warm_attachment(handle, &change);
         }
-        rs.store.get_mut(handle).set_attachment(new);
+        rs.store.set_attachment(handle, new);
         rs.store.touch(handle, now);
         rs.index.change_attachment(handle, &change);
     }

@@ -295,9 +295,10 @@ impl Ipam {
     }
 
     /// The handle of `id` in `region`, an IP about to change (or go): the memory the change
-    /// updates beside its record (its update log entry) starts loading with the record.
+    /// updates beside its record (its update and attach log entries) starts loading with the
+    /// record.
     pub(crate) fn handle_to_change(&self, region: Region, id: IpId) -> Result<Handle, Error> {
-        self.handle_warming(region, id, |rs, h| rs.store.warm_touch(h))
+        self.handle_warming(region, id, |rs, h| rs.store.warm_change(h))
     }
 
     /// The handle of `id` in `region`, starting the loads of `warm` (reads only) with the

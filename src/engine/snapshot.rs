@@ -531,7 +531,7 @@ impl Ipam {
         }
         // Handles here need not be those the ids were stamped with: hints go by what holds.
         rs.store.settle_epoch();
-        rs.store.order_updates();
+        rs.store.order_logs();
         Ok(latest)
     }
 }

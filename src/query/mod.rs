@@ -3,8 +3,9 @@
 //! handle sets are unioned; the other filters are posting lists that are intersected, smallest
 //! first. `created_at` order is handle order, so a page is a `select` and a short walk. So is an
 //! `updated_at` page, off the region's update log ([`crate::recency`]), when the matches are
-//! all the IPs or dense enough among them; the other orders (and sparse matches by update
-//! time) select and sort only the page's window of the matches.
+//! all the IPs or dense enough among them, and an `attached_at` page, off the attach log and
+//! the attached set; the other orders (and sparse matches by update or attachment time) select
+//! and sort only the page's window of the matches.
 
 use std::borrow::Cow;
 
@@ -331,10 +332,17 @@ fn order(
     if start >= matches.len() {
         return Vec::new();
     }
-    if let OrderBy::UpdatedAtAsc | OrderBy::UpdatedAtDesc = order_by {
-        if let Some(page) = by_update_log(rs, matches, order_by.is_descending(), start, size) {
-            return page;
+    let logged = match order_by {
+        OrderBy::UpdatedAtAsc | OrderBy::UpdatedAtDesc => {
+            by_update_log(rs, matches, order_by.is_descending(), start, size)
         }
+        OrderBy::AttachedAtAsc | OrderBy::AttachedAtDesc => {
+            by_attach_log(rs, matches, order_by.is_descending(), start, size)
+        }
+        _ => None,
+    };
+    if let Some(page) = logged {
+        return page;
     }
     match (matches, order_by) {
         // A tag's bitset alone, in every order with no roaring bitmap built: its creation-order
@@ -359,21 +367,88 @@ fn by_update_log(
     start: u64,
     size: usize,
 ) -> Option<Vec<Handle>> {
-    let member: Option<&dyn Fn(Handle) -> bool> = match matches {
-        Posting::Live(_) => None,
-        Posting::Bitmap(b) => Some(&|h| b.contains(h)),
-        Posting::Dense(t) => Some(&|h| t.contains(h)),
-        Posting::Sorted(s) => Some(&|h| s.binary_search(&h).is_ok()),
-    };
     rs.store.updates().page(
         rs.store.live(),
         |h| rs.store.get(h).updated,
-        member,
+        membership(matches).as_deref(),
         matches.len(),
         desc,
         start,
         size,
     )
+}
+
+/// The test of whether a live record is among `matches`; `None` when all of them are.
+fn membership<'a>(matches: &'a Posting<'_>) -> Option<Box<dyn Fn(Handle) -> bool + 'a>> {
+    match matches {
+        Posting::Live(_) => None,
+        Posting::Bitmap(b) => Some(Box::new(|h| b.contains(h))),
+        Posting::Dense(t) => Some(Box::new(|h| t.contains(h))),
+        Posting::Sorted(s) => Some(Box::new(|h| s.binary_search(&h).is_ok())),
+    }
+}
+
+/// The page in attachment order: the attached matches first, read off the region's attach log
+/// as [`by_update_log`] reads the update log, then the unattached ones, which sort last in
+/// either direction, by handle in the order's. Without a filter, the unattached part is read
+/// off the live and attached sets by their block counts. With one, the log is walked as if
+/// every match were attached (the attached ones are not counted beforehand: a page that the
+/// log fills needs no count); a page it leaves short ends the attached matches, and the
+/// unattached ones are gathered, one bit test each. `None` when reading every match costs less.
+fn by_attach_log(
+    rs: &RegionState,
+    matches: &Posting<'_>,
+    desc: bool,
+    start: u64,
+    size: usize,
+) -> Option<Vec<Handle>> {
+    let attached = rs.store.attached();
+    let member = membership(matches);
+    // The attached matches, or (with a filter) at most that many: the matches.
+    let bound = match member {
+        None => attached.len(),
+        Some(_) => matches.len(),
+    };
+    let mut page = rs.store.attachments().page(
+        attached,
+        |h| rs.store.attached_at(h),
+        member.as_deref(),
+        bound,
+        desc,
+        start,
+        size,
+    )?;
+    let rest = size - page.len();
+    if rest > 0 {
+        // Past the attached matches: the `skip`-th unattached one is next.
+        let skip = match (page.is_empty(), matches) {
+            (false, _) => 0,
+            (true, Posting::Live(_)) => start - attached.len(),
+            (true, _) => start - handles(matches).filter(|&h| attached.contains(h)).count() as u64,
+        };
+        match matches {
+            Posting::Live(live) => {
+                page.extend(live.iter_from_without(attached, desc, skip).take(rest));
+            }
+            _ => {
+                let unattached: Vec<Handle> = handles(matches)
+                    .filter(|&h| !attached.contains(h))
+                    .collect();
+                page.extend(slice_page(&unattached, desc, skip, rest));
+            }
+        }
+    }
+    Some(page)
+}
+
+/// The handles of `matches`, in order.
+fn handles<'a>(matches: &'a Posting<'_>) -> Box<dyn Iterator<Item = Handle> + 'a> {
+    match matches {
+        Posting::Live(l) => Box::new(l.iter()),
+        Posting::Bitmap(b) => Box::new(b.iter()),
+        Posting::Dense(t) => Box::new(t.members().into_iter()),
+        Posting::Sorted(s) => Box::new(s.iter().copied()),
+    }
 }
 
 /// Matches in handle order, as the orders read them.
