@@ -18,12 +18,16 @@
 //!
 //! Without the update log, a page of a million IPs by update time read every record (72 MB)
 //! and selected its window out of a million keys: 17-21 ms whatever the page, holding a shared
-//! engine's read lock all along. With it, such a page reads its own entries and a few around
-//! them: about 4 µs (harness, 1M IPs). Its costs: each change of an IP touches one more cache
-//! line (the handle's position in the log), which the calls start loading with the record (in
-//! the harness, updates took about 5 % longer and attachments about 12 %); 13 bytes per logged
-//! IP; and two O(n) calls, the first change after n bookings (which logs them) and a squeeze,
-//! each 6-7 ms per million IPs (runs on a 1M-IP region on the development machine).
+//! engine's read lock all along; so did a page by attachment time without the attach log. With
+//! them, such a page reads its own entries and a few around them: about 4 µs (harness, 1M
+//! IPs). Their costs: each change touches one more cache line per log (the handle's position
+//! in it), which the calls start loading with the record (in the harness, the update log made
+//! updates about 5 % slower and attachments about 12 %; the attach log, attachments another
+//! 10 % and moves 5 %); about 13 bytes per logged IP (149 bytes per IP in all, both logs full,
+//! against 123 as booked); and two O(n) calls, the first change after n bookings (which logs
+//! them: 6-7 ms per million IPs for the update log, 13-14 ms for the first move, which fills
+//! both) and a squeeze (6-7 ms per million entries), on a 1M-IP region on the development
+//! machine.
 
 use crate::live::LiveSet;
 use crate::store::Handle;
