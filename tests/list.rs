@@ -1459,32 +1459,7 @@ fn check_time_pages(
                 let edge = timed.len() as u32;
                 numbers.extend([edge.saturating_sub(3) / size + 1, edge / size + 1]);
                 for page in numbers.into_iter().filter(|&p| p >= 1) {
-                    let resp = list(
-                        ipam,
-                        &ListIpsRequest {
-                            order_by,
-                            page,
-                            page_size: size,
-                            ..filter.clone()
-                        },
-                    );
-                    assert_eq!(resp.total_count, want.len() as u64);
-                    let from = ((page - 1) * size) as usize;
-                    let expected: Vec<IpId> = want
-                        .iter()
-                        .skip(from)
-                        .take(size as usize)
-                        .copied()
-                        .collect();
-                    let got: Vec<IpId> = resp.ips.iter().map(|ip| ip.id).collect();
-                    let differ = got.iter().zip(&expected).position(|(a, b)| a != b);
-                    assert!(
-                        got.len() == expected.len() && differ.is_none(),
-                        "{order_by} page {page} of {size}, {filter:?}: {} IPs for {}, first \
-                         wrong at {differ:?}",
-                        got.len(),
-                        expected.len()
-                    );
+                    check_page(ipam, &filter, order_by, page, size, want);
                 }
             }
         }
@@ -1603,4 +1578,179 @@ fn attach_order_pages_hold_however_times_tie() {
     check(&ipam, &attached_at);
     assert!(ipam.compact(REGION) > 0);
     check(&ipam, &attached_at);
+}
+
+/// Pages of every IP in address order (which the engine reads off the pools, subnet by
+/// subnet, skipping whole subnets by their counts) against every IP sorted by family, address
+/// and creation: many subnets, some with the same or overlapping blocks in other VPCs (an
+/// address then held twice), IPv6 ones, pages of every size that start and end across
+/// subnets, and again after releases and a compaction.
+#[test]
+fn address_order_pages_hold_across_overlapping_subnets() {
+    let mut ipam = engine(23);
+    let project = ProjectId::from_uuid(uuid(1));
+    let other_vpc = ipam
+        .create_vpc(REGION, CreateVpcRequest::new(project))
+        .unwrap()
+        .id;
+    let blocks: [(&str, &str, bool); 9] = [
+        ("10.0.1.0/24", "fd00:0:0:1::/64", false),
+        ("10.0.0.0/24", "fd00:0:0:2::/64", false),
+        // Overlapping the two above, in another VPC: one group of three blocks.
+        ("10.0.0.0/23", "fd00:0:0:1::/64", true),
+        ("192.168.0.0/24", "fd00:0:0:3::/64", false),
+        // The same block in the other VPC.
+        ("192.168.0.0/24", "fd00:0:0:4::/64", true),
+        ("172.16.0.0/26", "fd00:0:0:5::/64", false),
+        // A block that reaches past a smaller one it holds, to a third: one group.
+        ("10.8.0.0/22", "fd00:0:0:6::/64", true),
+        ("10.8.0.128/25", "fd00:0:0:7::/64", false),
+        ("10.8.2.0/24", "fd00:0:0:8::/64", false),
+    ];
+    let pns: Vec<PrivateNetworkId> = blocks
+        .iter()
+        .map(|&(v4, v6, other)| {
+            let mut request = CreatePrivateNetworkRequest::new(project)
+                .subnets([v4.parse().unwrap(), v6.parse().unwrap()]);
+            if other {
+                request = request.vpc(other_vpc);
+            }
+            ipam.create_private_network(REGION, request).unwrap().id
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for round in 0..100 {
+        for (k, &pn) in pns.iter().enumerate() {
+            let ipv6 = (round + k) % 5 == 0;
+            let request = BookIpRequest::new(project, Source::PrivateNetworkId(pn)).ipv6(ipv6);
+            // The small /26 fills up; the rest take turns.
+            if let Ok(ip) = ipam.book_ip(REGION, request) {
+                ids.push(ip.id);
+            }
+        }
+    }
+    // Addresses of the /22 past its /25, among the /24's.
+    for a in ["10.8.2.7", "10.8.2.200", "10.8.3.9"] {
+        let request =
+            BookIpRequest::new(project, Source::PrivateNetworkId(pns[6])).address(addr(a));
+        ids.push(ipam.book_ip(REGION, request).unwrap().id);
+    }
+    // Every fifth IP attached: a filter on attachment leaves some IPs of its subnets out.
+    for (k, &id) in ids.iter().enumerate().step_by(5) {
+        let mac = mac(&format!("02:00:00:00:{:02x}:{:02x}", k >> 8, k & 0xff));
+        ipam.attach_ip(REGION, id, CustomResource::new(mac))
+            .unwrap();
+    }
+    // No filter, filters the subnets answer alone (the IPs of the matching subnets), and one
+    // they do not.
+    let filters = [
+        ListIpsRequest::default(),
+        ListIpsRequest {
+            vpc_id: Some(other_vpc),
+            ..ListIpsRequest::default()
+        },
+        ListIpsRequest {
+            private_network_id: Some(pns[2]),
+            ..ListIpsRequest::default()
+        },
+        ListIpsRequest {
+            is_ipv6: Some(true),
+            ..ListIpsRequest::default()
+        },
+        ListIpsRequest {
+            is_ipv6: Some(false),
+            project_id: Some(project),
+            ..ListIpsRequest::default()
+        },
+        ListIpsRequest {
+            vpc_id: Some(other_vpc),
+            attached: Some(false),
+            ..ListIpsRequest::default()
+        },
+    ];
+    let check = |ipam: &Ipam| {
+        ipam.check_invariants().unwrap();
+        for filter in &filters {
+            check_address_pages(ipam, filter);
+        }
+    };
+    check(&ipam);
+    for (k, &id) in ids.iter().enumerate() {
+        if k % 3 != 1 && k % 5 != 0 {
+            ipam.release_ip(REGION, id).unwrap();
+        }
+    }
+    check(&ipam);
+    assert!(ipam.compact(REGION) > 0);
+    check(&ipam);
+}
+
+/// Checks pages of every size in both address orders of the matches of `filter` (at most
+/// 1,000) against them sorted by family, address and creation.
+fn check_address_pages(ipam: &Ipam, filter: &ListIpsRequest) {
+    let all = list(
+        ipam,
+        &ListIpsRequest {
+            order_by: OrderBy::CreatedAtAsc,
+            page_size: 1000,
+            ..filter.clone()
+        },
+    )
+    .ips;
+    let mut keyed: Vec<(bool, IpAddr, usize, IpId)> = all
+        .iter()
+        .enumerate()
+        .map(|(rank, ip)| (ip.is_ipv6, ip.address.addr(), rank, ip.id))
+        .collect();
+    keyed.sort();
+    let ascending: Vec<IpId> = keyed.iter().map(|k| k.3).collect();
+    let descending: Vec<IpId> = ascending.iter().rev().copied().collect();
+    for (order_by, want) in [
+        (OrderBy::IpAddressAsc, &ascending),
+        (OrderBy::IpAddressDesc, &descending),
+    ] {
+        for size in [1u32, 7, 100, 1000] {
+            let pages = want.len().div_ceil(size as usize) as u32;
+            for page in (1..=pages + 1).step_by(if size < 100 { 13 } else { 1 }) {
+                check_page(ipam, filter, order_by, page, size, want);
+            }
+        }
+    }
+}
+
+/// Checks page `page` of `size` of the matches of `filter` in `order_by` against `want`, every
+/// match in that order.
+fn check_page(
+    ipam: &Ipam,
+    filter: &ListIpsRequest,
+    order_by: OrderBy,
+    page: u32,
+    size: u32,
+    want: &[IpId],
+) {
+    let resp = list(
+        ipam,
+        &ListIpsRequest {
+            order_by,
+            page,
+            page_size: size,
+            ..filter.clone()
+        },
+    );
+    assert_eq!(resp.total_count, want.len() as u64);
+    let from = ((page - 1) * size) as usize;
+    let expected: Vec<IpId> = want
+        .iter()
+        .skip(from)
+        .take(size as usize)
+        .copied()
+        .collect();
+    let got: Vec<IpId> = resp.ips.iter().map(|ip| ip.id).collect();
+    let differ = got.iter().zip(&expected).position(|(a, b)| a != b);
+    assert!(
+        got.len() == expected.len() && differ.is_none(),
+        "{order_by} page {page} of {size}, {filter:?}: {} IPs for {}, first wrong at {differ:?}",
+        got.len(),
+        expected.len()
+    );
 }

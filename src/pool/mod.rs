@@ -211,6 +211,30 @@ impl Pool {
         }
     }
 
+    /// An IPv4 pool's taken offsets with their owners, in offset order, off its owner array;
+    /// `None` for an IPv6 pool.
+    pub(crate) fn v4_owners(&self) -> Option<impl DoubleEndedIterator<Item = (u64, u32)> + '_> {
+        match &self.slots {
+            Slots::V4 { owners, .. } => Some(
+                owners
+                    .iter()
+                    .enumerate()
+                    .filter(|&(_, &o)| o != FREE)
+                    .map(|(offset, &o)| (offset as u64, o)),
+            ),
+            Slots::V6 { .. } => None,
+        }
+    }
+
+    /// The taken offsets with their owners: in offset order for an IPv4 pool, in no order for
+    /// an IPv6 one.
+    pub(crate) fn owners(&self) -> Box<dyn Iterator<Item = (u64, u32)> + '_> {
+        match &self.slots {
+            Slots::V4 { .. } => Box::new(self.v4_owners().into_iter().flatten()),
+            Slots::V6 { owners } => Box::new(owners.iter()),
+        }
+    }
+
     /// Renames every owner (after handles are renumbered).
     pub(crate) fn remap_owners(&mut self, mut map: impl FnMut(u32) -> u32) {
         match &mut self.slots {

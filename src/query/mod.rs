@@ -35,9 +35,16 @@ pub(crate) fn run(
     start: u64,
     size: usize,
 ) -> Page {
-    let matches = filter(rs, organization_of, request);
+    let (matches, whole) = filter(rs, organization_of, request);
     let total = matches.len();
-    let handles = order(rs, &matches, request.order_by, start, size);
+    let handles = order(
+        rs,
+        &matches,
+        whole.as_deref(),
+        request.order_by,
+        start,
+        size,
+    );
     Page { total, handles }
 }
 
@@ -156,12 +163,14 @@ fn from_handles(handles: impl IntoIterator<Item = Handle>) -> RoaringBitmap {
     handles.into_iter().collect()
 }
 
+/// The matches of `r`; and when they are all the IPs of some subnets (the other filters, if
+/// any, leave every one of them), those subnets' slots.
 fn filter<'a>(
     rs: &'a RegionState,
     organization_of: impl Fn(ProjectId) -> OrganizationId,
     r: &ListIpsRequest,
-) -> Posting<'a> {
-    let empty = || Posting::Bitmap(Cow::Owned(RoaringBitmap::new()));
+) -> (Posting<'a>, Option<Vec<u32>>) {
+    let empty = || (Posting::Bitmap(Cow::Owned(RoaringBitmap::new())), None);
     // Private IPs are never zonal nor regional.
     if r.zonal.is_some() || r.regional == Some(true) {
         return empty();
@@ -297,7 +306,15 @@ fn filter<'a>(
             .collect();
         matches = Posting::Bitmap(Cow::Owned(named));
     }
-    matches
+    // The matches are among the subnets' IPs: all of them when as many.
+    let whole = subnets.filter(|slots| {
+        let held: u64 = slots
+            .iter()
+            .map(|&s| rs.registry.subnet(s).handles.len())
+            .sum();
+        held == matches.len()
+    });
+    (matches, whole)
 }
 
 /// The handles booked in the subnets `slots`. A Private Network has an IPv4 and an IPv6
@@ -324,6 +341,7 @@ fn subnet_members<'a>(rs: &'a RegionState, slots: &[u32]) -> Posting<'a> {
 fn order(
     rs: &RegionState,
     matches: &Posting<'_>,
+    whole: Option<&[u32]>,
     order_by: OrderBy,
     start: u64,
     size: usize,
@@ -351,6 +369,14 @@ fn order(
         // Likewise the live set's, off its bits.
         (Posting::Live(live), OrderBy::CreatedAtAsc | OrderBy::CreatedAtDesc) => {
             live.page(order_by.is_descending(), start, size)
+        }
+        // Every IP, or every IP of some subnets, in address order: off the pools, subnet by
+        // subnet.
+        (Posting::Live(_), OrderBy::IpAddressAsc | OrderBy::IpAddressDesc) => {
+            by_pools(rs, None, Directed(order_by.is_descending()), start, size)
+        }
+        (_, OrderBy::IpAddressAsc | OrderBy::IpAddressDesc) if whole.is_some() => {
+            by_pools(rs, whole, Directed(order_by.is_descending()), start, size)
         }
         // Handles in order are read in place in every order.
         (Posting::Sorted(sorted), _) => order_matches(rs, &**sorted, order_by, start, size),
@@ -625,6 +651,103 @@ fn by_address<M: Matches + ?Sized>(
     } else {
         v4_handles.chain(v6_handles).collect()
     }
+}
+
+/// The page of every IP (of the subnets `slots`, with them) in address order ([`by_address`]'s),
+/// read off the subnets' pools: the
+/// subnets sorted by family and network address and grouped where their blocks overlap (the
+/// same block in networks of different VPCs), the groups before the page skipped by their
+/// counts. The page's group of one IPv4 subnet is walked in its owner array, in offset order;
+/// a group of several subnets, or of an IPv6 one (whose map is in no order), has its
+/// addresses gathered and the page's window selected out of them. O(subnets log subnets +
+/// the page's group), where reading every IP cost O(n).
+fn by_pools(
+    rs: &RegionState,
+    slots: Option<&[u32]>,
+    d: Directed,
+    start: u64,
+    size: usize,
+) -> Vec<Handle> {
+    let subnets: Box<dyn Iterator<Item = (u32, &SubnetRecord)>> = match slots {
+        None => Box::new(rs.registry.subnet_slots()),
+        Some(slots) => Box::new(slots.iter().map(|&s| (s, rs.registry.subnet(s)))),
+    };
+    // Family, first and last address, slot; only subnets that hold IPs.
+    let mut subnets: Vec<(bool, u128, u128, u32)> = subnets
+        .filter(|(_, s)| s.pool.len() > 0)
+        .map(|(slot, s)| match s.net() {
+            IpNet::V4(n) => (
+                false,
+                u128::from(u32::from(n.network())),
+                u128::from(u32::from(n.broadcast())),
+                slot,
+            ),
+            IpNet::V6(n) => (
+                true,
+                u128::from(n.network()),
+                u128::from(n.broadcast()),
+                slot,
+            ),
+        })
+        .collect();
+    subnets.sort_unstable();
+    // Groups of overlapping blocks, as ranges of `subnets`.
+    let mut groups: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut reach = None;
+    for (i, &(v6, first, last, _)) in subnets.iter().enumerate() {
+        match (groups.last_mut(), reach) {
+            (Some(group), Some((family, end))) if family == v6 && first <= end => {
+                group.end = i + 1;
+                reach = Some((v6, last.max(end)));
+            }
+            _ => {
+                groups.push(i..i + 1);
+                reach = Some((v6, last));
+            }
+        }
+    }
+    if d.0 {
+        groups.reverse();
+    }
+    let count = |slot: u32| rs.registry.subnet(slot).pool.len();
+    let mut skip = start;
+    let mut page = Vec::with_capacity(size.min(1024));
+    for group in groups {
+        if page.len() == size {
+            break;
+        }
+        let members = &subnets[group];
+        let in_group: u64 = members.iter().map(|s| count(s.3)).sum();
+        if skip >= in_group {
+            skip -= in_group;
+            continue;
+        }
+        let want = size - page.len();
+        let pool = &rs.registry.subnet(members[0].3).pool;
+        match (members, pool.v4_owners()) {
+            ([_], Some(owners)) => {
+                let skip = usize::try_from(skip).unwrap_or(usize::MAX);
+                let owned: Box<dyn Iterator<Item = (u64, u32)>> = if d.0 {
+                    Box::new(owners.rev())
+                } else {
+                    Box::new(owners)
+                };
+                page.extend(owned.skip(skip).take(want).map(|(_, h)| h));
+            }
+            _ => {
+                let mut keys: Vec<(u128, Handle)> = Vec::new();
+                for &(_, first, _, slot) in members {
+                    let owners = rs.registry.subnet(slot).pool.owners();
+                    keys.extend(owners.map(|(offset, h)| {
+                        (d.of(first.wrapping_add(u128::from(offset))), d.of(h))
+                    }));
+                }
+                page.extend(window(keys, skip, want).into_iter().map(|k| d.of(k.1)));
+            }
+        }
+        skip = 0;
+    }
+    page
 }
 
 /// Turns a key's bits around for a descending order, so that every order sorts ascending.
