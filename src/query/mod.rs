@@ -4,8 +4,10 @@
 //! first. `created_at` order is handle order, so a page is a `select` and a short walk. So is an
 //! `updated_at` page, off the region's update log ([`crate::recency`]), when the matches are
 //! all the IPs or dense enough among them, and an `attached_at` page, off the attach log and
-//! the attached set; the other orders (and sparse matches by update or attachment time) select
-//! and sort only the page's window of the matches.
+//! the attached set. An `ip_address` page of every IP of some subnets (or of the region) is
+//! read off their pools, subnet by subnet. The other orders (and sparse matches by update or
+//! attachment time, and address order under other filters) select and sort only the page's
+//! window of the matches.
 
 use std::borrow::Cow;
 
