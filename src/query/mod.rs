@@ -365,13 +365,6 @@ fn order(
         return page;
     }
     match (matches, order_by) {
-        // A tag's bitset alone, in every order with no roaring bitmap built: its creation-order
-        // page straight off its words, other orders off its members gathered in a vector.
-        (Posting::Dense(tag), _) => order_matches(rs, *tag, order_by, start, size),
-        // Likewise the live set's, off its bits.
-        (Posting::Live(live), OrderBy::CreatedAtAsc | OrderBy::CreatedAtDesc) => {
-            live.page(order_by.is_descending(), start, size)
-        }
         // Every IP, or every IP of some subnets, in address order: off the pools, subnet by
         // subnet.
         (Posting::Live(_), OrderBy::IpAddressAsc | OrderBy::IpAddressDesc) => {
@@ -380,6 +373,10 @@ fn order(
         (_, OrderBy::IpAddressAsc | OrderBy::IpAddressDesc) if whole.is_some() => {
             by_pools(rs, whole, Directed(order_by.is_descending()), start, size)
         }
+        // A tag's bitset alone, and the live set, in every order with no roaring bitmap built:
+        // the creation-order page straight off the bits, other orders off the members.
+        (Posting::Dense(tag), _) => order_matches(rs, *tag, order_by, start, size),
+        (Posting::Live(live), _) => order_matches(rs, *live, order_by, start, size),
         // Handles in order are read in place in every order.
         (Posting::Sorted(sorted), _) => order_matches(rs, &**sorted, order_by, start, size),
         _ => order_matches(rs, &*matches.to_bitmap(), order_by, start, size),
@@ -514,6 +511,21 @@ impl Matches for TagPostings {
 
     fn page(&self, desc: bool, start: u64, size: usize) -> Vec<Handle> {
         TagPostings::page(self, desc, start, size)
+    }
+}
+
+/// The live set, read off its bits with no roaring bitmap built of them.
+impl Matches for LiveSet {
+    fn count(&self) -> u64 {
+        self.len()
+    }
+
+    fn handles(&self) -> impl Iterator<Item = Handle> + '_ {
+        self.iter()
+    }
+
+    fn page(&self, desc: bool, start: u64, size: usize) -> Vec<Handle> {
+        LiveSet::page(self, desc, start, size)
     }
 }
 
