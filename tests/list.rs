@@ -1622,7 +1622,14 @@ fn address_order_pages_hold_across_overlapping_subnets() {
     for round in 0..100 {
         for (k, &pn) in pns.iter().enumerate() {
             let ipv6 = (round + k) % 5 == 0;
-            let request = BookIpRequest::new(project, Source::PrivateNetworkId(pn)).ipv6(ipv6);
+            let tags = if (round + k) % 3 == 0 {
+                vec!["third"]
+            } else {
+                vec![]
+            };
+            let request = BookIpRequest::new(project, Source::PrivateNetworkId(pn))
+                .ipv6(ipv6)
+                .tags(tags);
             // The small /26 fills up; the rest take turns.
             if let Ok(ip) = ipam.book_ip(REGION, request) {
                 ids.push(ip.id);
@@ -1641,8 +1648,8 @@ fn address_order_pages_hold_across_overlapping_subnets() {
         ipam.attach_ip(REGION, id, CustomResource::new(mac))
             .unwrap();
     }
-    // No filter, filters the subnets answer alone (the IPs of the matching subnets), and one
-    // they do not.
+    // No filter, filters the subnets answer alone (the IPs of the matching subnets), and
+    // others.
     let filters = [
         ListIpsRequest::default(),
         ListIpsRequest {
@@ -1665,6 +1672,21 @@ fn address_order_pages_hold_across_overlapping_subnets() {
         ListIpsRequest {
             vpc_id: Some(other_vpc),
             attached: Some(false),
+            ..ListIpsRequest::default()
+        },
+        // Filters that leave some IPs of the subnets: the pools' IPs are tested against them.
+        ListIpsRequest {
+            tags: vec!["third".into()],
+            ..ListIpsRequest::default()
+        },
+        ListIpsRequest {
+            tags: vec!["third".into()],
+            vpc_id: Some(other_vpc),
+            ..ListIpsRequest::default()
+        },
+        ListIpsRequest {
+            attached: Some(true),
+            private_network_id: Some(pns[6]),
             ..ListIpsRequest::default()
         },
     ];
