@@ -340,6 +340,8 @@ fn subnet_members<'a>(rs: &'a RegionState, slots: &[u32]) -> Posting<'a> {
     }
 }
 
+/// The handles of the page `start..start + size` of `matches` in `order_by`. `whole`: the
+/// slots of some subnets when the matches are all their IPs.
 fn order(
     rs: &RegionState,
     matches: &Posting<'_>,
