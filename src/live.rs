@@ -12,7 +12,7 @@
 use roaring::RoaringBitmap;
 
 use crate::postings::{has, page_of_words, position, words};
-use crate::store::Handle;
+use crate::store::{bytes_of_words, renumbered_words, Handle, Renumbering};
 
 /// Handles per counted block.
 const BLOCK: usize = 4096;
@@ -56,6 +56,13 @@ impl LiveSet {
         let counts: Vec<u32> = bits.chunks(BLOCK_BYTES).map(count_ones).collect();
         let len = counts.iter().map(|&c| u64::from(c)).sum();
         Self { bits, counts, len }
+    }
+
+    /// The set renumbered as a compaction renumbers the live handles (`renumbering`), word by
+    /// word, as dense tag postings are.
+    pub(crate) fn renumbered(&self, renumbering: &Renumbering) -> Self {
+        let words = renumbered_words(self.words(), self.bits.len().div_ceil(8), renumbering);
+        Self::from_bits(bytes_of_words(&words))
     }
 
     /// Adds `handle`; whether it was not there. Cheapest above every handle the set spans,
@@ -138,6 +145,22 @@ impl LiveSet {
     /// `64 * i + 63`. Handles past the last word are not live.
     pub(crate) fn words(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
         words(&self.bits, 0)
+    }
+
+    /// Number of handles below `handle`: the block counts before its block, then the bits.
+    pub(crate) fn rank(&self, handle: Handle) -> u64 {
+        let (byte, bit) = position(handle);
+        let block = (byte / BLOCK_BYTES).min(self.counts.len());
+        let whole: u64 = self.counts[..block].iter().map(|&c| u64::from(c)).sum();
+        let bytes = self
+            .bits
+            .get(block * BLOCK_BYTES..byte.min(self.bits.len()))
+            .unwrap_or(&[]);
+        let last = self
+            .bits
+            .get(byte)
+            .map_or(0, |&b| (b & (bit - 1)).count_ones());
+        whole + u64::from(count_ones(bytes)) + u64::from(last)
     }
 
     /// Number of handles. O(1).
@@ -460,8 +483,9 @@ mod tests {
             }
             proptest::prop_assert_eq!(plain(&set), members.iter().collect::<Vec<_>>());
             proptest::prop_assert!(set.bitmap().iter().eq(members.iter()));
-            for h in [0, next / 2, next, next + 1] {
+            for h in [0, next / 2, next, next + 1, next + 70_000] {
                 proptest::prop_assert_eq!(set.contains(h), members.contains(h));
+                proptest::prop_assert_eq!(set.rank(h), members.rank(h) - u64::from(members.contains(h)));
             }
             let all: Vec<Handle> = members.iter().collect();
             for (start, size) in pages {

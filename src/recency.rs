@@ -175,33 +175,13 @@ impl RecencyLog {
         self.live.iter().map(|pos| self.entries[pos as usize])
     }
 
-    /// Renumbers the log as a compaction renumbers the store: the live handles, in order, to
-    /// `0..n`. Those with an entry are the lowest (the unlogged tail follows them), so they
-    /// become `0..` the number of entries, and the tail stays the tail. One pass over the
-    /// positions by handle, which keeps those of the live, and one writing each entry's new
-    /// handle at its position; the stale entries stay, for the next squeeze.
-    pub(crate) fn compact(&mut self) {
-        // Released handles have no position, and no live handle below the tail lacks one.
-        self.at.retain(|&pos| pos != NONE);
-        for (h, &pos) in (0..).zip(&self.at) {
-            self.entries[pos as usize] = h;
-        }
-        self.tail_from = Handle::try_from(self.at.len()).expect("fewer entries than handles");
-    }
-
-    /// [`RecencyLog::compact`] for a log of some of the live records (`records`, a subset of
-    /// `live`, the store's live handles before the compaction, the next being `end`): the
-    /// records' handles renumbered as the compaction renumbers `live`. The unlogged tail is
-    /// logged first, so the renumbered log has none. Returns the renumbered `records`.
-    pub(crate) fn compact_subset(
-        &mut self,
-        records: &LiveSet,
-        live: &LiveSet,
-        end: Handle,
-    ) -> LiveSet {
-        if end > self.tail_from {
-            self.append_tail(records, end);
-        }
+    /// Renumbers the log as a compaction renumbers the store: the handles of `live` (the
+    /// store's live handles before it), in order, to `0..n`. One pass over the positions by
+    /// handle, which keeps those of the live handles, and one writing each entry's new handle
+    /// at its position; the stale entries stay, for the next squeeze, and the unlogged tail
+    /// stays the tail, from the new number of its first handle. The log's set is renumbered
+    /// by the store.
+    pub(crate) fn compact(&mut self, live: &LiveSet) {
         // A live handle's new number is the number of live handles below it: its index once
         // the positions of the others are dropped.
         let mut old = 0;
@@ -209,16 +189,13 @@ impl RecencyLog {
             old += 1;
             live.contains(old - 1)
         });
-        let mut bits = vec![0u8; self.at.len().div_ceil(8)];
         for (h, &pos) in (0..).zip(&self.at) {
             if pos != NONE {
                 self.entries[pos as usize] = h;
-                bits[h as usize / 8] |= 1 << (h % 8);
             }
         }
-        let renumbered = LiveSet::from_bits(bits);
-        self.tail_from = Handle::try_from(live.len()).expect("fewer live records than handles");
-        renumbered
+        self.tail_from =
+            Handle::try_from(live.rank(self.tail_from)).expect("fewer live records than handles");
     }
 
     /// The handles of the log's set (`records`) in the log's order from the `from`-th on (from
@@ -647,7 +624,7 @@ mod tests {
             l.release(h);
         }
         let stale = l.log.entries.len();
-        l.log.compact();
+        l.log.compact(&l.records);
         let renumbered = Logged {
             log: l.log,
             records: LiveSet::full(2650),
@@ -698,8 +675,19 @@ mod tests {
         book(&mut l, &mut live, 9000..9300);
         l.check().unwrap();
         let kept: Vec<Handle> = live.iter().collect();
-        let set = l.log.compact_subset(&l.records, &live, 9300);
-        // Renumbered: each record's new handle is its rank among the live ones.
+        let logged = l.log.len();
+        l.log.compact(&live);
+        // Renumbered: each record's new handle is its rank among the live ones (the store
+        // renumbers the set itself).
+        let expected: Vec<Handle> = (0..)
+            .zip(&kept)
+            .filter(|&(_, &h)| h % 3 == 0)
+            .map(|(new, _)| new)
+            .collect();
+        let mut set = LiveSet::default();
+        for &h in &expected {
+            set.insert(h);
+        }
         let renumbered = Logged {
             log: l.log,
             records: set,
@@ -707,14 +695,10 @@ mod tests {
             now: l.now,
         };
         renumbered.check().unwrap();
-        let expected: Vec<Handle> = (0..)
-            .zip(&kept)
-            .filter(|&(_, &h)| h % 3 == 0)
-            .map(|(new, _)| new)
-            .collect();
-        assert_eq!(renumbered.live(), expected);
-        // No tail: every record of the set has its entry.
-        assert_eq!(renumbered.log.len(), expected.len() as u64);
+        // The tail stays the tail, from the new number of handle 9000.
+        assert_eq!(renumbered.log.len(), logged);
+        let below = kept.iter().filter(|&&h| h < 9000).count();
+        assert_eq!(renumbered.log.tail_from as usize, below);
         for desc in [false, true] {
             assert!(renumbered.page(None, desc, 0, 100).is_some());
             assert!(renumbered.page(None, desc, 1500, 100).is_some());

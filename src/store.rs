@@ -1377,10 +1377,6 @@ impl Store {
     /// twice the live records plus `spare`. Returns the renumbering, old → new, for the pools
     /// and indexes to follow.
     pub(crate) fn compact(&mut self, spare: usize) -> Renumbering {
-        let end = self.next_handle().unwrap_or(Handle::MAX);
-        self.attached = self
-            .attachments
-            .compact_subset(&self.attached, &self.live, end);
         // The epoch ends: its renumbering joins the kept ones, each of which loses the handles
         // that die now.
         let ended = Moved::of_live(self.epoch, &self.live, self.slots.len());
@@ -1430,8 +1426,10 @@ impl Store {
             *handle = renumbering.get(*handle);
         }
         let n = Handle::try_from(self.slots.len()).expect("fewer live records than handles");
+        self.updates.compact(&self.live);
+        self.attachments.compact(&self.live);
+        self.attached = self.attached.renumbered(&renumbering);
         self.live = LiveSet::full(n);
-        self.updates.compact();
         self.keep_epochs(&via, &live);
         renumbering
     }
