@@ -37,12 +37,12 @@ pub(crate) fn run(
     start: u64,
     size: usize,
 ) -> Page {
-    let (matches, whole) = filter(rs, organization_of, request);
+    let (matches, subnets) = filter(rs, organization_of, request);
     let total = matches.len();
     let handles = order(
         rs,
         &matches,
-        whole.as_deref(),
+        subnets.as_deref(),
         request.order_by,
         start,
         size,
@@ -165,8 +165,8 @@ fn from_handles(handles: impl IntoIterator<Item = Handle>) -> RoaringBitmap {
     handles.into_iter().collect()
 }
 
-/// The matches of `r`; and when they are all the IPs of some subnets (the other filters, if
-/// any, leave every one of them), those subnets' slots.
+/// The matches of `r`, and the slots of the subnets its filters fix (`None` when they fix none):
+/// the matches are among those subnets' IPs.
 fn filter<'a>(
     rs: &'a RegionState,
     organization_of: impl Fn(ProjectId) -> OrganizationId,
@@ -308,15 +308,7 @@ fn filter<'a>(
             .collect();
         matches = Posting::Bitmap(Cow::Owned(named));
     }
-    // The matches are among the subnets' IPs: all of them when as many.
-    let whole = subnets.filter(|slots| {
-        let held: u64 = slots
-            .iter()
-            .map(|&s| rs.registry.subnet(s).handles.len())
-            .sum();
-        held == matches.len()
-    });
-    (matches, whole)
+    (matches, subnets)
 }
 
 /// The handles booked in the subnets `slots`. A Private Network has an IPv4 and an IPv6
@@ -340,12 +332,12 @@ fn subnet_members<'a>(rs: &'a RegionState, slots: &[u32]) -> Posting<'a> {
     }
 }
 
-/// The handles of the page `start..start + size` of `matches` in `order_by`. `whole`: the
-/// slots of some subnets when the matches are all their IPs.
+/// The handles of the page `start..start + size` of `matches` in `order_by`; `subnets`, those
+/// [`filter`] gives.
 fn order(
     rs: &RegionState,
     matches: &Posting<'_>,
-    whole: Option<&[u32]>,
+    subnets: Option<&[u32]>,
     order_by: OrderBy,
     start: u64,
     size: usize,
@@ -372,8 +364,11 @@ fn order(
         (Posting::Live(_), OrderBy::IpAddressAsc | OrderBy::IpAddressDesc) => {
             by_pools(rs, None, Directed(order_by.is_descending()), start, size)
         }
-        (_, OrderBy::IpAddressAsc | OrderBy::IpAddressDesc) if whole.is_some() => {
-            by_pools(rs, whole, Directed(order_by.is_descending()), start, size)
+        // The matches are among the subnets' IPs: all of them when as many.
+        (_, OrderBy::IpAddressAsc | OrderBy::IpAddressDesc)
+            if subnets.is_some_and(|slots| held(rs, slots) == matches.len()) =>
+        {
+            by_pools(rs, subnets, Directed(order_by.is_descending()), start, size)
         }
         // A tag's bitset alone, and the live set, in every order with no roaring bitmap built:
         // the creation-order page straight off the bits, other orders off the members.
@@ -383,6 +378,14 @@ fn order(
         (Posting::Sorted(sorted), _) => order_matches(rs, &**sorted, order_by, start, size),
         _ => order_matches(rs, &*matches.to_bitmap(), order_by, start, size),
     }
+}
+
+/// The IPs of the subnets `slots`.
+fn held(rs: &RegionState, slots: &[u32]) -> u64 {
+    slots
+        .iter()
+        .map(|&s| rs.registry.subnet(s).handles.len())
+        .sum()
 }
 
 /// The page in update order read off the region's update log ([`crate::recency`]), testing
@@ -447,20 +450,25 @@ fn by_attach_log(
     )?;
     let rest = size - page.len();
     if rest > 0 {
-        // Past the attached matches: the `skip`-th unattached one is next.
-        let skip = match (page.is_empty(), matches) {
-            (false, _) => 0,
-            (true, Posting::Live(_)) => start - attached.len(),
-            (true, _) => start - handles(matches).filter(|&h| attached.contains(h)).count() as u64,
+        // Past the attached matches (a page the log leaves empty starts past them all): the
+        // `skip`-th unattached one is next.
+        let past = |attached_matches: u64| {
+            if page.is_empty() {
+                start - attached_matches
+            } else {
+                0
+            }
         };
         match matches {
             Posting::Live(live) => {
+                let skip = past(attached.len());
                 page.extend(live.iter_from_without(attached, desc, skip).take(rest));
             }
             _ => {
                 let unattached: Vec<Handle> = handles(matches)
                     .filter(|&h| !attached.contains(h))
                     .collect();
+                let skip = past(matches.len() - unattached.len() as u64);
                 page.extend(slice_page(&unattached, desc, skip, rest));
             }
         }
@@ -609,9 +617,9 @@ fn by_address<M: Matches + ?Sized>(
     start: u64,
     size: usize,
 ) -> Vec<Handle> {
-    let base = |net: IpNet| match net {
-        IpNet::V4(n) => (false, u128::from(u32::from(n.network()))),
-        IpNet::V6(n) => (true, u128::from(n.network())),
+    let base = |net: IpNet| {
+        let (is_ipv6, first, _) = block_span(net);
+        (is_ipv6, first)
     };
     // An address is its subnet's network address plus its offset: `Pool::address`, done here
     // on integers (building each match's `IpAddr` from its block and taking it apart again cost
@@ -691,19 +699,9 @@ fn by_pools(
     // Family, first and last address, slot; only subnets that hold IPs.
     let mut subnets: Vec<(bool, u128, u128, u32)> = subnets
         .filter(|(_, s)| s.pool.len() > 0)
-        .map(|(slot, s)| match s.net() {
-            IpNet::V4(n) => (
-                false,
-                u128::from(u32::from(n.network())),
-                u128::from(u32::from(n.broadcast())),
-                slot,
-            ),
-            IpNet::V6(n) => (
-                true,
-                u128::from(n.network()),
-                u128::from(n.broadcast()),
-                slot,
-            ),
+        .map(|(slot, s)| {
+            let (is_ipv6, first, last) = block_span(s.net());
+            (is_ipv6, first, last, slot)
         })
         .collect();
     subnets.sort_unstable();
@@ -764,6 +762,18 @@ fn by_pools(
         skip = 0;
     }
     page
+}
+
+/// A block's family (IPv6 or not) and its first and last addresses, as integers.
+fn block_span(net: IpNet) -> (bool, u128, u128) {
+    match net {
+        IpNet::V4(n) => (
+            false,
+            u128::from(u32::from(n.network())),
+            u128::from(u32::from(n.broadcast())),
+        ),
+        IpNet::V6(n) => (true, u128::from(n.network()), u128::from(n.broadcast())),
+    }
 }
 
 /// Turns a key's bits around for a descending order, so that every order sorts ascending.
