@@ -1287,10 +1287,7 @@ impl Store {
         let was = record.attachment().map(|a| a.attached_at);
         let old = record.set_attachment(new);
         match (was, attached_at) {
-            (Some(_), None) => {
-                self.attachments.remove(handle);
-                self.attached.remove(handle);
-            }
+            (Some(_), None) => self.unattach(handle),
             (was, Some(now)) if was != Some(now) => {
                 debug_assert!(was.is_none_or(|t| t <= now), "the clock ran back");
                 let end = self.next_handle().unwrap_or(Handle::MAX);
@@ -1302,6 +1299,12 @@ impl Store {
             _ => {}
         }
         old
+    }
+
+    /// Takes `handle` out of the attached set and the attach log: detached, or gone.
+    fn unattach(&mut self, handle: Handle) {
+        self.attachments.remove(handle);
+        self.attached.remove(handle);
     }
 
     /// The handles of the attached records, in creation order.
@@ -1349,8 +1352,7 @@ impl Store {
         self.live.remove(handle);
         self.updates.remove(handle);
         if record.is_attached() {
-            self.attachments.remove(handle);
-            self.attached.remove(handle);
+            self.unattach(handle);
         }
         record
     }
@@ -1521,15 +1523,21 @@ impl Store {
             ));
         }
         self.updates.check(&self.live, |h| self.get(h).updated)?;
+        // The attached records are in the set, and (as many) nothing else is.
+        let mut attached = 0;
         for (h, r) in self.iter() {
             if r.is_attached() != self.attached.contains(h) {
                 return Err(format!("handle {h} and the attached set disagree"));
             }
-        }
-        if let Some(h) = self.attached.iter().find(|&h| !self.live.contains(h)) {
-            return Err(format!("attached handle {h} is not live"));
+            attached += u64::from(r.is_attached());
         }
         self.attached.check()?;
+        if attached != self.attached.len() {
+            return Err(format!(
+                "{attached} attached records, {} handles in the attached set",
+                self.attached.len()
+            ));
+        }
         self.attachments
             .check(&self.attached, |h| self.attached_at(h))
     }
@@ -1752,6 +1760,13 @@ mod tests {
         let mut extra = store.clone();
         extra.live.insert(5);
         assert!(extra.check().is_err());
+        // The attached set: an unattached record in it, a handle that is no record.
+        let mut stray = store.clone();
+        stray.attached.insert(h);
+        assert!(stray.check().unwrap_err().contains("disagree"));
+        let mut stray = store.clone();
+        stray.attached.insert(50);
+        assert!(stray.check().unwrap_err().contains("attached set"));
     }
 
     /// When epoch numbers wrap, a kept epoch's number is skipped: its ids keep leading to their
