@@ -1416,22 +1416,7 @@ fn check_time_pages(
     ];
     for filter in filters {
         // Every match, in creation order: their ranks break ties.
-        let mut all = Vec::new();
-        for page in 1.. {
-            let resp = list(
-                ipam,
-                &ListIpsRequest {
-                    order_by: OrderBy::CreatedAtAsc,
-                    page,
-                    page_size: 1000,
-                    ..filter.clone()
-                },
-            );
-            if resp.ips.is_empty() {
-                break;
-            }
-            all.extend(resp.ips);
-        }
+        let all = in_creation_order(ipam, &filter);
         let mut timed: Vec<(i64, usize, IpId)> = Vec::new();
         let mut untimed: Vec<IpId> = Vec::new();
         for (rank, ip) in all.iter().enumerate() {
@@ -1707,18 +1692,10 @@ fn address_order_pages_hold_across_overlapping_subnets() {
     check(&ipam);
 }
 
-/// Checks pages of every size in both address orders of the matches of `filter` (at most
-/// 1,000) against them sorted by family, address and creation.
+/// Checks pages of every size in both address orders of the matches of `filter` against them
+/// sorted by family, address and creation.
 fn check_address_pages(ipam: &Ipam, filter: &ListIpsRequest) {
-    let all = list(
-        ipam,
-        &ListIpsRequest {
-            order_by: OrderBy::CreatedAtAsc,
-            page_size: 1000,
-            ..filter.clone()
-        },
-    )
-    .ips;
+    let all = in_creation_order(ipam, filter);
     let mut keyed: Vec<(bool, IpAddr, usize, IpId)> = all
         .iter()
         .enumerate()
@@ -1738,6 +1715,27 @@ fn check_address_pages(ipam: &Ipam, filter: &ListIpsRequest) {
             }
         }
     }
+}
+
+/// Every match of `filter`, in creation order, page by page.
+fn in_creation_order(ipam: &Ipam, filter: &ListIpsRequest) -> Vec<Ip> {
+    let mut all = Vec::new();
+    for page in 1.. {
+        let resp = list(
+            ipam,
+            &ListIpsRequest {
+                order_by: OrderBy::CreatedAtAsc,
+                page,
+                page_size: 1000,
+                ..filter.clone()
+            },
+        );
+        if resp.ips.is_empty() {
+            break;
+        }
+        all.extend(resp.ips);
+    }
+    all
 }
 
 /// Checks page `page` of `size` of the matches of `filter` in `order_by` against `want`, every
