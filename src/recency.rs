@@ -84,7 +84,7 @@ impl RecencyLog {
         if end > self.tail_from {
             self.append_tail(records, end);
         }
-        self.unlink(handle);
+        self.remove(handle);
         self.append(handle);
     }
 
@@ -113,11 +113,6 @@ impl RecencyLog {
         self.tail_from = end;
     }
 
-    /// Forgets `handle`: its record is gone.
-    pub(crate) fn remove(&mut self, handle: Handle) {
-        self.unlink(handle);
-    }
-
     /// Starts loading the memory that a change of `handle` updates in place (its position).
     pub(crate) fn warm(&self, handle: Handle) {
         if let Some(at) = self.at.get(handle as usize) {
@@ -125,7 +120,9 @@ impl RecencyLog {
         }
     }
 
-    fn unlink(&mut self, handle: Handle) {
+    /// Drops the entry of `handle`, if it has one: its record changed, left the log's set, or
+    /// is gone.
+    pub(crate) fn remove(&mut self, handle: Handle) {
         if let Some(at) = self.at.get_mut(handle as usize) {
             let pos = std::mem::replace(at, NONE);
             if pos != NONE {
