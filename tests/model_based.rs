@@ -211,7 +211,14 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// `cases`, times `MODEL_SOAK` when set: a longer run of every test here, as in
+/// `MODEL_SOAK=50 cargo test --release --test model_based`.
 fn config(cases: u32) -> ProptestConfig {
+    let soak: u32 = std::env::var("MODEL_SOAK")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1);
+    let cases = cases.saturating_mul(soak.max(1));
     ProptestConfig {
         cases,
         // Keep the run to this one file: no regression files are written next to it.
