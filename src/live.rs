@@ -195,12 +195,7 @@ impl LiveSet {
     /// length is not known beforehand.
     pub(crate) fn iter_from(&self, desc: bool, start: u64) -> impl Iterator<Item = Handle> + '_ {
         let (skipped, skip) = self.skip_blocks(desc, start, |b| self.counts[b]);
-        let words: Box<dyn Iterator<Item = (usize, u64)> + '_> = if desc {
-            Box::new(words(self.bits_below(skipped), 0).rev())
-        } else {
-            Box::new(words(&self.bits, skipped * BLOCK_WORDS))
-        };
-        handles_of(words, desc, skip)
+        handles_of(self.words_past(desc, skipped), desc, skip)
     }
 
     /// [`LiveSet::iter_from`] over the handles of this set that `other`, a subset of it, does
@@ -215,12 +210,21 @@ impl LiveSet {
         let count = |b: usize| self.counts[b] - other.counts.get(b).copied().unwrap_or(0);
         let (skipped, skip) = self.skip_blocks(desc, start, count);
         let without = |(i, word): (usize, u64)| (i, word & !other.word(i));
-        let words: Box<dyn Iterator<Item = (usize, u64)> + '_> = if desc {
-            Box::new(words(self.bits_below(skipped), 0).rev().map(without))
+        handles_of(self.words_past(desc, skipped).map(without), desc, skip)
+    }
+
+    /// The words (each with its number) past the first `skipped` blocks, in the walk's order
+    /// (from the top with `desc`).
+    fn words_past(
+        &self,
+        desc: bool,
+        skipped: usize,
+    ) -> Box<dyn Iterator<Item = (usize, u64)> + '_> {
+        if desc {
+            Box::new(words(self.bits_below(skipped), 0).rev())
         } else {
-            Box::new(words(&self.bits, skipped * BLOCK_WORDS).map(without))
-        };
-        handles_of(words, desc, skip)
+            Box::new(words(&self.bits, skipped * BLOCK_WORDS))
+        }
     }
 
     /// Word `i` of the bits, as [`words`] reads it; `0` past them.
