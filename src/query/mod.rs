@@ -83,6 +83,26 @@ impl<'a> Posting<'a> {
         self.view().into_bitmap()
     }
 
+    /// The handles, in order.
+    fn handles(&self) -> Box<dyn Iterator<Item = Handle> + '_> {
+        match self {
+            Posting::Live(l) => Box::new(l.iter()),
+            Posting::Bitmap(b) => Box::new(b.iter()),
+            Posting::Dense(t) => Box::new(t.members().into_iter()),
+            Posting::Sorted(s) => Box::new(s.iter().copied()),
+        }
+    }
+
+    /// The test of whether a live record is among the matches; `None` when all of them are.
+    fn membership(&self) -> Option<Box<dyn Fn(Handle) -> bool + '_>> {
+        match self {
+            Posting::Live(_) => None,
+            Posting::Bitmap(b) => Some(Box::new(|h| b.contains(h))),
+            Posting::Dense(t) => Some(Box::new(|h| t.contains(h))),
+            Posting::Sorted(s) => Some(Box::new(|h| s.binary_search(&h).is_ok())),
+        }
+    }
+
     /// The same matches, borrowed from these.
     fn view(&self) -> Posting<'_> {
         match self {
@@ -400,22 +420,12 @@ fn by_update_log(
     rs.store.updates().page(
         rs.store.live(),
         |h| rs.store.get(h).updated,
-        membership(matches).as_deref(),
+        matches.membership().as_deref(),
         matches.len(),
         desc,
         start,
         size,
     )
-}
-
-/// The test of whether a live record is among `matches`; `None` when all of them are.
-fn membership<'a>(matches: &'a Posting<'_>) -> Option<Box<dyn Fn(Handle) -> bool + 'a>> {
-    match matches {
-        Posting::Live(_) => None,
-        Posting::Bitmap(b) => Some(Box::new(|h| b.contains(h))),
-        Posting::Dense(t) => Some(Box::new(|h| t.contains(h))),
-        Posting::Sorted(s) => Some(Box::new(|h| s.binary_search(&h).is_ok())),
-    }
 }
 
 /// The page in attachment order: the attached matches first, read off the region's attach log
@@ -433,7 +443,7 @@ fn by_attach_log(
     size: usize,
 ) -> Option<Vec<Handle>> {
     let attached = rs.store.attached();
-    let member = membership(matches);
+    let member = matches.membership();
     // The attached matches, or (with a filter) at most that many: the matches.
     let bound = match member {
         None => attached.len(),
@@ -465,7 +475,8 @@ fn by_attach_log(
                 page.extend(live.iter_from_without(attached, desc, skip).take(rest));
             }
             _ => {
-                let unattached: Vec<Handle> = handles(matches)
+                let unattached: Vec<Handle> = matches
+                    .handles()
                     .filter(|&h| !attached.contains(h))
                     .collect();
                 let skip = past(matches.len() - unattached.len() as u64);
@@ -474,16 +485,6 @@ fn by_attach_log(
         }
     }
     Some(page)
-}
-
-/// The handles of `matches`, in order.
-fn handles<'a>(matches: &'a Posting<'_>) -> Box<dyn Iterator<Item = Handle> + 'a> {
-    match matches {
-        Posting::Live(l) => Box::new(l.iter()),
-        Posting::Bitmap(b) => Box::new(b.iter()),
-        Posting::Dense(t) => Box::new(t.members().into_iter()),
-        Posting::Sorted(s) => Box::new(s.iter().copied()),
-    }
 }
 
 /// Matches in handle order, as the orders read them.
