@@ -1284,7 +1284,8 @@ impl Store {
     ) -> Option<Attachment> {
         let attached_at = new.as_ref().map(|a| a.attached_at);
         let record = self.get_mut(handle);
-        let was = record.attachment().map(|a| a.attached_at);
+        // The time alone, not the whole attachment (which reads its boxed part, if any).
+        let was = record.is_attached().then_some(record.attached_at);
         let old = record.set_attachment(new);
         match (was, attached_at) {
             (Some(_), None) => self.unattach(handle),
