@@ -1415,33 +1415,16 @@ fn check_time_pages(
         },
     ];
     for filter in filters {
-        // Every match, in creation order: their ranks break ties.
         let all = in_creation_order(ipam, &filter);
-        let mut timed: Vec<(i64, usize, IpId)> = Vec::new();
-        let mut untimed: Vec<IpId> = Vec::new();
-        for (rank, ip) in all.iter().enumerate() {
-            match time(ip) {
-                Some(t) => timed.push((t, rank, ip.id)),
-                None => untimed.push(ip.id),
-            }
-        }
-        timed.sort();
-        let timed: Vec<IpId> = timed.iter().map(|e| e.2).collect();
-        let ascending: Vec<IpId> = timed.iter().chain(&untimed).copied().collect();
-        let descending: Vec<IpId> = timed
-            .iter()
-            .rev()
-            .chain(untimed.iter().rev())
-            .copied()
-            .collect();
-        for (order_by, want) in [(orders[0], &ascending), (orders[1], &descending)] {
+        let (wants, timed) = keyed_orders(&all, &time);
+        for (order_by, want) in orders.into_iter().zip(&wants) {
             for size in [1u32, 7, 100, 1000] {
                 let pages = want.len().div_ceil(size as usize) as u32;
                 let mut numbers = vec![1, 2, 3, pages / 3, pages / 2, pages - 1, pages, pages + 1];
                 // Pages that start in the run of the still clock, and about its end; about the
                 // end of the timed matches.
                 numbers.extend([800, 1500, 1560, 1600].map(|k| k / size + 1));
-                let edge = timed.len() as u32;
+                let edge = timed as u32;
                 numbers.extend([edge.saturating_sub(3) / size + 1, edge / size + 1]);
                 for page in numbers.into_iter().filter(|&p| p >= 1) {
                     check_page(ipam, &filter, order_by, page, size, want);
@@ -1696,18 +1679,42 @@ fn address_order_pages_hold_across_overlapping_subnets() {
 /// sorted by family, address and creation.
 fn check_address_pages(ipam: &Ipam, filter: &ListIpsRequest) {
     let all = in_creation_order(ipam, filter);
-    let mut keyed: Vec<(bool, IpAddr, usize, IpId)> = all
-        .iter()
-        .enumerate()
-        .map(|(rank, ip)| (ip.is_ipv6, ip.address.addr(), rank, ip.id))
-        .collect();
+    let (wants, _) = keyed_orders(&all, |ip| Some((ip.is_ipv6, ip.address.addr())));
+    let orders = [OrderBy::IpAddressAsc, OrderBy::IpAddressDesc];
+    check_every_page(ipam, filter, orders, &wants);
+}
+
+/// The matches `all` (in creation order) in the two directions of an order by `key`, and how
+/// many have a key: ascending, those with one sorted by it (ties by creation), then those
+/// without, by creation; descending, each part the other way round.
+fn keyed_orders<K: Ord>(all: &[Ip], key: impl Fn(&Ip) -> Option<K>) -> ([Vec<IpId>; 2], usize) {
+    let mut keyed: Vec<(K, usize, IpId)> = Vec::new();
+    let mut keyless: Vec<IpId> = Vec::new();
+    for (rank, ip) in all.iter().enumerate() {
+        match key(ip) {
+            Some(k) => keyed.push((k, rank, ip.id)),
+            None => keyless.push(ip.id),
+        }
+    }
     keyed.sort();
-    let ascending: Vec<IpId> = keyed.iter().map(|k| k.3).collect();
-    let descending: Vec<IpId> = ascending.iter().rev().copied().collect();
-    for (order_by, want) in [
-        (OrderBy::IpAddressAsc, &ascending),
-        (OrderBy::IpAddressDesc, &descending),
-    ] {
+    let ascending = keyed.iter().map(|k| k.2).chain(keyless.iter().copied());
+    let descending = keyed
+        .iter()
+        .rev()
+        .map(|k| k.2)
+        .chain(keyless.iter().rev().copied());
+    ([ascending.collect(), descending.collect()], keyed.len())
+}
+
+/// Checks the pages of `filter` in `orders` (ascending, then descending) against `wants`, every
+/// match in each: of 1, 7, 100 and 1,000 IPs, one small page in 13, and the page past the end.
+fn check_every_page(
+    ipam: &Ipam,
+    filter: &ListIpsRequest,
+    orders: [OrderBy; 2],
+    wants: &[Vec<IpId>; 2],
+) {
+    for (order_by, want) in orders.into_iter().zip(wants) {
         for size in [1u32, 7, 100, 1000] {
             let pages = want.len().div_ceil(size as usize) as u32;
             for page in (1..=pages + 1).step_by(if size < 100 { 13 } else { 1 }) {
@@ -1874,31 +1881,11 @@ fn mac_order_pages_hold_with_shared_macs_and_ips_without_one() {
 /// direction.
 fn check_mac_pages(ipam: &Ipam, filter: &ListIpsRequest) {
     let all = in_creation_order(ipam, filter);
-    let mut with_mac: Vec<([u8; 6], usize, IpId)> = Vec::new();
-    let mut without: Vec<IpId> = Vec::new();
-    for (rank, ip) in all.iter().enumerate() {
-        match ip.resource.as_ref().and_then(|r| r.mac_address) {
-            Some(mac) => with_mac.push((mac.octets(), rank, ip.id)),
-            None => without.push(ip.id),
-        }
-    }
+    let mac = |ip: &Ip| Some(ip.resource.as_ref()?.mac_address?.octets());
+    let (wants, with_mac) = keyed_orders(&all, mac);
     // Both parts, unless the filter keeps only attached IPs.
-    assert!(!with_mac.is_empty());
-    assert!(!without.is_empty() || filter.attached == Some(true));
-    with_mac.sort();
-    let mut ascending: Vec<IpId> = with_mac.iter().map(|k| k.2).collect();
-    let mut descending: Vec<IpId> = ascending.iter().rev().copied().collect();
-    ascending.extend(&without);
-    descending.extend(without.iter().rev());
-    for (order_by, want) in [
-        (OrderBy::MacAddressAsc, &ascending),
-        (OrderBy::MacAddressDesc, &descending),
-    ] {
-        for size in [1u32, 7, 100, 1000] {
-            let pages = want.len().div_ceil(size as usize) as u32;
-            for page in (1..=pages + 1).step_by(if size < 100 { 13 } else { 1 }) {
-                check_page(ipam, filter, order_by, page, size, want);
-            }
-        }
-    }
+    assert!(with_mac > 0);
+    assert!(with_mac < all.len() || filter.attached == Some(true));
+    let orders = [OrderBy::MacAddressAsc, OrderBy::MacAddressDesc];
+    check_every_page(ipam, filter, orders, &wants);
 }
