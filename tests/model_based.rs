@@ -212,13 +212,16 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 /// `cases`, times `MODEL_SOAK` when set: a longer run of every test here, as in
-/// `MODEL_SOAK=50 cargo test --release --test model_based`.
+/// `MODEL_SOAK=50 cargo test --release --test model_based`. A value that is not a positive
+/// whole number stops the run, rather than running the default count unnoticed.
 fn config(cases: u32) -> ProptestConfig {
-    let soak: u32 = std::env::var("MODEL_SOAK")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(1);
-    let cases = cases.saturating_mul(soak.max(1));
+    let soak: u32 = std::env::var("MODEL_SOAK").map_or(1, |n| {
+        n.parse()
+            .ok()
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| panic!("MODEL_SOAK={n:?}: a positive whole number, please"))
+    });
+    let cases = cases.saturating_mul(soak);
     ProptestConfig {
         cases,
         // Keep the run to this one file: no regression files are written next to it.
