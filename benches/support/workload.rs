@@ -893,12 +893,17 @@ pub(crate) fn list_cases(data: &RegionData) -> Vec<ListCase> {
         },
         id_total,
     );
-    push(
-        ListKind::Unfiltered,
-        "list_unfiltered_page_1",
-        ListIpsRequest::default(),
-        n,
-    );
+    for &order in OrderBy::ALL {
+        push(
+            ListKind::Unfiltered,
+            "list_unfiltered_page_1",
+            ListIpsRequest {
+                order_by: order,
+                ..Default::default()
+            },
+            n,
+        );
+    }
     for &order in OrderBy::ALL {
         push(
             ListKind::PrivateNetwork,

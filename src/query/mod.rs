@@ -7,7 +7,8 @@
 //! the attached set. An `ip_address` page of every IP of some subnets (or of the region) is
 //! read off their pools, subnet by subnet. The other orders (and sparse matches by update or
 //! attachment time, and address order under other filters) select and sort only the page's
-//! window of the matches.
+//! window of the matches; for a page near the start of many matches, the window is cut as the
+//! keys are read, without gathering them all.
 
 use std::borrow::Cow;
 
@@ -491,6 +492,8 @@ fn by_attach_log(
 trait Matches {
     fn count(&self) -> u64;
     fn handles(&self) -> impl Iterator<Item = Handle> + '_;
+    /// [`Matches::handles`] from the last.
+    fn handles_rev(&self) -> impl Iterator<Item = Handle> + '_;
     /// The `size` handles that follow the first `start` (from the top with `desc`).
     fn page(&self, desc: bool, start: u64, size: usize) -> Vec<Handle>;
 }
@@ -502,6 +505,10 @@ impl Matches for RoaringBitmap {
 
     fn handles(&self) -> impl Iterator<Item = Handle> + '_ {
         self.iter()
+    }
+
+    fn handles_rev(&self) -> impl Iterator<Item = Handle> + '_ {
+        self.iter().rev()
     }
 
     /// A `select` and a walk from it.
@@ -520,6 +527,10 @@ impl Matches for TagPostings {
         self.members().into_iter()
     }
 
+    fn handles_rev(&self) -> impl Iterator<Item = Handle> + '_ {
+        self.members().into_iter().rev()
+    }
+
     fn page(&self, desc: bool, start: u64, size: usize) -> Vec<Handle> {
         TagPostings::page(self, desc, start, size)
     }
@@ -535,6 +546,10 @@ impl Matches for LiveSet {
         self.iter()
     }
 
+    fn handles_rev(&self) -> impl Iterator<Item = Handle> + '_ {
+        self.iter_from(true, 0)
+    }
+
     fn page(&self, desc: bool, start: u64, size: usize) -> Vec<Handle> {
         LiveSet::page(self, desc, start, size)
     }
@@ -547,6 +562,10 @@ impl Matches for [Handle] {
 
     fn handles(&self) -> impl Iterator<Item = Handle> + '_ {
         self.iter().copied()
+    }
+
+    fn handles_rev(&self) -> impl Iterator<Item = Handle> + '_ {
+        self.iter().rev().copied()
     }
 
     fn page(&self, desc: bool, start: u64, size: usize) -> Vec<Handle> {
@@ -590,6 +609,11 @@ fn order_matches<M: Matches + ?Sized>(
 
 /// The page of `matches` sorted by `key` of their records, packed with the handle
 /// ([`packed_key`]) and read back from the page's keys.
+///
+/// A page near the start of many matches (its end at most a quarter of them) is cut from the
+/// keys as they are read ([`streamed_window`]), in the order's direction: keys that rise with
+/// creation (MAC addresses handed out in turn) then come smallest first, and most are passed
+/// over at a comparison. Otherwise every key is gathered and the page's [`window`] cut out.
 fn packed_page<M: Matches + ?Sized>(
     rs: &RegionState,
     matches: &M,
@@ -598,14 +622,18 @@ fn packed_page<M: Matches + ?Sized>(
     size: usize,
     key: impl Fn(&Record) -> Option<u64>,
 ) -> Vec<Handle> {
-    let keys = matches
-        .handles()
-        .map(|h| packed_key(key(rs.store.get(h)), h, d))
-        .collect();
-    window(keys, start, size)
-        .iter()
-        .map(|&k| d.of(k as u32))
-        .collect()
+    let keyed = |h: Handle| packed_key(key(rs.store.get(h)), h, d);
+    let page = match usize::try_from(start) {
+        Ok(start) if start.saturating_add(size) as u64 <= matches.count() / 4 => {
+            if d.0 {
+                streamed_window(matches.handles_rev().map(keyed), start, size)
+            } else {
+                streamed_window(matches.handles().map(keyed), start, size)
+            }
+        }
+        _ => window(matches.handles().map(keyed).collect(), start, size),
+    };
+    page.iter().map(|&k| d.of(k as u32)).collect()
 }
 
 /// The page of `matches` in address order (IPv4 addresses before IPv6 ones, ascending; ties, in
@@ -828,4 +856,63 @@ fn window<K: Ord + Copy>(mut keys: Vec<K>, start: u64, size: usize) -> Vec<K> {
     let mut page = keys.split_off(start);
     page.sort_unstable();
     page
+}
+
+/// What [`window`] gives of the keys `keys` yields, read in one pass that holds at most
+/// `2 * (start + size)` of them: the smallest `start + size` seen so far are kept, cut back
+/// to by a selection each time the buffer fills, and a key above the largest kept is passed
+/// over. O(m + p log m) for m keys and a page ending at p (keys in a random order), against
+/// the m keys [`window`] holds and selects among twice.
+fn streamed_window<K: Ord + Copy>(
+    keys: impl Iterator<Item = K>,
+    start: usize,
+    size: usize,
+) -> Vec<K> {
+    let end = start.saturating_add(size);
+    if size == 0 {
+        return Vec::new();
+    }
+    let mut kept = Vec::with_capacity(end.saturating_mul(2).min(1 << 16));
+    let mut bound = None;
+    for key in keys {
+        if bound.is_some_and(|b| key > b) {
+            continue;
+        }
+        kept.push(key);
+        if kept.len() == end.saturating_mul(2) {
+            kept.select_nth_unstable(end - 1);
+            kept.truncate(end);
+            bound = Some(kept[end - 1]);
+        }
+    }
+    window(kept, start as u64, size)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use proptest::collection::vec;
+
+    proptest::proptest! {
+        /// The streamed window is the window, for keys in any order (ascending, descending or
+        /// mixed), with repeated keys, on pages before, across and past the end.
+        #[test]
+        fn streamed_window_is_the_window(
+            mut keys in vec(0u16..400, 0..3000),
+            shape in 0u8..3,
+            start in 0usize..1500,
+            size in 0usize..400,
+        ) {
+            match shape {
+                0 => keys.sort_unstable(),
+                1 => keys.sort_unstable_by(|a, b| b.cmp(a)),
+                _ => {}
+            }
+            proptest::prop_assert_eq!(
+                streamed_window(keys.iter().copied(), start, size),
+                window(keys, start as u64, size)
+            );
+        }
+    }
 }
