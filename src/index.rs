@@ -335,19 +335,40 @@ impl TagIndex {
         id
     }
 
+    /// The postings of a live tag id, to change.
+    fn postings_mut(&mut self, id: u32) -> &mut TagPostings {
+        &mut self.tags[id as usize].as_mut().expect("live tag").handles
+    }
+
     /// Adds `handle` to the postings of a live tag id.
     fn insert(&mut self, id: u32, handle: Handle) {
-        self.tags[id as usize]
-            .as_mut()
-            .expect("live tag")
-            .handles
-            .insert(handle);
+        self.postings_mut(id).insert(handle);
+    }
+
+    /// [`TagIndex::insert`] of a handle the caller knows lacks the tag: a bitset's line is not
+    /// read ([`TagPostings::insert_new`]).
+    fn insert_new(&mut self, id: u32, handle: Handle) {
+        self.postings_mut(id).insert_new(handle);
     }
 
     fn remove(&mut self, id: u32, handle: Handle) {
+        self.remove_with(id, |postings| {
+            postings.remove(handle);
+        });
+    }
+
+    /// [`TagIndex::remove`] of a handle the caller knows carries the tag: a bitset's line is
+    /// not read ([`TagPostings::remove_member`]).
+    fn remove_member(&mut self, id: u32, handle: Handle) {
+        self.remove_with(id, |postings| postings.remove_member(handle));
+    }
+
+    /// Removes a handle from a live tag's postings with `remove`; frees the tag once no IP
+    /// carries it.
+    fn remove_with(&mut self, id: u32, remove: impl FnOnce(&mut TagPostings)) {
         let slot = &mut self.tags[id as usize];
         let tag = slot.as_mut().expect("live tag");
-        tag.handles.remove(handle);
+        remove(&mut tag.handles);
         if tag.handles.is_empty() {
             self.ids.remove(&*tag.name);
             *slot = None;
@@ -649,19 +670,22 @@ impl Index {
                 gone.push(t);
             }
         }
-        // In a large region each posting change below touches cold memory: start every load
+        // In a large region a roaring set's change below touches cold memory: start every load
         // first (TagPostings::warm), so that their cache misses overlap instead of queueing one
-        // behind the other; the changes then find the lines in cache. The postings of a known
-        // list's tags, the caller started loading already (Index::warm_tags).
+        // behind the other; the changes then find the lines in cache (a bitset's change reads
+        // nothing). The postings of a known list's tags, the caller started loading already
+        // (Index::warm_tags).
         let coming: &[u32] = if known.is_some() { &[] } else { &come };
         self.tags.warm(gone.iter().chain(coming), handle);
         // Add before removing, so that no tag of the new list is left without postings (and
         // freed) in between.
+        // The record's old list says which tags the handle carries, so no posting is read to
+        // find out: a bitset notes the change as a flip, without its cold line.
         for &t in &come {
-            self.tags.insert(t, handle);
+            self.tags.insert_new(t, handle);
         }
         for &t in &gone {
-            self.tags.remove(t, handle);
+            self.tags.remove_member(t, handle);
         }
         self.tag_sets.release(old);
         match known {
