@@ -67,6 +67,9 @@ const FLIPS_MAX: usize = 16;
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Flips {
     len: u8,
+    /// Bit `h % 64` of each flipped handle `h`: most tests of a handle that is not flipped
+    /// stop here, a list testing each of its matches against a bitset with flips pending.
+    mask: u64,
     handles: [Handle; FLIPS_MAX],
 }
 
@@ -75,8 +78,9 @@ impl Flips {
         &self.handles[..usize::from(self.len)]
     }
 
+    #[inline]
     fn contains(&self, handle: Handle) -> bool {
-        self.as_slice().binary_search(&handle).is_ok()
+        self.mask & (1 << (handle % 64)) != 0 && self.as_slice().binary_search(&handle).is_ok()
     }
 
     /// Adds `handle`, or removes it when it is there. At most [`FLIPS_MAX`]: the caller
@@ -95,6 +99,13 @@ impl Flips {
                 self.len += 1;
             }
         }
+        self.mask = self.as_slice().iter().fold(0, |m, &h| m | 1 << (h % 64));
+    }
+
+    /// Forgets every flip (once applied).
+    fn clear(&mut self) {
+        self.len = 0;
+        self.mask = 0;
     }
 
     fn is_full(&self) -> bool {
@@ -385,7 +396,7 @@ impl TagPostings {
     pub(crate) fn among(&self, handles: impl Iterator<Item = Handle>) -> Vec<Handle> {
         match self {
             // The form is matched once, not for every handle.
-            TagPostings::Dense { bits, flips, .. } if flips.len == 0 => {
+            TagPostings::Dense { bits, flips, .. } if flips.mask == 0 => {
                 handles.filter(|&h| has(bits, h)).collect()
             }
             TagPostings::Dense { bits, flips, .. } => handles
@@ -488,8 +499,10 @@ impl TagPostings {
                 set.check()
             }
             TagPostings::Dense { bits, len, flips } => {
+                let mask = flips.mask;
                 let flips = flips.as_slice();
                 if flips.len() >= FLIPS_MAX
+                    || mask != flips.iter().fold(0, |m, &h| m | 1 << (h % 64))
                     || flips.windows(2).any(|w| w[0] >= w[1])
                     || flips.last().is_some_and(|&h| position(h).0 >= bits.len())
                 {
@@ -709,7 +722,7 @@ fn apply_flips(bits: &mut [u8], flips: &mut Flips) {
         let (byte, bit) = position(h);
         bits[byte] ^= bit;
     }
-    flips.len = 0;
+    flips.clear();
 }
 
 /// `words` (numbered, ascending, or descending with `desc`) with the bits of `flips` (sorted)
