@@ -59,8 +59,8 @@ const SMALL_AGAIN: u64 = SMALL as u64 / 2;
 const WARM_MIN: u64 = 32_768;
 
 /// Changes a bitset holds as flips before it applies them ([`TagPostings::Dense`]): a tag
-/// update changes two bits of two cold lines, each waiting for the IP's record (which names
-/// the old tags); applied 16 at a time, their cache misses overlap.
+/// update changes a bit in each of two cold lines, the old tag's waiting for the IP's record to
+/// name the tag; applied 16 at a time, their cache misses overlap.
 const FLIPS_MAX: usize = 16;
 
 /// The flipped handles of a bitset ([`TagPostings::Dense`]), sorted; boxed there, so that the
