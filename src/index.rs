@@ -669,9 +669,8 @@ impl Index {
         let coming: &[u32] = if known.is_some() { &[] } else { &come };
         self.tags.warm(gone.iter().chain(coming), handle);
         // Add before removing, so that no tag of the new list is left without postings (and
-        // freed) in between.
-        // The record's old list says which tags the handle carries, so no posting is read to
-        // find out: a bitset notes the change as a flip, without its cold line.
+        // freed) in between. The record's old list says which tags the handle carries, so no
+        // posting is read to find out: a bitset notes the change as a flip, without its line.
         for &t in &come {
             self.tags.insert_new(t, handle);
         }

@@ -397,9 +397,7 @@ impl TagPostings {
     pub(crate) fn among(&self, handles: impl Iterator<Item = Handle>) -> Vec<Handle> {
         match self {
             // The form is matched once, not for every handle.
-            TagPostings::Dense { bits, flips, .. } if flips.mask == 0 => {
-                handles.filter(|&h| has(bits, h)).collect()
-            }
+            // With no flip pending, the mask answers each test of them.
             TagPostings::Dense { bits, flips, .. } => handles
                 .filter(|&h| has(bits, h) != flips.contains(h))
                 .collect(),
