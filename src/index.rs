@@ -351,13 +351,24 @@ impl TagIndex {
         self.postings_mut(id).insert_new(handle);
     }
 
-    /// Removes `handle`, which the caller knows carries the tag (its record's tag list has it),
-    /// from the postings of a live tag id: a bitset's line is not read
-    /// ([`TagPostings::remove_member`]). Frees the tag once no IP carries it.
+    fn remove(&mut self, id: u32, handle: Handle) {
+        self.remove_with(id, |postings| {
+            postings.remove(handle);
+        });
+    }
+
+    /// [`TagIndex::remove`] of a handle the caller knows carries the tag: a bitset's line is
+    /// not read ([`TagPostings::remove_member`]).
     fn remove_member(&mut self, id: u32, handle: Handle) {
+        self.remove_with(id, |postings| postings.remove_member(handle));
+    }
+
+    /// Removes a handle from a live tag's postings with `remove`; frees the tag once no IP
+    /// carries it.
+    fn remove_with(&mut self, id: u32, remove: impl FnOnce(&mut TagPostings)) {
         let slot = &mut self.tags[id as usize];
         let tag = slot.as_mut().expect("live tag");
-        tag.handles.remove_member(handle);
+        remove(&mut tag.handles);
         if tag.handles.is_empty() {
             self.ids.remove(&*tag.name);
             *slot = None;
@@ -581,14 +592,12 @@ impl Index {
         self.tag_sets.intern(&ids, &self.tags)
     }
 
-    /// Drops `handle` from the postings of the tag list `set`, and the list's reference. The
-    /// list says the handle carries each tag, so a bitset is not read (as in
-    /// [`Index::replace_tags_known`]).
+    /// Drops `handle` from the postings of the tag list `set`, and the list's reference.
     pub(crate) fn remove_tags(&mut self, handle: Handle, set: u32) {
         let ids = self.tag_sets.get(set);
         for (i, &id) in ids.iter().enumerate() {
             if !ids[..i].contains(&id) {
-                self.tags.remove_member(id, handle);
+                self.tags.remove(id, handle);
             }
         }
         self.tag_sets.release(set);
