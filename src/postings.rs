@@ -19,8 +19,7 @@
 //!
 //! Even one bit is a cache miss in a large region, and a tag update makes two per bitset tag:
 //! the old tag's, which waits for the IP's record to name it, and the new one's. The update
-//! (and a release, for the tags it drops) knows from the record's tag list whether the IP
-//! carries each tag, so it reads neither bit:
+//! knows from the record's tag list whether the IP carries each tag, so it reads neither bit:
 //! it notes the handle as a *flip* beside the bitset ([`TagPostings::insert_new`],
 //! [`TagPostings::remove_member`]), and the bitset applies its flips 16 at a time, their misses
 //! overlapping. Readers turn the flipped bits over as they read. On a region of a million IPs,
