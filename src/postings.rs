@@ -397,7 +397,10 @@ impl TagPostings {
     pub(crate) fn among(&self, handles: impl Iterator<Item = Handle>) -> Vec<Handle> {
         match self {
             // The form is matched once, not for every handle.
-            // With no flip pending, the mask answers each test of them.
+            // No flip pending (a region that has not changed since the last 16): the bits alone.
+            TagPostings::Dense { bits, flips, .. } if flips.mask == 0 => {
+                handles.filter(|&h| has(bits, h)).collect()
+            }
             TagPostings::Dense { bits, flips, .. } => handles
                 .filter(|&h| has(bits, h) != flips.contains(h))
                 .collect(),
