@@ -36,7 +36,7 @@ impl Ipam {
     pub fn book_ip(&mut self, region: Region, request: BookIpRequest) -> Result<Ip, Error> {
         let mut request = request;
         let attachment = request.resource.take().map(NewAttachment::Custom);
-        self.book(region, request, attachment, owned_ip)
+        self.book::<_, true>(region, request, attachment, owned_ip)
     }
 
     /// Books an IP exactly as [`Ipam::book_ip`] does (the same address, id, errors and state),
@@ -71,7 +71,7 @@ impl Ipam {
     ) -> Result<IpRef<'_>, Error> {
         let mut request = request;
         let attachment = request.resource.take().map(NewAttachment::Custom);
-        let handle = self.book(region, request, attachment, |handle, _| handle)?;
+        let handle = self.book::<_, false>(region, request, attachment, |handle, _| handle)?;
         Ok(IpRef::new(self.region(region), handle))
     }
 
@@ -148,7 +148,7 @@ impl Ipam {
             ));
         }
         check_service_resource(&resource)?;
-        self.book(
+        self.book::<_, true>(
             region,
             request,
             Some(NewAttachment::Service(resource)),
@@ -156,10 +156,21 @@ impl Ipam {
         )
     }
 
-    /// Books `request`; returns what `view` reads from the new IP's handle and record (read
-    /// from the record in hand, before it is stored, rather than back from the slab).
+    /// Books `request`; returns what `view` reads from the new IP's handle and record.
+    ///
+    /// Without `IN_HAND`, a record without attachment is built in its slab slot
+    /// ([`Store::push_new`](crate::store::Store::push_new)) and `view` reads it there. A record
+    /// built on the stack and then moved into the slab is copied with 16- and 8-byte loads of
+    /// fields its constructor wrote in narrower stores (an id in two halves, two `u32`s); such
+    /// a load waits for those stores to reach the cache, as store-to-load forwarding fails.
+    /// Built in place, `book_ip_ref` in an empty /16 took 55 instead of 58 ns (probe, medians
+    /// of four alternating runs).
+    ///
+    /// With `IN_HAND`, `view` reads the record in hand before it is stored: for an owned [`Ip`],
+    /// which copies most of the record, reading it back from the slab just written was slower
+    /// (79 against 75 ns a booking).
     #[allow(clippy::needless_pass_by_value)]
-    fn book<T>(
+    fn book<T, const IN_HAND: bool>(
         &mut self,
         region: Region,
         request: BookIpRequest,
@@ -337,15 +348,25 @@ impl Ipam {
         if let Some(a) = &attachment {
             rs.index.add_attachment(handle, a.as_ref());
         }
-        let mut record = Record::new(id, slot, offset, now, tags);
-        // Skipped without one: the call moves its argument, about 50 instructions a booking.
-        if attachment.is_some() {
-            record.set_attachment(attachment);
+        if IN_HAND || attachment.is_some() {
+            let mut record = Record::new(id, slot, offset, now, tags);
+            // Skipped without one: the call moves its argument, about 50 instructions a booking.
+            if attachment.is_some() {
+                record.set_attachment(attachment);
+            }
+            if IN_HAND {
+                let viewed = view(handle, IpRef::of_record(rs, &record));
+                let inserted = rs.store.push_stamped(record);
+                debug_assert_eq!(inserted, handle);
+                return Ok(viewed);
+            }
+            let inserted = rs.store.push_stamped(record);
+            debug_assert_eq!(inserted, handle);
+        } else {
+            let inserted = rs.store.push_new(id, slot, offset, now, tags);
+            debug_assert_eq!(inserted, handle);
         }
-        let viewed = view(handle, IpRef::of_record(rs, &record));
-        let inserted = rs.store.push_stamped(record);
-        debug_assert_eq!(inserted, handle);
-        Ok(viewed)
+        Ok(view(handle, IpRef::new(rs, handle)))
     }
 }
 
