@@ -158,8 +158,7 @@ impl InlineAttachment {
 
     fn resource_type(self) -> Option<ResourceType> {
         let t = (self.0.get() & 0xff) as usize;
-        t.checked_sub(1)
-            .and_then(|i| ResourceType::ALL.get(i).copied())
+        ResourceType::from_index(t.wrapping_sub(1))
     }
 
     fn mac(self) -> Option<MacAddress> {

@@ -26,6 +26,18 @@ macro_rules! string_enum {
             /// Every value, in declaration order.
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
 
+            /// The value at `i` in declaration order ([`Self::ALL`]), if any. A chain of
+            /// comparisons that compiles to a bounds check, where `ALL.get(i)` loads a table.
+            #[allow(dead_code)]
+            pub(crate) const fn from_index(i: usize) -> Option<Self> {
+                $(
+                    if i == $name::$variant as usize {
+                        return Some($name::$variant);
+                    }
+                )+
+                None
+            }
+
             /// The canonical text form.
             #[must_use]
             pub const fn as_str(&self) -> &'static str {
