@@ -92,7 +92,12 @@ struct Cold {
 
 /// One booked IP: 72 bytes, plus a box for a product resource, a resource name or reverses.
 /// A custom resource (type, MAC, time) is held inline: its id is the IP's own.
+///
+/// The fields stay in the order written (`repr(C)`), the id first: the compiler's own order
+/// put the packed attachment first and the id after it, and a borrowed get by id in a region
+/// of 1M IPs read 40-59 ns against 33-34 ns in this order (harness, alternating builds).
 #[derive(Clone, Debug)]
+#[repr(C)]
 pub(crate) struct Record {
     pub(crate) id: IpId,
     /// Offset of the address in the subnet's pool.
@@ -103,13 +108,13 @@ pub(crate) struct Record {
     pub(crate) updated: i64,
     /// When the attachment was made (meaningless without one).
     attached_at: i64,
+    cold: Option<Box<Cold>>,
     /// Slot of the subnet in the region's registry.
     pub(crate) subnet: u32,
     /// The interned tag set ([`crate::index::Index::tag_ids`]), `0` for none.
     pub(crate) tags: u32,
     /// The attached resource's type and MAC address.
     inline: InlineAttachment,
-    cold: Option<Box<Cold>>,
 }
 
 /// A record's resource type and MAC address, both optional, packed in one word: bits 0-7 hold
