@@ -1171,7 +1171,6 @@ impl Store {
         }
     }
 
-    /// Adds the record of an id returned by [`Store::unique_id`]; returns its handle.
     /// [`Store::push_stamped`] of a new record without attachment ([`Record::new`]), built in
     /// its slot rather than on the stack and copied there (see `Ipam::book` for why).
     #[inline]
@@ -1183,21 +1182,12 @@ impl Store {
         now: i64,
         tags: u32,
     ) -> Handle {
-        let handle = self
-            .next_handle()
-            .expect("handle space checked by the caller");
-        debug_assert_eq!(self.hinted(id), Some(handle));
+        debug_assert_eq!(self.hinted(id), self.next_handle());
         debug_assert_eq!(self.mapped(id), None);
-        self.slots.push(None);
-        if let Some(slot) = self.slots.last_mut() {
-            *slot = Some(Record::new(id, subnet, offset, now, tags));
-        }
-        let added = self.live.insert(handle);
-        debug_assert!(added, "a new handle");
-        handle
+        self.push_with(|| Record::new(id, subnet, offset, now, tags))
     }
 
-    #[inline]
+    /// Adds the record of an id returned by [`Store::unique_id`]; returns its handle.
     pub(crate) fn push_stamped(&mut self, record: Record) -> Handle {
         debug_assert_eq!(self.hinted(record.id), self.next_handle());
         debug_assert_eq!(self.mapped(record.id), None);
@@ -1205,16 +1195,25 @@ impl Store {
     }
 
     /// Stores a record whose id leads to the next handle, by its stamp or the id map.
-    #[inline]
     fn push(&mut self, record: Record) -> Handle {
+        self.push_with(|| record)
+    }
+
+    /// [`Store::push`] of the record `make` builds, in its slot.
+    #[inline]
+    fn push_with(&mut self, make: impl FnOnce() -> Record) -> Handle {
         let handle = self
             .next_handle()
             .expect("handle space checked by the caller");
+        self.slots.push(None);
+        let attached = self
+            .slots
+            .last_mut()
+            .is_some_and(|slot| slot.insert(make()).is_attached());
         // Attached as it is booked: the attach log's unlogged tail, as in the update log.
-        if record.is_attached() {
+        if attached {
             self.attached.insert(handle);
         }
-        self.slots.push(Some(record));
         let added = self.live.insert(handle);
         debug_assert!(added, "a new handle");
         handle
