@@ -36,7 +36,8 @@ impl Ipam {
     pub fn book_ip(&mut self, region: Region, request: BookIpRequest) -> Result<Ip, Error> {
         let mut request = request;
         let attachment = request.resource.take().map(NewAttachment::Custom);
-        self.book::<_, true>(region, request, attachment, owned_ip)
+        let handle = self.book(region, request, attachment)?;
+        Ok(IpRef::new(self.region(region), handle).to_ip())
     }
 
     /// Books an IP exactly as [`Ipam::book_ip`] does (the same address, id, errors and state),
@@ -71,7 +72,7 @@ impl Ipam {
     ) -> Result<IpRef<'_>, Error> {
         let mut request = request;
         let attachment = request.resource.take().map(NewAttachment::Custom);
-        let handle = self.book::<_, false>(region, request, attachment, |handle, _| handle)?;
+        let handle = self.book(region, request, attachment)?;
         Ok(IpRef::new(self.region(region), handle))
     }
 
@@ -148,36 +149,27 @@ impl Ipam {
             ));
         }
         check_service_resource(&resource)?;
-        self.book::<_, true>(
-            region,
-            request,
-            Some(NewAttachment::Service(resource)),
-            owned_ip,
-        )
+        let attachment = Some(NewAttachment::Service(resource));
+        let handle = self.book(region, request, attachment)?;
+        Ok(IpRef::new(self.region(region), handle).to_ip())
     }
 
-    /// Books `request`; returns what `view` reads from the new IP's handle and record.
+    /// Books `request`; returns the new IP's handle, for the caller to read the IP from its
+    /// slab slot.
     ///
-    /// A record without attachment (most bookings) is built in its slab slot
-    /// ([`Store::push_new`](crate::store::Store::push_new)), and `view` reads it there. A record
-    /// built on the stack and then moved into the slab is copied with 16- and 8-byte loads of
-    /// fields its constructor wrote in narrower stores (an id in two halves, two `u32`s); such
-    /// a load waits for those stores to reach the cache, as store-to-load forwarding fails.
-    /// Built in place, `book_ip_ref` in an empty /16 took 55 instead of 58 ns, and `book_ip`
-    /// 73.4 instead of 75.6 ns (probe, medians of alternating runs).
-    ///
-    /// A record with an attachment is built on the stack, where it gets the attachment, and
-    /// moved into the slab. With `IN_HAND`, `view` reads it before the move: for an owned
-    /// [`Ip`], reading a record back from the slab just after copying it there was slower (79
-    /// against 75 ns a booking).
+    /// A record without attachment (most bookings) is built in its slot
+    /// ([`Store::push_new`](crate::store::Store::push_new)). Built on the stack and then moved
+    /// into the slab, it was copied with 16- and 8-byte loads of fields its constructor wrote in
+    /// narrower stores (an id in two halves, two `u32`s); such a load waits for those stores to
+    /// reach the cache, as store-to-load forwarding fails. Built in place, `book_ip_ref` in an
+    /// empty /16 took 55 instead of 58 ns (probe, medians of alternating runs).
     #[allow(clippy::needless_pass_by_value)]
-    fn book<T, const IN_HAND: bool>(
+    fn book(
         &mut self,
         region: Region,
         request: BookIpRequest,
         attachment: Option<NewAttachment>,
-        view: impl FnOnce(Handle, IpRef<'_>) -> T,
-    ) -> Result<T, Error> {
+    ) -> Result<Handle, Error> {
         validate::tags(&self.limits, &request.tags)?;
         let name = match &attachment {
             Some(NewAttachment::Custom(c)) => c.name.as_deref(),
@@ -349,28 +341,17 @@ impl Ipam {
         if let Some(a) = &attachment {
             rs.index.add_attachment(handle, a.as_ref());
         }
-        let Some(attachment) = attachment else {
-            let inserted = rs.store.push_new(id, slot, offset, now, tags);
-            debug_assert_eq!(inserted, handle);
-            return Ok(view(handle, IpRef::new(rs, handle)));
+        let inserted = match attachment {
+            None => rs.store.push_new(id, slot, offset, now, tags),
+            Some(attachment) => {
+                let mut record = Record::new(id, slot, offset, now, tags);
+                record.set_attachment(Some(attachment));
+                rs.store.push_stamped(record)
+            }
         };
-        let mut record = Record::new(id, slot, offset, now, tags);
-        record.set_attachment(Some(attachment));
-        if IN_HAND {
-            let viewed = view(handle, IpRef::of_record(rs, &record));
-            let inserted = rs.store.push_stamped(record);
-            debug_assert_eq!(inserted, handle);
-            return Ok(viewed);
-        }
-        let inserted = rs.store.push_stamped(record);
         debug_assert_eq!(inserted, handle);
-        Ok(view(handle, IpRef::new(rs, handle)))
+        Ok(handle)
     }
-}
-
-/// The owned IP of a booking's record.
-fn owned_ip(_: Handle, ip: IpRef<'_>) -> Ip {
-    ip.to_ip()
 }
 
 /// How many requests [`Ipam::book_ips`] warms at once: enough for their cache misses to overlap,
