@@ -146,8 +146,9 @@ impl InlineAttachment {
         }
     }
 
-    fn new(resource_type: Option<ResourceType>, mac: Option<MacAddress>) -> Self {
-        let t = resource_type.map_or(0, |t| t.index() as u64 + 1);
+    /// Attached to a resource of `resource_type`, with `mac` if any.
+    fn attached(resource_type: ResourceType, mac: Option<MacAddress>) -> Self {
+        let t = resource_type.index() as u64 + 1;
         let m = mac.map_or(0, |m| {
             let mut bytes = [0u8; 8];
             bytes[2..].copy_from_slice(&m.octets());
@@ -240,7 +241,7 @@ impl Record {
             }
         });
         if let Some(a) = new {
-            self.inline = InlineAttachment::new(Some(a.resource_type), a.mac);
+            self.inline = InlineAttachment::attached(a.resource_type, a.mac);
             self.attached_at = a.attached_at;
             let resource_id = (a.id != ResourceId::from(self.id)).then_some(a.id);
             if resource_id.is_some() || a.name.is_some() {
@@ -1692,13 +1693,14 @@ mod tests {
             Some(MacAddress::new([0xff; 6])),
             Some(MacAddress::new([0x02, 0x42, 0xac, 0x11, 0x00, 0x9f])),
         ];
-        let types = ResourceType::ALL.iter().copied().map(Some).chain([None]);
-        for t in types {
+        for &t in ResourceType::ALL {
             for mac in macs {
-                let packed = InlineAttachment::new(t, mac);
-                assert_eq!((packed.resource_type(), packed.mac()), (t, mac));
+                let packed = InlineAttachment::attached(t, mac);
+                assert!(packed.is_attached());
+                assert_eq!((packed.resource_type(), packed.mac()), (Some(t), mac));
             }
         }
+        assert!(!InlineAttachment::NONE.is_attached());
     }
 
     #[test]
