@@ -1,12 +1,15 @@
 //! Criterion benches of the engine's operations, one group per operation, with fixed seeds, and
 //! the physical floor of a booking measured in the same run (see `support/floor.rs`).
 //!
-//! - `floor_book`, `floor_get`: the floor at 250, 65,536 and 1M live entries.
+//! - `floor_book`, `floor_get`: the floor at 250, 4,000, 65,536 and 1M live entries.
 //! - `book_auto_v4`: booking alone with `book_ip_ref` (each timed chunk's IPs are released
 //!   untimed) in a /24, /16 and /12 at 0%, 50% and 99% fill, and with `book_ip` (`*_owned`) at
 //!   0%; `churn_v4`: a `book_ip` + release pair, both timed, at 1%, 50% and 99% fill.
 //! - `book_auto_v6`: booking alone in a /64 holding no IP and 1M IPs, with `book_ip_ref` and
 //!   with `book_ip` (`*_owned`).
+//! - `release_in_subnet`: release in one /16 subnet holding 4,000 IPs (nothing else in the
+//!   region), oldest first, newest first and in random order; each chunk's IPs are booked
+//!   again untimed.
 //! - `book_specific`, `release`, `get`, `update_tags`, `update_tags_in_use`, `attach`,
 //!   `detach`, `move`: one call on a region of 1M IPs (two tags and a MAC each), scattered over
 //!   the IPs; the untimed part of each chunk puts the region back as it was. `update_tags` sets
@@ -33,7 +36,7 @@ use support::floor::{Floor, FloorBook, FloorGet};
 use support::measure::{drive, Op};
 use support::workload::{
     list_cases, region, v4_pool, v6_pool, Attach, BookAuto, BookSpecific, BookSpread, Change,
-    Churn, Get, List, Modify, Release,
+    Churn, Get, List, Modify, Release, ReleaseInPool, ReleaseOrder,
 };
 
 fn region_ips() -> usize {
@@ -48,7 +51,7 @@ fn bench(group: &mut BenchmarkGroup<'_, WallTime>, id: &str, op: &mut dyn Op) {
 }
 
 fn floor(c: &mut Criterion) {
-    let mut floors: Vec<Floor> = [250, 65_536, 1_000_000]
+    let mut floors: Vec<Floor> = [250, 4000, 65_536, 1_000_000]
         .into_iter()
         .map(|live| Floor::new(live, 1))
         .collect();
@@ -105,6 +108,20 @@ fn book_v6(c: &mut Criterion) {
         bench(&mut group, &label, &mut BookAuto::new(&mut pool, false));
         let label = format!("{}_owned", pool.id);
         bench(&mut group, &label, &mut BookAuto::new(&mut pool, true));
+    }
+    group.finish();
+}
+
+fn release_in_subnet(c: &mut Criterion) {
+    let mut group = c.benchmark_group("release_in_subnet");
+    for order in ReleaseOrder::ALL {
+        let mut pool = v4_pool(16, 0);
+        let label = order.name().replace(' ', "_");
+        bench(
+            &mut group,
+            &label,
+            &mut ReleaseInPool::new(&mut pool, 4000, order),
+        );
     }
     group.finish();
 }
@@ -188,6 +205,6 @@ criterion_group! {
         .sample_size(10)
         .warm_up_time(Duration::from_millis(300))
         .measurement_time(Duration::from_secs(1));
-    targets = floor, book_v4, book_v6, region_ops
+    targets = floor, book_v4, release_in_subnet, book_v6, region_ops
 }
 criterion_main!(benches);

@@ -43,7 +43,7 @@ use support::measure::{drive, drive_chunks, timer_overhead, Op};
 use support::workload::{
     engine, list_cases, mac_of, network, other_mac_of, project, region, region_loaded, v4_pool,
     v4_pool_padded, v6_pool, Attach, BookAuto, BookSpecific, BookSpread, Change, Churn, Get, List,
-    ListKind, Load, Modify, Pool, RegionData, Release, REGION,
+    ListKind, Load, Modify, Pool, RegionData, Release, ReleaseInPool, ReleaseOrder, REGION,
 };
 
 /// Builds something and returns it with the heap it holds afterwards.
@@ -381,7 +381,7 @@ fn per_ip(heap: usize, live: usize) -> Option<f64> {
 }
 
 fn floors(config: &Config, table: &mut Table) -> Vec<FloorTier> {
-    let mut tiers = vec![250, 65_536, 1_000_000, config.ips];
+    let mut tiers = vec![250, SUBNET_HELD, 65_536, 1_000_000, config.ips];
     tiers.sort_unstable();
     tiers.dedup();
     table.section("floor (roaring min+remove, uuid draw, 128 B record push + uuid->u32 insert)");
@@ -497,6 +497,31 @@ fn v4_pools(config: &Config, floors: &mut [FloorTier], table: &mut Table) {
             met: has_target.then_some(ratio <= 1.5),
             ..Row::default()
         });
+    }
+}
+
+/// IPs one subnet holds in the release-order rows: most of a roaring container's 4,096 members
+/// in its array form, where removing one shifts the array.
+const SUBNET_HELD: usize = 4_000;
+
+/// Release in one /16 subnet holding [`SUBNET_HELD`] IPs (and nothing else in the region), in
+/// each [`ReleaseOrder`].
+fn release_rows(config: &Config, floors: &mut [FloorTier], table: &mut Table) {
+    table.section(format!(
+        "release in one /16 subnet holding {SUBNET_HELD} IPs (each chunk's IPs booked again untimed)"
+    ));
+    let floor = nearest(floors, SUBNET_HELD);
+    for order in ReleaseOrder::ALL {
+        let mut pool = v4_pool(16, 0);
+        let mut op = ReleaseInPool::new(&mut pool, SUBNET_HELD, order);
+        let spec = RowSpec {
+            name: format!("release, {}", order.name()),
+            live: SUBNET_HELD,
+            bytes_per_ip: None,
+            max_ratio: Some(3.0),
+            max_ns: None,
+        };
+        table.push(floor.row(FloorKind::Book, &mut op, config, spec));
     }
 }
 
@@ -931,6 +956,7 @@ fn main() {
     );
     let mut floors = floors(&config, &mut table);
     v4_pools(&config, &mut floors, &mut table);
+    release_rows(&config, &mut floors, &mut table);
     v6_pools(&config, &mut floors, &mut table);
     region_rows(&config, &mut floors, &mut table);
     pool_rows(&mut table);

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeDelta};
 use ipam_engine::{
     BookIpRequest, CreatePrivateNetworkRequest, CustomResource, IpId, Ipam, Limits, ListIpsRequest,
-    MacAddress, ManualClock, MoveIpRequest, OrderBy, PrivateNetworkId, ProjectId, Region,
-    ResourceId, SeededRandom, Source, UpdateIpRequest,
+    MacAddress, ManualClock, MoveIpRequest, OrderBy, PrivateNetworkId, ProjectId, RandomSource,
+    Region, ResourceId, SeededRandom, Source, UpdateIpRequest,
 };
 use ipnet::IpNet;
 
@@ -513,6 +513,93 @@ impl Op for BookSpread<'_> {
             ipam.detach_ip(REGION, id, CustomResource::new(mac.expect("attached")))
                 .expect("attached to its MAC");
             ipam.release_ip(REGION, id).expect("booked");
+        }
+    }
+}
+
+/// Which of a subnet's IPs a [`ReleaseInPool`] releases.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ReleaseOrder {
+    /// The oldest first, as the IPs of short-lived resources go.
+    OldestFirst,
+    /// The newest first: each timed chunk releases what its `prepare` booked.
+    NewestFirst,
+    /// Any of them, drawn by a seeded generator.
+    Random,
+}
+
+impl ReleaseOrder {
+    pub(crate) const ALL: [Self; 3] = [Self::OldestFirst, Self::NewestFirst, Self::Random];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::OldestFirst => "oldest first",
+            Self::NewestFirst => "newest first",
+            Self::Random => "in random order",
+        }
+    }
+}
+
+/// Releases IPs of one subnet holding `held` of them, in an [`ReleaseOrder`]: `prepare` books
+/// as many as the chunk will release (untimed), so the subnet holds `held` between chunks.
+pub(crate) struct ReleaseInPool<'a> {
+    pool: &'a mut Pool,
+    /// The IPs held, oldest first.
+    held: VecDeque<IpId>,
+    /// The IPs the next chunk releases, in order.
+    next: Vec<IpId>,
+    order: ReleaseOrder,
+    rng: SeededRandom,
+}
+
+impl<'a> ReleaseInPool<'a> {
+    /// Books `held` IPs in `pool`'s subnet, each with `book_ip`.
+    pub(crate) fn new(pool: &'a mut Pool, held: usize, order: ReleaseOrder) -> Self {
+        let request = pool.auto_request();
+        let held = (0..held).map(|_| pool.book(&request, true)).collect();
+        Self {
+            pool,
+            held,
+            next: Vec::new(),
+            order,
+            rng: SeededRandom::new(3),
+        }
+    }
+}
+
+impl Op for ReleaseInPool<'_> {
+    /// A tenth of the IPs held, so a chunk barely changes the subnet.
+    fn max_chunk(&self) -> usize {
+        (self.held.len() / 10).clamp(1, 1000)
+    }
+
+    fn prepare(&mut self, n: usize) {
+        let request = self.pool.auto_request();
+        for _ in 0..n {
+            let id = self.pool.book(&request, true);
+            self.held.push_back(id);
+        }
+        let n = n.min(self.held.len());
+        self.next.clear();
+        match self.order {
+            ReleaseOrder::OldestFirst => self.next.extend(self.held.drain(..n)),
+            ReleaseOrder::NewestFirst => {
+                let keep = self.held.len() - n;
+                self.next.extend(self.held.drain(keep..).rev());
+            }
+            ReleaseOrder::Random => {
+                for _ in 0..n {
+                    let at = (self.rng.next_u64() % self.held.len() as u64) as usize;
+                    self.next
+                        .push(self.held.swap_remove_back(at).expect("an IP held"));
+                }
+            }
+        }
+    }
+
+    fn run(&mut self, _n: usize) {
+        for &id in &self.next {
+            self.pool.ipam.release_ip(REGION, id).expect("booked");
         }
     }
 }
