@@ -28,6 +28,7 @@ impl Ipam {
     /// # Errors
     /// [`Error::IpNotFound`]; [`Error::IpAttached`] when it is attached to another resource
     /// (custom or product); [`Error::InvalidArgument`] for a name over the limits.
+    #[inline]
     pub fn attach_ip(
         &mut self,
         region: Region,
@@ -122,6 +123,7 @@ impl Ipam {
     /// [`Error::IpNotFound`]; [`Error::ResourceMismatch`] when it is attached to another MAC;
     /// [`Error::ProductAttachment`] when it is attached to a product resource.
     #[allow(clippy::needless_pass_by_value)] // mirrors attach_ip and the API's request body
+    #[inline]
     pub fn detach_ip(
         &mut self,
         region: Region,
@@ -186,6 +188,7 @@ impl Ipam {
     /// [`Error::IpNotFound`]; [`Error::ResourceMismatch`] when `from_resource` is not the
     /// attached resource; [`Error::ProductAttachment`] when it is attached to a product resource;
     /// [`Error::InvalidArgument`] for a name over the limits.
+    #[inline]
     pub fn move_ip(
         &mut self,
         region: Region,

@@ -33,6 +33,7 @@ impl Ipam {
     /// - [`Error::AddressInUse`] when the address is booked (with the holder's id);
     /// - [`Error::AddressesExhausted`] when no address is free;
     /// - [`Error::InvalidArgument`] for tags or a name over the [`Limits`](crate::Limits).
+    #[inline]
     pub fn book_ip(&mut self, region: Region, request: BookIpRequest) -> Result<Ip, Error> {
         let mut request = request;
         let attachment = request.resource.take().map(NewAttachment::Custom);

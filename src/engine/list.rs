@@ -16,6 +16,7 @@ impl Ipam {
     ///
     /// # Errors
     /// [`Error::IpNotFound`].
+    #[inline]
     pub fn get_ip(&self, region: Region, id: IpId) -> Result<Ip, Error> {
         Ok(self.ip(region, id)?.to_ip())
     }

@@ -319,6 +319,7 @@ impl Ipam {
 
 impl RegionState {
     /// The API view of a live record.
+    #[inline]
     pub(crate) fn view(&self, handle: Handle) -> Ip {
         view::IpRef::new(self, handle).to_ip()
     }

@@ -17,6 +17,7 @@ impl Ipam {
     /// [`Error::IpNotFound`]; [`Error::InvalidArgument`] for tags over the limits, a malformed
     /// host name, or a reverse address outside the IP's subnet.
     #[allow(clippy::needless_pass_by_value)] // the request is the API's body, taken whole
+    #[inline]
     pub fn update_ip(
         &mut self,
         region: Region,

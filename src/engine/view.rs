@@ -159,6 +159,7 @@ impl<'a> IpRef<'a> {
     }
 
     /// The owned [`Ip`], as the API returns it.
+    #[inline]
     pub fn to_ip(&self) -> Ip {
         let mut ip = MaybeUninit::uninit();
         fill(self.rs, self.record, &mut ip);
