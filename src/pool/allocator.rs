@@ -254,7 +254,8 @@ impl V4Allocator {
         true
     }
 
-    /// Gives back a taken `offset`; `false` if it was free.
+    /// Gives back a taken `offset`; `false` if it was free. The tests' release: a pool knows
+    /// its offset is taken and calls [`V4Allocator::release_taken`].
     #[cfg(test)]
     pub(crate) fn release(&mut self, offset: u32) -> bool {
         if !self.is_bookable(u64::from(offset)) || !self.is_taken(offset) {
@@ -264,9 +265,8 @@ impl V4Allocator {
         true
     }
 
-    /// Gives back `offset`, which the caller knows is taken (a pool's owner array says so):
-    /// [`V4Allocator::release`] without the membership test, a binary search through the
-    /// freed offsets below the mark.
+    /// Gives back `offset`, which the caller knows is taken (a pool's owner array says so),
+    /// with no test of it, a binary search through the freed offsets below the mark.
     pub(crate) fn release_taken(&mut self, offset: u32) {
         debug_assert!(self.is_bookable(u64::from(offset)) && self.is_taken(offset));
         if offset >= self.next {
