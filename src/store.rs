@@ -374,38 +374,26 @@ impl HandleSet {
         removed
     }
 
-    /// Removes `handles`, every one a member, in the way the set's containers make cheapest:
-    ///
-    /// - In array containers (at most [`ARRAY_LIMIT`] members each, on average), a batch that
-    ///   is a run of consecutive members (the oldest or the newest IPs of a subnet, released in
-    ///   order) goes in one range removal, one shift of the array; any other batch goes one by
-    ///   one, a binary search and a shift each. Roaring's set difference would instead rewrite
-    ///   the whole array for every batch: with 4,000 members in a container, releasing them
-    ///   took 200-430 ns each, whatever the order (probe, one /16 subnet).
-    /// - In bitset containers, in one difference: a bit cleared per handle either way, and one
-    ///   pass over the containers spares a search through them for each handle.
-    fn remove_members(&mut self, handles: &[Handle]) {
-        let (Some(&lo), Some(&hi)) = (handles.iter().min(), handles.iter().max()) else {
+    /// Removes `gone`, every one a member, in one pass: a set difference, which reads each
+    /// container once (an array container's members each tested, a bitset's bit cleared per
+    /// handle). Where the containers are arrays (at most [`ARRAY_LIMIT`] members each, on
+    /// average) and `gone` is a run of consecutive members (a subnet's oldest or newest IPs,
+    /// released in order), in one range removal instead: one shift of the array, no test.
+    fn remove_members(&mut self, gone: &RoaringBitmap) {
+        let (Some(lo), Some(hi)) = (gone.min(), gone.max()) else {
             return;
         };
-        let in_top = handles.iter().filter(|&&h| h >> 16 == self.top_key).count();
+        debug_assert!(gone.is_subset(&self.set));
+        let count = gone.len();
+        let in_top = gone.range_cardinality(self.top_key << 16..);
         let first_key = self.set.min().map_or(self.top_key, |m| m >> 16);
         let per_container = self.len / (u64::from(self.top_key.saturating_sub(first_key)) + 1);
-        let count = handles.len() as u64;
-        if per_container > u64::from(ARRAY_LIMIT) {
-            let gone: RoaringBitmap = handles.iter().copied().collect();
-            debug_assert_eq!(gone.len(), count);
-            debug_assert!(gone.is_subset(&self.set));
-            self.set -= &gone;
-        } else if self.set.range_cardinality(lo..=hi) == count {
-            // Every member from `lo` to `hi` goes (the handles are distinct members).
+        if per_container <= u64::from(ARRAY_LIMIT) && self.set.range_cardinality(lo..=hi) == count {
+            // Every member from `lo` to `hi` goes.
             let removed = self.set.remove_range(lo..=hi);
             debug_assert_eq!(removed, count);
         } else {
-            for &h in handles {
-                let removed = self.set.remove(h);
-                debug_assert!(removed, "handle {h} is not a member");
-            }
+            self.set -= gone;
         }
         self.len -= count;
         self.top_len = self
@@ -456,8 +444,17 @@ impl std::ops::Deref for HandleSet {
     }
 }
 
-/// How many released handles a [`SubnetHandles`] notes before it drops them from its set.
+/// Fewest released handles a [`SubnetHandles`] notes before it drops them from its set.
 const RELEASED_BATCH: usize = 16;
+
+/// A [`SubnetHandles`] notes released handles up to this share of its set (1 in 8) before it
+/// drops them, so that the pass over the set that drops them costs a few members per release.
+const RELEASED_SHARE: u64 = 8;
+
+/// Most released handles a [`SubnetHandles`] notes: a list of its network sorts them and takes
+/// them out of a copy of the set, a few microseconds for this many (in a set of at least 8,192
+/// members, whose copy costs as much).
+const RELEASED_MAX: u64 = 1024;
 
 /// How many handles a [`SubnetHandles`] holds in a sorted vector before it moves them to a
 /// roaring bitmap: a /24's worth. Debug builds (the tests) move past 4, so that the model-based
@@ -471,21 +468,27 @@ const FEW: usize = if cfg!(debug_assertions) { 4 } else { 256 };
 /// that they move to a roaring bitmap, and back to a vector once the subnet is empty again or a
 /// compaction leaves it with few.
 ///
-/// In the bitmap, a release only notes its handle, and the set drops the noted handles every
-/// [`RELEASED_BATCH`] releases, in one pass: a subnet filled among thousands of others
-/// (consecutive handles go to different networks) has its handles spread over every container
-/// of the region's handle range, about 150 at 10M IPs, and removing one handle is a binary
-/// search through them, several cache misses one after the other; one pass over all of them is
-/// a sequential read. Readers see the members only: lists read a vector in place
-/// ([`SubnetHandles::sorted`]); [`SubnetHandles::bitmap`] builds a bitmap of a vector's members,
-/// and copies the set without the noted handles while some are noted.
+/// In the bitmap, a release only notes its handle in a list, and the set drops the noted
+/// handles once they are an eighth of it ([`RELEASED_SHARE`], from [`RELEASED_BATCH`] to
+/// [`RELEASED_MAX`]), sorted, in one pass ([`HandleSet::remove_members`]). Removing each
+/// handle as it goes would cost a binary search and, in an array container (up to 4,096
+/// members), a shift of the members above it: in random order, 4 KiB moved per release in a
+/// full container. Noting it is a push, and the pass costs a few members per release. Released
+/// in random order from a /16 holding 4,000 IPs: 129-181 against 100-109 ns a release (harness).
+/// A subnet filled among thousands of others (consecutive handles go to different networks)
+/// has its handles spread over every container of the region's handle range, about 150 at 10M
+/// IPs: the pass reads them in order, where removing one handle at a time searches them.
+/// Readers see the members only: lists read a vector in place ([`SubnetHandles::sorted`]);
+/// [`SubnetHandles::bitmap`] builds a bitmap of a vector's members, and the set less the noted
+/// handles while some are noted.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct SubnetHandles {
     /// The members while `set` is empty: at most [`FEW`], in order.
     few: Vec<Handle>,
     /// The members past [`FEW`], and the noted handles. Empty while `few` holds the members.
     set: HandleSet,
-    /// Released handles still in `set`: fewer than [`RELEASED_BATCH`], each once.
+    /// Released handles still in `set`, in the order released: fewer than
+    /// [`SubnetHandles::released_limit`].
     released: Vec<Handle>,
 }
 
@@ -552,16 +555,21 @@ impl SubnetHandles {
             }
             return;
         }
-        debug_assert!(self.set.contains(handle) && !self.released.contains(&handle));
-        if self.released.capacity() == 0 {
-            self.released.reserve_exact(RELEASED_BATCH);
-        }
+        debug_assert!(self.set.contains(handle));
         self.released.push(handle);
         // Dropped in a batch, or at once when none is left: the vector takes the next ones.
-        if self.released.len() >= RELEASED_BATCH || self.released.len() as u64 == self.set.len() {
-            self.set.remove_members(&self.released);
-            self.released.clear();
+        let noted = self.released.len() as u64;
+        if noted >= self.released_limit() || noted == self.set.len() {
+            self.released.sort_unstable();
+            self.set
+                .remove_members(&sorted_bitmap(self.released.drain(..)));
         }
+    }
+
+    /// How many noted releases make the set drop them: an eighth of it, from
+    /// [`RELEASED_BATCH`] to [`RELEASED_MAX`].
+    fn released_limit(&self) -> u64 {
+        (self.set.len() / RELEASED_SHARE).clamp(RELEASED_BATCH as u64, RELEASED_MAX)
     }
 
     /// Number of members. O(1).
@@ -591,10 +599,18 @@ impl SubnetHandles {
         }
     }
 
+    /// The noted releases, as a bitmap.
+    fn noted(&self) -> RoaringBitmap {
+        let mut sorted = self.released.clone();
+        sorted.sort_unstable();
+        sorted_bitmap(sorted)
+    }
+
     /// The members, in order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = Handle> + '_ {
-        let noted = self.set.iter().filter(|h| !self.released.contains(h));
-        self.few.iter().copied().chain(noted)
+        let noted = self.noted();
+        let kept = self.set.iter().filter(move |&h| !noted.contains(h));
+        self.few.iter().copied().chain(kept)
     }
 
     /// The released handles not yet dropped from the set (dead records).
@@ -615,11 +631,7 @@ impl SubnetHandles {
         if self.released.is_empty() {
             return Cow::Borrowed(self.set.bitmap());
         }
-        let mut members = self.set.bitmap().clone();
-        for &h in &self.released {
-            members.remove(h);
-        }
-        Cow::Owned(members)
+        Cow::Owned(self.set.bitmap() - &self.noted())
     }
 
     /// Adds the members to `union`, which holds no handle of another subnet's noted releases.
@@ -629,9 +641,7 @@ impl SubnetHandles {
             return;
         }
         *union |= self.set.bitmap();
-        for &h in &self.released {
-            union.remove(h);
-        }
+        *union -= &self.noted();
     }
 
     /// Checks the form, the set's tracked sizes, and that each noted handle is a member of
@@ -648,13 +658,16 @@ impl SubnetHandles {
             return Err("subnet handles both in the vector and the bitmap".into());
         }
         self.set.check()?;
-        for (i, h) in self.released.iter().enumerate() {
-            if !self.set.contains(*h) || self.released[..i].contains(h) {
-                return Err(format!("released handle {h} noted twice or not in the set"));
-            }
+        let noted = self.noted();
+        if noted.len() != self.released.len() as u64 || !noted.is_subset(self.set.bitmap()) {
+            return Err("a released handle noted twice or not in the set".into());
         }
-        if self.released.len() >= RELEASED_BATCH {
-            return Err(format!("{} released handles noted", self.released.len()));
+        if self.released.len() as u64 >= self.released_limit() {
+            return Err(format!(
+                "{} released handles noted, {} in the set",
+                self.released.len(),
+                self.set.len()
+            ));
         }
         Ok(())
     }
@@ -2227,8 +2240,10 @@ mod tests {
 
     #[test]
     fn released_batches_leave_small_and_large_containers_alike() {
-        // A few members per container and array containers (a run in one range removal, a
-        // scattered batch one by one), and bitset containers (one difference).
+        // A few members per container, array containers and bitset containers. Each batch is
+        // as many releases as the set notes before it drops them: runs of members (from the
+        // top, newest first; from the bottom; from the middle), one range removal in arrays,
+        // and members scattered through the set, one difference.
         for (step, count) in [(97, 3000), (1, 3000), (1, 10_000)] {
             let mut set = SubnetHandles::default();
             let members: Vec<Handle> = (0..count).map(|k| 70_000 + k * step).collect();
@@ -2238,20 +2253,39 @@ mod tests {
             let per_container = set.set.len() / u64::from(set.set.top_key - (70_000 >> 16) + 1);
             assert_eq!(per_container > u64::from(ARRAY_LIMIT), count == 10_000);
             let mut plain: RoaringBitmap = members.iter().copied().collect();
-            // Four batches: runs from the top (newest first), the bottom and the middle of the
-            // set, and one member in every hundred.
-            let top = members.iter().rev().take(RELEASED_BATCH);
-            let bottom = members.iter().take(RELEASED_BATCH);
-            let middle = members.iter().skip(1500).take(RELEASED_BATCH);
-            let scattered = members.iter().skip(50).step_by(100).take(RELEASED_BATCH);
-            for &h in top.chain(bottom).chain(middle).chain(scattered) {
-                set.remove(h);
-                plain.remove(h);
+            for batch in 0..4 {
+                let limit = usize::try_from(set.released_limit()).unwrap();
+                let left: Vec<Handle> = plain.iter().collect();
+                let released: Vec<Handle> = match batch {
+                    0 => left.iter().rev().take(limit).copied().collect(),
+                    1 => left[..limit].to_vec(),
+                    2 => left[left.len() / 2..][..limit].to_vec(),
+                    _ => left
+                        .iter()
+                        .skip(1)
+                        .step_by(3)
+                        .take(limit)
+                        .copied()
+                        .collect(),
+                };
+                assert_eq!(released.len(), limit);
+                for (i, &h) in released.iter().enumerate() {
+                    set.remove(h);
+                    plain.remove(h);
+                    if i + 1 == limit / 2 {
+                        // Noted, not yet dropped: readers see the members only.
+                        assert_eq!(set.released().len(), limit / 2);
+                        assert_eq!(&*set.bitmap(), &plain);
+                        assert!(set.iter().eq(plain.iter()));
+                        assert_eq!(set.len(), plain.len());
+                        assert!(set.check().is_ok(), "{:?}", set.check());
+                    }
+                }
+                assert!(set.released().is_empty(), "step {step}, batch {batch}");
+                assert_eq!(set.set.bitmap(), &plain, "step {step}, batch {batch}");
+                assert_eq!(set.len(), plain.len());
+                assert!(set.check().is_ok(), "{:?}", set.check());
             }
-            assert!(set.released().is_empty());
-            assert_eq!(set.set.bitmap(), &plain, "step {step}, {count} members");
-            assert_eq!(set.len(), plain.len());
-            assert!(set.check().is_ok(), "{:?}", set.check());
         }
     }
 
