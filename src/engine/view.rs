@@ -203,13 +203,16 @@ fn fill(rs: &RegionState, record: &Record, ip: &mut MaybeUninit<Ip>) {
         addr_of_mut!((*p).project_id).write(subnet.project);
         addr_of_mut!((*p).is_ipv6).write(subnet.is_ipv6());
         // A booking, an update or an attachment sets several times at once: one conversion.
-        let created_at = from_micros(record.created);
-        addr_of_mut!((*p).created_at).write(created_at);
-        addr_of_mut!((*p).updated_at).write(if record.updated == record.created {
-            created_at
-        } else {
-            from_micros(record.updated)
-        });
+        let created_at = time_words(from_micros(record.created));
+        write_time(addr_of_mut!((*p).created_at), created_at);
+        write_time(
+            addr_of_mut!((*p).updated_at),
+            if record.updated == record.created {
+                created_at
+            } else {
+                time_words(from_micros(record.updated))
+            },
+        );
         addr_of_mut!((*p).source).write(Source::SubnetId(subnet.id));
         let (resource, reverses) = (addr_of_mut!((*p).resource), addr_of_mut!((*p).reverses));
         match record.inline_attachment() {
@@ -240,6 +243,42 @@ fn fill(rs: &RegionState, record: &Record, ip: &mut MaybeUninit<Ip>) {
         }
         addr_of_mut!((*p).region).write(rs.region);
         addr_of_mut!((*p).zone).write(None);
+    }
+}
+
+/// A timestamp as three 4-byte words, as it lies in memory (`DateTime<Utc>` is 12 bytes).
+///
+/// Why words: the compiler moves a `DateTime<Utc>` through a stack slot it writes with three
+/// 4-byte stores and reads back with an 8-byte and a 4-byte load, and a load spanning two
+/// stores waits for them to reach the cache instead of taking their values (no store-to-load
+/// forwarding): that one load held 29 % of [`fill`]'s samples. Moved as words, the timestamp
+/// stays in registers and is written straight into the `Ip`.
+type TimeWords = [MaybeUninit<u32>; 3];
+
+fn time_words(time: DateTime<Utc>) -> TimeWords {
+    // SAFETY: `transmute` checks at compile time that the sizes are equal (12 bytes), and
+    // `MaybeUninit<u32>` may hold any bytes, padding included: the words are the timestamp's
+    // bytes, read without any claim about what they mean.
+    #[allow(unsafe_code)]
+    unsafe {
+        std::mem::transmute::<DateTime<Utc>, TimeWords>(time)
+    }
+}
+
+/// Writes `words` (a [`time_words`] of some timestamp) into the timestamp at `dst`.
+///
+/// # Safety
+/// `dst` must be valid for writes of a `DateTime<Utc>` (its alignment is not needed).
+#[allow(unsafe_code)]
+unsafe fn write_time(dst: *mut DateTime<Utc>, words: TimeWords) {
+    let dst = dst.cast::<MaybeUninit<u32>>();
+    // SAFETY: `dst` is valid for 12 bytes of writes (the caller's contract), written 4 at a
+    // time without alignment; the bytes written are those of a valid `DateTime<Utc>`, so the
+    // timestamp at `dst` is that value once all three are written.
+    unsafe {
+        dst.write_unaligned(words[0]);
+        dst.add(1).write_unaligned(words[1]);
+        dst.add(2).write_unaligned(words[2]);
     }
 }
 
@@ -288,5 +327,37 @@ impl Ipam {
         let rs = self.region(region);
         let record = rs.store.find(id).ok_or(Error::IpNotFound { id })?;
         Ok(IpRef::of_record(rs, record))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A timestamp moved as words and written back reads as the timestamp, at the ends of
+    /// chrono's range, around the epoch and at every part of a day.
+    #[test]
+    fn timestamps_moved_as_words_read_the_same() {
+        let times = [
+            DateTime::<Utc>::MIN_UTC,
+            DateTime::<Utc>::MAX_UTC,
+            DateTime::UNIX_EPOCH,
+            DateTime::from_timestamp_micros(-1).unwrap(),
+            DateTime::from_timestamp_micros(1_751_295_730_950_535).unwrap(),
+            DateTime::from_timestamp(1_767_225_599, 999_999_999).unwrap(),
+        ];
+        for time in times {
+            let mut slot = MaybeUninit::<(u8, DateTime<Utc>)>::uninit();
+            let p = slot.as_mut_ptr();
+            #[allow(unsafe_code)]
+            // SAFETY: `p` points to a writable `(u8, DateTime<Utc>)`; its fields are written
+            // before the tuple is read.
+            let read = unsafe {
+                addr_of_mut!((*p).0).write(7);
+                write_time(addr_of_mut!((*p).1), time_words(time));
+                slot.assume_init()
+            };
+            assert_eq!(read, (7, time));
+        }
     }
 }
