@@ -36,7 +36,7 @@ use support::floor::{Floor, FloorBook, FloorGet};
 use support::measure::{drive, Op};
 use support::workload::{
     list_cases, region, v4_pool, v6_pool, Attach, BookAuto, BookSpecific, BookSpread, Change,
-    Churn, Get, List, Modify, Release, ReleaseInPool, ReleaseOrder,
+    Churn, Get, List, Modify, Release, ReleaseInPool, ReleaseOrder, SUBNET_HELD,
 };
 
 fn region_ips() -> usize {
@@ -51,7 +51,7 @@ fn bench(group: &mut BenchmarkGroup<'_, WallTime>, id: &str, op: &mut dyn Op) {
 }
 
 fn floor(c: &mut Criterion) {
-    let mut floors: Vec<Floor> = [250, 4000, 65_536, 1_000_000]
+    let mut floors: Vec<Floor> = [250, SUBNET_HELD, 65_536, 1_000_000]
         .into_iter()
         .map(|live| Floor::new(live, 1))
         .collect();
@@ -120,7 +120,7 @@ fn release_in_subnet(c: &mut Criterion) {
         bench(
             &mut group,
             &label,
-            &mut ReleaseInPool::new(&mut pool, 4000, order),
+            &mut ReleaseInPool::new(&mut pool, SUBNET_HELD, order),
         );
     }
     group.finish();

@@ -44,6 +44,7 @@ use support::workload::{
     engine, list_cases, mac_of, network, other_mac_of, project, region, region_loaded, v4_pool,
     v4_pool_padded, v6_pool, Attach, BookAuto, BookSpecific, BookSpread, Change, Churn, Get, List,
     ListKind, Load, Modify, Pool, RegionData, Release, ReleaseInPool, ReleaseOrder, REGION,
+    SUBNET_HELD,
 };
 
 /// Builds something and returns it with the heap it holds afterwards.
@@ -499,10 +500,6 @@ fn v4_pools(config: &Config, floors: &mut [FloorTier], table: &mut Table) {
         });
     }
 }
-
-/// IPs one subnet holds in the release-order rows: most of a roaring container's 4,096 members
-/// in its array form, where removing one shifts the array.
-const SUBNET_HELD: usize = 4_000;
 
 /// Release in one /16 subnet holding [`SUBNET_HELD`] IPs (and nothing else in the region), in
 /// each [`ReleaseOrder`].

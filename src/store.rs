@@ -560,9 +560,9 @@ impl SubnetHandles {
         // Dropped in a batch, or at once when none is left: the vector takes the next ones.
         let noted = self.released.len() as u64;
         if noted >= self.released_limit() || noted == self.set.len() {
-            self.released.sort_unstable();
-            self.set
-                .remove_members(&sorted_bitmap(self.released.drain(..)));
+            let gone = self.noted();
+            self.released.clear();
+            self.set.remove_members(&gone);
         }
     }
 
@@ -599,10 +599,12 @@ impl SubnetHandles {
         }
     }
 
-    /// The noted releases, as a bitmap.
+    /// The noted releases, as a bitmap (a handle noted twice, which [`SubnetHandles::check`]
+    /// reports, once).
     fn noted(&self) -> RoaringBitmap {
         let mut sorted = self.released.clone();
         sorted.sort_unstable();
+        sorted.dedup();
         sorted_bitmap(sorted)
     }
 
@@ -2286,6 +2288,18 @@ mod tests {
                 assert_eq!(set.len(), plain.len());
                 assert!(set.check().is_ok(), "{:?}", set.check());
             }
+            // A handle noted twice, one not in the set, or more noted than the limit, is caught.
+            let member = plain.min().unwrap();
+            let mut twice = set.clone();
+            twice.released.extend([member, member]);
+            assert!(twice.check().is_err());
+            let mut stranger = set.clone();
+            stranger.released.push(1);
+            assert!(stranger.check().is_err());
+            let mut over = set.clone();
+            let limit = usize::try_from(over.released_limit()).unwrap();
+            over.released.extend(plain.iter().take(limit));
+            assert!(over.check().is_err());
         }
     }
 

@@ -517,6 +517,11 @@ impl Op for BookSpread<'_> {
     }
 }
 
+/// IPs the one subnet of the release-order benches holds between chunks: near a roaring
+/// container's 4,096 members, where an array container's shifts cost most (with a chunk booked
+/// on top and releases noted, the container moves between its array and bitset forms).
+pub(crate) const SUBNET_HELD: usize = 4_000;
+
 /// Which of a subnet's IPs a [`ReleaseInPool`] releases.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ReleaseOrder {
@@ -579,7 +584,6 @@ impl Op for ReleaseInPool<'_> {
             let id = self.pool.book(&request, true);
             self.held.push_back(id);
         }
-        let n = n.min(self.held.len());
         self.next.clear();
         match self.order {
             ReleaseOrder::OldestFirst => self.next.extend(self.held.drain(..n)),

@@ -45,7 +45,8 @@ impl Ipam {
     /// and returns the new IP borrowed, read in place, rather than as an owned [`Ip`]: for a
     /// caller that wants a field or two of it (its id, its address), the cheaper call. Building,
     /// copying out and later dropping the owned `Ip` (its tag list, reverses, resource) is about
-    /// a quarter of a booking when the memory touched is in cache. [`IpRef::to_ip`] gives the owned `Ip`.
+    /// a quarter of a booking when the memory touched is in cache. [`IpRef::to_ip`] gives the
+    /// owned `Ip`.
     ///
     /// ```
     /// use ipam_engine::{BookIpRequest, CreatePrivateNetworkRequest, Ipam, ProjectId, Region, Source};

@@ -60,7 +60,7 @@ impl<'a> IpRef<'a> {
         }
     }
 
-    /// A record about to be stored, read as the IP it will be (booking returns it so).
+    /// The IP of `record`, a live record of `rs` already found (by [`Ipam::ip`]).
     pub(crate) fn of_record(rs: &'a RegionState, record: &'a Record) -> Self {
         Self { rs, record }
     }
