@@ -16,6 +16,7 @@ use smallvec::SmallVec;
 
 use crate::flat::FlatMap;
 use crate::hash::{FastMap, KeyedState};
+use crate::macorder::MacOrder;
 use crate::model::enums::ResourceType;
 use crate::model::ids::ResourceId;
 use crate::model::mac::MacAddress;
@@ -556,6 +557,9 @@ pub(crate) struct Index {
     pub(crate) by_type: Vec<RoaringBitmap>,
     pub(crate) by_resource: PostingMap<ResourceId>,
     pub(crate) by_mac: PostingMap<MacAddress, MacStore>,
+    /// The IPs with a MAC address in MAC order, for lists in that order, when the engine keeps
+    /// it ([`crate::IpamBuilder::mac_order_index`]).
+    pub(crate) mac_order: Option<MacOrder>,
 }
 
 impl Index {
@@ -566,7 +570,15 @@ impl Index {
             by_type: vec![RoaringBitmap::new(); ResourceType::COUNT],
             by_resource: PostingMap::new(hasher),
             by_mac: PostingMap::new(hasher),
+            mac_order: None,
         }
+    }
+
+    /// The index, keeping the MAC order or not (of an empty index).
+    pub(crate) fn keeping_mac_order(mut self, keep: bool) -> Self {
+        debug_assert_eq!(self.by_mac.pairs(), 0, "an empty index");
+        self.mac_order = keep.then(MacOrder::default);
+        self
     }
 
     /// Posts `handle` under each of `names` and returns the id of the interned tag list.
@@ -729,9 +741,15 @@ impl Index {
         let (from, to) = change.macs;
         if let Some(mac) = from {
             self.by_mac.remove(&mac, handle);
+            if let Some(order) = &mut self.mac_order {
+                order.remove(mac, handle);
+            }
         }
         if let Some(mac) = to {
             self.by_mac.push(mac, handle);
+            if let Some(order) = &mut self.mac_order {
+                order.insert(mac, handle);
+            }
         }
     }
 
@@ -790,6 +808,9 @@ impl Index {
     /// Starts loading the slot of `mac` in the MAC postings (a hint, see [`FlatMap::prefetch`]).
     pub(crate) fn prefetch_mac(&self, mac: MacAddress) {
         self.by_mac.map.map.prefetch(mac_key(mac));
+        if let Some(order) = &self.mac_order {
+            order.warm(mac, 0);
+        }
     }
 
     /// Handles of IPs attached to a resource with `mac`.
@@ -807,6 +828,9 @@ impl Index {
         }
         self.by_resource.remap(renumbering);
         self.by_mac.remap(renumbering);
+        if let Some(order) = &mut self.mac_order {
+            order.remap(renumbering);
+        }
     }
 
     /// Checks every index entry against the records, in both directions.
@@ -841,6 +865,9 @@ impl Index {
                     if !self.mac(mac).contains(h) {
                         return Err(format!("handle {h} missing from mac {mac} postings"));
                     }
+                    if self.mac_order.as_ref().is_some_and(|o| !o.contains(mac, h)) {
+                        return Err(format!("handle {h} with mac {mac} missing from mac order"));
+                    }
                     macs += 1;
                 }
             }
@@ -859,6 +886,15 @@ impl Index {
             return Err(format!(
                 "{posted} mac postings for {macs} attachments with a mac"
             ));
+        }
+        if let Some(order) = &self.mac_order {
+            order.check()?;
+            if order.len() != macs {
+                return Err(format!(
+                    "{} keys in mac order for {macs} attachments with a mac",
+                    order.len()
+                ));
+            }
         }
         let mut live_tags = 0;
         for (id, tag) in self.tags.live() {

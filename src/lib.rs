@@ -140,6 +140,7 @@ mod flat;
 mod hash;
 mod index;
 mod live;
+mod macorder;
 mod model;
 mod pool;
 mod postings;

@@ -5,9 +5,11 @@
 //! `updated_at` page, off the region's update log ([`crate::recency`]), when the matches are
 //! all the IPs or dense enough among them, and an `attached_at` page, off the attach log and
 //! the attached set. An `ip_address` page of every IP of some subnets (or of the region) is
-//! read off their pools, subnet by subnet. The other orders (and sparse matches by update or
-//! attachment time, and address order under other filters) select and sort only the page's
-//! window of the matches; for a page near the start of many matches, the window is cut as the
+//! read off their pools, subnet by subnet. A `mac_address` page is found by rank in the
+//! region's MAC order ([`crate::macorder`]) when the engine keeps one, for every IP or for
+//! matches dense enough in it. The rest (sparse matches by update or attachment time, MAC
+//! address order without that index or over sparse matches, address order under other filters)
+//! select and sort only the page's window of the matches; for a page near the start of many matches, the window is cut as the
 //! keys are read, without gathering them all.
 
 use std::borrow::Cow;
@@ -374,6 +376,9 @@ fn order(
         OrderBy::AttachedAtAsc | OrderBy::AttachedAtDesc => {
             by_attach_log(rs, matches, order_by.is_descending(), start, size)
         }
+        OrderBy::MacAddressAsc | OrderBy::MacAddressDesc => {
+            by_mac_order(rs, matches, order_by.is_descending(), start, size)
+        }
         _ => None,
     };
     if let Some(page) = logged {
@@ -485,6 +490,78 @@ fn by_attach_log(
             }
         }
     }
+    Some(page)
+}
+
+/// The page in MAC address order, read off the region's MAC order
+/// ([`crate::macorder::MacOrder`]): the matches with a MAC address first, then those without,
+/// which sort last in either direction, by handle in the order's.
+///
+/// Every IP: the page is found by rank in the order, and past its end, among the live IPs less
+/// those with a MAC address by their block counts. Some IPs: the order is walked, each handle
+/// tested against the matches, when the matches are dense enough in it that the walk to the
+/// page's end is shorter than reading every match (then the matches without a MAC address are
+/// gathered, one bit test each, if the page needs them); `None` otherwise, and when the walk
+/// runs past four times its expected length, so that sorting the matches' keys stays the
+/// bound.
+fn by_mac_order(
+    rs: &RegionState,
+    matches: &Posting<'_>,
+    desc: bool,
+    start: u64,
+    size: usize,
+) -> Option<Vec<Handle>> {
+    let order = rs.index.mac_order.as_ref()?;
+    let Some(member) = matches.membership() else {
+        let live = rs.store.live();
+        let mut page: Vec<Handle> = order.handles_from(desc, start).take(size).collect();
+        let rest = size - page.len();
+        if rest > 0 {
+            // A page that starts among the keys continues with the first IP without one.
+            let skip = start.saturating_sub(order.len());
+            page.extend(
+                live.iter_from_without(order.handles(), desc, skip)
+                    .take(rest),
+            );
+        }
+        return Some(page);
+    };
+    let count = matches.len();
+    // The keys walked to pass the page's end, if the matches are spread evenly over them.
+    let expected = start
+        .saturating_add(size as u64)
+        .saturating_mul(order.len())
+        / count.max(1);
+    if expected.saturating_mul(2) > count {
+        return None;
+    }
+    let budget = expected.saturating_mul(4).saturating_add(4096);
+    let mut page = Vec::with_capacity(size);
+    let mut passed = 0u64;
+    for (walked, h) in order.handles_from(desc, 0).enumerate() {
+        if walked as u64 >= budget {
+            return None;
+        }
+        if !member(h) {
+            continue;
+        }
+        if passed < start {
+            passed += 1;
+        } else {
+            page.push(h);
+            if page.len() == size {
+                return Some(page);
+            }
+        }
+    }
+    // Past every key: `passed` and the page so far are all the matches with one (and a page
+    // begun among them has passed `start` of them).
+    let rest = size - page.len();
+    let without: Vec<Handle> = matches
+        .handles()
+        .filter(|&h| !order.handles().contains(h))
+        .collect();
+    page.extend(slice_page(&without, desc, start - passed, rest));
     Some(page)
 }
 

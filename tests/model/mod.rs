@@ -1834,9 +1834,11 @@ pub(crate) fn setup(seed: u64) -> (Ipam, Model) {
 /// [`setup`], with a sixth Private Network holding a /20 (4092 bookable addresses) when `big`.
 pub(crate) fn setup_with(seed: u64, big: bool) -> (Ipam, Model) {
     let start = DateTime::from_timestamp(1_750_000_000, 0).unwrap();
+    // Half the engines keep the MAC order index: lists by MAC address read it, or not.
     let mut ipam = Ipam::builder()
         .clock(ManualClock::new(start, TimeDelta::microseconds(1)))
         .random(SeededRandom::new(seed))
+        .mac_order_index(seed.is_multiple_of(2))
         .build();
     let a = ProjectId::from_uuid(uuid(0xa));
     let b = ProjectId::from_uuid(uuid(0xb));
