@@ -41,10 +41,10 @@ use ipnet::IpNet;
 use support::floor::{Floor, FloorBook, FloorGet};
 use support::measure::{drive, drive_chunks, timer_overhead, Op};
 use support::workload::{
-    engine, list_cases, mac_of, network, other_mac_of, project, region, region_loaded, v4_pool,
-    v4_pool_padded, v6_pool, Attach, BookAuto, BookSpecific, BookSpread, Change, Churn, Get, List,
-    ListKind, Load, Modify, Pool, RegionData, Release, ReleaseInPool, ReleaseOrder, REGION,
-    SUBNET_HELD,
+    engine, list_cases, mac_of, network, other_mac_of, project, region, region_keeping_mac_order,
+    region_loaded, v4_pool, v4_pool_padded, v6_pool, Attach, BookAuto, BookSpecific, BookSpread,
+    Change, Churn, Get, List, ListKind, Load, Modify, Pool, RegionData, Release, ReleaseInPool,
+    ReleaseOrder, REGION, SUBNET_HELD,
 };
 
 /// Builds something and returns it with the heap it holds afterwards.
@@ -542,6 +542,106 @@ fn v6_pools(config: &Config, floors: &mut [FloorTier], table: &mut Table) {
     }
 }
 
+/// Moves every IP of `data` to another MAC address and back.
+fn move_away_and_back(data: &mut RegionData) {
+    for (i, &id) in data.ids.iter().enumerate() {
+        for (from, to) in [(mac_of(i), other_mac_of(i)), (other_mac_of(i), mac_of(i))] {
+            let request = MoveIpRequest {
+                from_resource: CustomResource::new(from),
+                to_resource: Some(CustomResource::new(to)),
+            };
+            let ip = data
+                .ipam
+                .move_ip_ref(REGION, id, request)
+                .expect("attached");
+            std::hint::black_box(ip.id());
+        }
+    }
+}
+
+/// The rows that the MAC order index ([`ipam_engine::IpamBuilder::mac_order_index`]) changes,
+/// on a region like [`region_rows`]' in an engine that keeps it: the calls that change MAC
+/// addresses, the lists by MAC address and the heap. Not counted in the targets, which are
+/// the default engine's.
+fn mac_order_rows(config: &Config, floors: &mut [FloorTier], table: &mut Table) {
+    let (mut data, heap_built) = with_heap(|| region_keeping_mac_order(config.ips));
+    let engine_heap = heap_built.saturating_sub(data.side_bytes());
+    let ((), heap_logged) = with_heap(|| move_away_and_back(&mut data));
+    let n = data.ids.len();
+    let floor = nearest(floors, n);
+    let bytes_per_ip = per_ip(engine_heap, n);
+    table.section(
+        "with the MAC order index (IpamBuilder::mac_order_index(true)), same region; not counted in the targets",
+    );
+    let ops: [(&str, Make); 6] = [
+        ("attach", |d| Box::new(Attach::new(d))),
+        ("detach", |d| Box::new(Modify::new(d, Change::Detach))),
+        ("move", |d| Box::new(Modify::new(d, Change::Move))),
+        ("attach_ip_ref", |d| Box::new(Attach::borrowed(d))),
+        ("detach_ip_ref", |d| {
+            Box::new(Modify::borrowed(d, Change::Detach))
+        }),
+        ("move_ip_ref", |d| {
+            Box::new(Modify::borrowed(d, Change::Move))
+        }),
+    ];
+    for (name, make) in ops {
+        let spec = RowSpec {
+            name: format!("{name}, MAC order"),
+            live: n,
+            bytes_per_ip,
+            max_ratio: None,
+            max_ns: None,
+        };
+        table.push(floor.row(FloorKind::Book, &mut *make(&mut data), config, spec));
+    }
+    for case in list_cases(&data) {
+        let by_mac = matches!(
+            case.request.order_by,
+            ipam_engine::OrderBy::MacAddressAsc | ipam_engine::OrderBy::MacAddressDesc
+        );
+        if !by_mac {
+            continue;
+        }
+        let response = data.ipam.list_ips(REGION, &case.request).expect("valid");
+        let ns = measure(
+            &mut List {
+                ipam: &data.ipam,
+                request: &case.request,
+            },
+            config,
+        );
+        let exact = response.total_count == case.expected_total;
+        table.push(Row {
+            name: format!("{} ({} hits), MAC order", case.label(), case.expected_total),
+            live: Some(n),
+            value: time(ns),
+            target: if exact {
+                String::new()
+            } else {
+                format!("total {} != {}", response.total_count, case.expected_total)
+            },
+            met: (!exact).then_some(false),
+            ..Row::default()
+        });
+    }
+    for (name, heap) in [
+        ("engine heap, MAC order", engine_heap),
+        (
+            "engine heap, all moved and back, MAC order",
+            engine_heap + heap_logged,
+        ),
+    ] {
+        table.push(Row {
+            name: format!("{name} ({})", bytes(heap as f64)),
+            live: Some(n),
+            value: format!("{:.0} B", heap as f64 / n as f64),
+            bytes_per_ip: per_ip(heap, n),
+            ..Row::default()
+        });
+    }
+}
+
 fn region_rows(config: &Config, floors: &mut [FloorTier], table: &mut Table) {
     // The peak over what is already held (the small floors, kept for the rows below).
     reset_peak();
@@ -553,21 +653,7 @@ fn region_rows(config: &Config, floors: &mut [FloorTier], table: &mut Table) {
     // Every IP moved to another MAC and back (its update and attachment times bumped twice),
     // before the rows: the logs then hold an entry for each, and stale ones, as in a region
     // whose IPs have all been changed since booked.
-    let ((), heap_logged) = with_heap(|| {
-        for (i, &id) in data.ids.iter().enumerate() {
-            for (from, to) in [(mac_of(i), other_mac_of(i)), (other_mac_of(i), mac_of(i))] {
-                let request = MoveIpRequest {
-                    from_resource: CustomResource::new(from),
-                    to_resource: Some(CustomResource::new(to)),
-                };
-                let ip = data
-                    .ipam
-                    .move_ip_ref(REGION, id, request)
-                    .expect("attached");
-                std::hint::black_box(ip.id());
-            }
-        }
-    });
+    let ((), heap_logged) = with_heap(|| move_away_and_back(&mut data));
     let changed_heap = engine_heap + heap_logged;
     let n = data.ids.len();
     let floor = nearest(floors, n);
@@ -956,6 +1042,7 @@ fn main() {
     release_rows(&config, &mut floors, &mut table);
     v6_pools(&config, &mut floors, &mut table);
     region_rows(&config, &mut floors, &mut table);
+    mac_order_rows(&config, &mut floors, &mut table);
     pool_rows(&mut table);
 
     println!(

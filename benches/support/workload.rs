@@ -33,6 +33,11 @@ pub(crate) const DEEP_PAGE: u32 = 5000;
 
 /// A seeded engine on a manual clock, allowing IPv4 blocks up to a /12.
 pub(crate) fn engine(seed: u64) -> Ipam {
+    engine_with(seed, false)
+}
+
+/// [`engine`], keeping the MAC order index when `mac_order` ([`ipam_engine::IpamBuilder::mac_order_index`]).
+pub(crate) fn engine_with(seed: u64, mac_order: bool) -> Ipam {
     let mut limits = Limits::default();
     limits.min_ipv4_prefix = 12;
     Ipam::builder()
@@ -42,6 +47,7 @@ pub(crate) fn engine(seed: u64) -> Ipam {
         ))
         .random(SeededRandom::new(seed))
         .limits(limits)
+        .mac_order_index(mac_order)
         .build()
 }
 
@@ -277,13 +283,23 @@ pub(crate) enum Load {
 
 /// [`region`], with the IPs booked as `how` says.
 pub(crate) fn region_loaded(ips: usize, how: Load) -> RegionData {
+    region_built(ips, how, false)
+}
+
+/// [`region`], in an engine that keeps the MAC order index.
+#[allow(dead_code)] // Used by the harness, not by every bench that includes this module.
+pub(crate) fn region_keeping_mac_order(ips: usize) -> RegionData {
+    region_built(ips, Load::RoundRobin, true)
+}
+
+fn region_built(ips: usize, how: Load, mac_order: bool) -> RegionData {
     const CHUNK: usize = 256;
     let count = ips.div_ceil(PER_NETWORK).max(1);
     assert!(count <= 4096, "at most 4096 /20 networks fit in 10.0.0.0/8");
     let mut ids = Vec::with_capacity(ips);
     let mut networks = Vec::with_capacity(count);
     let start = Instant::now();
-    let mut ipam = engine(7);
+    let mut ipam = engine_with(7, mac_order);
     // A bulk loader knows how many IPs come: no step-by-step growth of the slab and id map.
     ipam.reserve(REGION, ips);
     for k in 0..count {
