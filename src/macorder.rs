@@ -87,14 +87,32 @@ fn merge_small<T: Extend<U> + IntoIterator<Item = U>, U>(
     }
 }
 
-/// The item holding `rank` among items of the given lengths, and the rank within it.
-fn locate(lens: impl Iterator<Item = u64>, rank: u64) -> (usize, u64) {
-    let mut left = rank;
-    for (i, n) in lens.enumerate() {
-        if left < n {
-            return (i, left);
+/// The item holding `rank` among items of the given lengths (`total` in all), and the rank
+/// within it: the lengths are added up from the nearer end, so that a page near either end
+/// (the first ones of a descending order, as of an ascending one) reads few of them.
+fn locate(
+    lens: impl DoubleEndedIterator<Item = u64> + ExactSizeIterator,
+    total: u64,
+    rank: u64,
+) -> (usize, u64) {
+    debug_assert!(rank < total);
+    if rank < total / 2 {
+        let mut left = rank;
+        for (i, n) in lens.enumerate() {
+            if left < n {
+                return (i, left);
+            }
+            left -= n;
         }
-        left -= n;
+    } else {
+        // The rank from the back.
+        let mut left = total - 1 - rank;
+        for (i, n) in lens.enumerate().rev() {
+            if left < n {
+                return (i, n - 1 - left);
+            }
+            left -= n;
+        }
     }
     unreachable!("rank {rank} past the end")
 }
@@ -262,7 +280,7 @@ impl Mid {
     /// The leaf and index of the key at `rank` (below the run's length).
     fn position(&self, rank: u64) -> (usize, usize) {
         let lens = self.leaves.iter().map(|slot| slot.item.len() as u64);
-        let (l, left) = locate(lens, rank);
+        let (l, left) = locate(lens, self.len, rank);
         // Below a leaf's length.
         #[allow(clippy::cast_possible_truncation)]
         (l, left as usize)
@@ -419,7 +437,7 @@ impl MacOrder {
         }
         // The rank from the front of the first key read.
         let rank = if desc { self.len - 1 - start } else { start };
-        let (m, left) = locate(self.mids.iter().map(|mid| mid.item.len), rank);
+        let (m, left) = locate(self.mids.iter().map(|mid| mid.item.len), self.len, rank);
         let (l, i) = self.mids[m].item.position(left);
         let leaves = &self.mids[m].item.leaves;
         let keys = if desc {

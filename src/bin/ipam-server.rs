@@ -104,12 +104,12 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>,
 fn load(path: &Path) -> Result<Ipam, String> {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Ipam::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(engine().build()),
         Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
     };
     let snapshot: Snapshot = serde_json::from_slice(&bytes)
         .map_err(|e| format!("{} is not a snapshot: {e}", path.display()))?;
-    Ipam::builder()
+    engine()
         .restore(&snapshot)
         .map_err(|e| format!("cannot restore {}: {e}", path.display()))
 }
@@ -127,10 +127,16 @@ fn save(ipam: &SharedIpam, path: &Path) -> Result<usize, String> {
     Ok(snapshot.ip_count())
 }
 
+/// The engine's settings: the defaults, with the MAC order index, since any client may list
+/// by MAC address (a page costs a few µs instead of a pass over the region).
+fn engine() -> ipam_engine::IpamBuilder {
+    Ipam::builder().mac_order_index(true)
+}
+
 async fn serve(options: Options) -> Result<(), String> {
     let ipam = match &options.snapshot {
         Some(path) => load(path)?,
-        None => Ipam::new(),
+        None => engine().build(),
     };
     let listener = TcpListener::bind(options.listen)
         .await
