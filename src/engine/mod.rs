@@ -210,7 +210,7 @@ impl IpamBuilder {
     /// change of an IP's MAC address (attach, detach, move, a booking with a resource, the
     /// release of an attached IP): two or three more cache misses in a large region. At a
     /// million IPs, attach and detach took 460-870 ns against 230-290 ns without it, move
-    /// 600-910 against 270-300 ns; at ten million, 1.3-1.7 µs against 0.4-0.45 µs; and the
+    /// 600-910 against 270-300 ns; at ten million, 1.2-1.7 µs against 0.33-0.52 µs; and the
     /// heap held 20 more bytes per IP (143 against 123), 42 more once every IP had moved
     /// (harness: `cargo run --release --example bench`, its section "with the MAC order
     /// index"). The answers are the same either way. Keep it for a service whose clients list
