@@ -625,6 +625,14 @@ fn mac_order_rows(config: &Config, floors: &mut [FloorTier], table: &mut Table) 
             ..Row::default()
         });
     }
+    // Last, as it leaves the region compacted: the compaction renumbers the index's keys too.
+    let (pause, releases) = compaction_pause(&mut data);
+    table.push(Row {
+        name: format!("slowest of {releases} releases, a compaction, MAC order"),
+        live: Some(n),
+        value: time(pause.as_nanos() as f64),
+        ..Row::default()
+    });
     for (name, heap) in [
         ("engine heap, MAC order", engine_heap),
         (
