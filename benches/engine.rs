@@ -35,8 +35,9 @@ use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
 use support::floor::{Floor, FloorBook, FloorGet};
 use support::measure::{drive, Op};
 use support::workload::{
-    list_cases, region, v4_pool, v6_pool, Attach, BookAuto, BookSpecific, BookSpread, Change,
-    Churn, Get, List, Modify, Release, ReleaseInPool, ReleaseOrder, SUBNET_HELD,
+    list_cases, region, region_keeping_mac_order, v4_pool, v6_pool, Attach, BookAuto, BookSpecific,
+    BookSpread, Change, Churn, Get, List, Modify, Release, ReleaseInPool, ReleaseOrder,
+    SUBNET_HELD,
 };
 
 fn region_ips() -> usize {
@@ -199,12 +200,52 @@ fn region_ops(c: &mut Criterion) {
     }
 }
 
+/// What the MAC order index changes, on the same region in an engine that keeps it: the calls
+/// that change MAC addresses (one group, `mac_order_index`) and the lists by MAC address with no
+/// filter (`mac_order_index_list`). Built after `region_ops` is done with its region, so that
+/// one region of this size is held at a time.
+fn mac_order_ops(c: &mut Criterion) {
+    let mut data = region_keeping_mac_order(region_ips());
+    let mut group = c.benchmark_group("mac_order_index");
+    bench(&mut group, "attach", &mut Attach::new(&mut data));
+    bench(
+        &mut group,
+        "detach",
+        &mut Modify::new(&mut data, Change::Detach),
+    );
+    bench(
+        &mut group,
+        "move",
+        &mut Modify::new(&mut data, Change::Move),
+    );
+    group.finish();
+    let mut group = c.benchmark_group("mac_order_index_list");
+    for case in list_cases(&data) {
+        let by_mac = matches!(
+            case.request.order_by,
+            ipam_engine::OrderBy::MacAddressAsc | ipam_engine::OrderBy::MacAddressDesc
+        );
+        if !by_mac || !case.group.starts_with("list_unfiltered") {
+            continue;
+        }
+        bench(
+            &mut group,
+            &case.id(),
+            &mut List {
+                ipam: &data.ipam,
+                request: &case.request,
+            },
+        );
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .sample_size(10)
         .warm_up_time(Duration::from_millis(300))
         .measurement_time(Duration::from_secs(1));
-    targets = floor, book_v4, release_in_subnet, book_v6, region_ops
+    targets = floor, book_v4, release_in_subnet, book_v6, region_ops, mac_order_ops
 }
 criterion_main!(benches);

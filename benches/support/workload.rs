@@ -287,7 +287,6 @@ pub(crate) fn region_loaded(ips: usize, how: Load) -> RegionData {
 }
 
 /// [`region`], in an engine that keeps the MAC order index.
-#[allow(dead_code)] // Used by the harness, not by every bench that includes this module.
 pub(crate) fn region_keeping_mac_order(ips: usize) -> RegionData {
     region_built(ips, Load::RoundRobin, true)
 }
