@@ -209,8 +209,8 @@ impl IpamBuilder {
     /// by 1 % of ten million IPs 66-72 µs instead of 1.6-1.9 ms. The price falls on every
     /// change of an IP's MAC address (attach, detach, move, a booking with a resource, the
     /// release of an attached IP): two or three more cache misses in a large region. At a
-    /// million IPs, attach and detach took 460-870 ns against 230-290 ns without it, move
-    /// 600-910 against 270-300 ns; at ten million, 1.2-1.7 µs against 0.33-0.52 µs; and the
+    /// million IPs, attach and detach took 430-460 ns against 210-260 ns without it, move
+    /// 580-620 against 260-280 ns; at ten million, 1.2-1.7 µs against 0.33-0.52 µs; and the
     /// heap held 20 more bytes per IP (143 against 123), 42 more once every IP had moved
     /// (harness: `cargo run --release --example bench`, its section "with the MAC order
     /// index"). The answers are the same either way. Keep it for a service whose clients list
