@@ -21,9 +21,9 @@ use crate::live::LiveSet;
 use crate::model::mac::MacAddress;
 use crate::store::{Handle, Renumbering};
 
-/// Most keys in a leaf: 512 bytes, 8 cache lines. A full leaf splits in two halves, except when a key goes past
-/// the last key of the last leaf of its run (MAC addresses handed out in turn): it starts a new
-/// leaf, so that such a load leaves its leaves full.
+/// Most keys in a leaf: 512 bytes, 8 cache lines. A full leaf splits in two halves, except when
+/// a key goes past the last key of the last leaf of its run (MAC addresses handed out in turn):
+/// it starts a new leaf, so that such a load leaves its leaves full.
 const LEAF: usize = if cfg!(test) { 8 } else { 32 };
 
 /// Most leaves in a run; a run with one more splits as a leaf does.
@@ -135,7 +135,7 @@ fn mac_bits(key: u128) -> u64 {
 }
 
 /// A run of leaves, each sorted and non-empty, every key of one below every key of the next.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 struct Mid {
     leaves: Vec<Slot<Vec<u128>>>,
     /// Each leaf's [`Head`]: what a search through the run reads, 16 bytes a leaf.
@@ -162,7 +162,20 @@ impl Head {
     }
 }
 
-/// A new leaf holding `k`, with room for [`LEAF`] keys: it never moves as it fills.
+/// A clone holds its own leaves, so its heads are made anew, with their addresses.
+impl Clone for Mid {
+    fn clone(&self) -> Self {
+        let mut mid = Mid::default();
+        mid.extend(self.leaves.iter().map(|slot| {
+            let mut leaf = Vec::with_capacity(LEAF);
+            leaf.extend_from_slice(&slot.item);
+            leaf
+        }));
+        mid
+    }
+}
+
+/// A new leaf holding `k`, with room for [`LEAF`] keys, so that it does not move as it fills.
 fn leaf_of_one(k: u128) -> Vec<u128> {
     let mut leaf = Vec::with_capacity(LEAF);
     leaf.push(k);
@@ -241,11 +254,13 @@ impl Mid {
                 (l + 1, at - LEAF / 2)
             }
         };
-        let leaf = &mut self.leaves[l].item;
-        leaf.insert(at, k);
-        if at + 1 == leaf.len() {
-            self.set_last(l, k);
+        let slot = &mut self.leaves[l];
+        slot.item.insert(at, k);
+        if at + 1 == slot.item.len() {
+            slot.last = k;
         }
+        // Its last key, or its address had it moved.
+        self.heads[l] = Head::of(slot);
         self.len += 1;
         true
     }
@@ -687,6 +702,30 @@ mod tests {
             page(&down, false, 0, usize::MAX),
             page(&order, false, 0, usize::MAX)
         );
+    }
+
+    /// A clone holds the same keys in leaves of its own (its heads name them), and changes
+    /// apart from the original.
+    #[test]
+    fn a_clone_stands_alone() {
+        let mut order = MacOrder::default();
+        for i in 0..(LEAF * MID * 3) as u32 {
+            order.insert(mac((i * 7) as u16), i);
+        }
+        let mut copy = order.clone();
+        copy.check().unwrap();
+        assert_eq!(
+            page(&copy, false, 0, usize::MAX),
+            page(&order, false, 0, usize::MAX)
+        );
+        for i in 0..50u32 {
+            assert!(copy.insert(mac((i * 7 + 1) as u16), 10_000 + i));
+            assert!(copy.remove(mac((i * 7) as u16), i));
+        }
+        copy.check().unwrap();
+        order.check().unwrap();
+        assert_eq!(order.len(), (LEAF * MID * 3) as u64);
+        assert!(order.contains(mac(0), 0) && !copy.contains(mac(0), 0));
     }
 
     /// Removing most keys merges the short leaves and runs that are left.
