@@ -91,6 +91,8 @@
 //!   `zonal` filter, or `regional = true`, matches nothing (`regional = false` filters nothing).
 //!   Every order is total: the key, then creation order, both in the key's direction; IPs
 //!   without the key come last in both directions. `page` starts at 1; `page_size` is 1 to 1000.
+//!   A list by MAC address reads the MAC address of every match, unless the engine keeps the
+//!   MAC order index ([`IpamBuilder::mac_order_index`]): the same answers, found by rank.
 //! - **Release.** [`Ipam::release_ip_set`] releases all or nothing; repeated ids count once.
 //!   A region reclaims the record slots of its released IPs in one O(n) call, a compaction,
 //!   which changes nothing the API shows: on its own, once per n releases
