@@ -206,7 +206,7 @@ impl IpamBuilder {
     /// machine, 2.5-13 ms a page at a million IPs and 31-88 ms at ten million, during which the
     /// engine serves nothing else). With it, a page by MAC address of every IP, or of the IPs
     /// of a filter most of them pass, takes a few µs at either size, and one of a tag carried
-    /// by 1 % of ten million IPs 66-72 µs instead of 1.6-1.9 ms. The price falls on every
+    /// by 1 % of ten million IPs 58-72 µs instead of 1.6-1.9 ms. The price falls on every
     /// change of an IP's MAC address (attach, detach, move, a booking with a resource, the
     /// release of an attached IP): two or three more cache misses in a large region. At a
     /// million IPs, attach and detach took 430-460 ns against 210-260 ns without it, move
