@@ -38,7 +38,7 @@ impl Ipam {
         let mut request = request;
         let attachment = request.resource.take().map(NewAttachment::Custom);
         let handle = self.book(region, request, attachment)?;
-        Ok(IpRef::new(self.region(region), handle).to_ip())
+        Ok(self.region(region).view(handle))
     }
 
     /// Books an IP exactly as [`Ipam::book_ip`] does (the same address, id, errors and state),
@@ -153,7 +153,7 @@ impl Ipam {
         check_service_resource(&resource)?;
         let attachment = Some(NewAttachment::Service(resource));
         let handle = self.book(region, request, attachment)?;
-        Ok(IpRef::new(self.region(region), handle).to_ip())
+        Ok(self.region(region).view(handle))
     }
 
     /// Books `request`; returns the new IP's handle, for the caller to read the IP from its
