@@ -464,33 +464,47 @@ fn by_attach_log(
         start,
         size,
     )?;
+    extend_with_unkeyed(&mut page, matches, attached, desc, start, size);
+    Some(page)
+}
+
+/// Completes `page`, the part of the page `start..start + size` that the matches with a key
+/// (those in `keyed`: the attached IPs, or those with a MAC address) fill, with the matches
+/// without one, which sort last in either direction, by handle in the order's. A page left
+/// short ends the keyed matches, and one left empty starts past them all: there, the
+/// unkeyed ones are read off the live set less `keyed` by their block counts when the matches
+/// are every IP, else gathered, one bit test each.
+fn extend_with_unkeyed(
+    page: &mut Vec<Handle>,
+    matches: &Posting<'_>,
+    keyed: &LiveSet,
+    desc: bool,
+    start: u64,
+    size: usize,
+) {
     let rest = size - page.len();
-    if rest > 0 {
-        // Past the attached matches (a page the log leaves empty starts past them all): the
-        // `skip`-th unattached one is next.
-        let past = |attached_matches: u64| {
-            if page.is_empty() {
-                start - attached_matches
-            } else {
-                0
-            }
-        };
-        match matches {
-            Posting::Live(live) => {
-                let skip = past(attached.len());
-                page.extend(live.iter_from_without(attached, desc, skip).take(rest));
-            }
-            _ => {
-                let unattached: Vec<Handle> = matches
-                    .handles()
-                    .filter(|&h| !attached.contains(h))
-                    .collect();
-                let skip = past(matches.len() - unattached.len() as u64);
-                page.extend(slice_page(&unattached, desc, skip, rest));
-            }
+    if rest == 0 {
+        return;
+    }
+    // The `skip`-th unkeyed match is next.
+    let past = |keyed_matches: u64| {
+        if page.is_empty() {
+            start - keyed_matches
+        } else {
+            0
+        }
+    };
+    match matches {
+        Posting::Live(live) => {
+            let skip = past(keyed.len());
+            page.extend(live.iter_from_without(keyed, desc, skip).take(rest));
+        }
+        _ => {
+            let unkeyed: Vec<Handle> = matches.handles().filter(|&h| !keyed.contains(h)).collect();
+            let skip = past(matches.len() - unkeyed.len() as u64);
+            page.extend(slice_page(&unkeyed, desc, skip, rest));
         }
     }
-    Some(page)
 }
 
 /// The page in MAC address order, read off the region's MAC order
@@ -513,17 +527,8 @@ fn by_mac_order(
 ) -> Option<Vec<Handle>> {
     let order = rs.index.mac_order.as_ref()?;
     let Some(member) = matches.membership() else {
-        let live = rs.store.live();
         let mut page: Vec<Handle> = order.handles_from(desc, start).take(size).collect();
-        let rest = size - page.len();
-        if rest > 0 {
-            // A page that starts among the keys continues with the first IP without one.
-            let skip = start.saturating_sub(order.len());
-            page.extend(
-                live.iter_from_without(order.handles(), desc, skip)
-                    .take(rest),
-            );
-        }
+        extend_with_unkeyed(&mut page, matches, order.handles(), desc, start, size);
         return Some(page);
     };
     let count = matches.len();
@@ -554,14 +559,8 @@ fn by_mac_order(
             }
         }
     }
-    // Past every key: `passed` and the page so far are all the matches with one (and a page
-    // begun among them has passed `start` of them).
-    let rest = size - page.len();
-    let without: Vec<Handle> = matches
-        .handles()
-        .filter(|&h| !order.handles().contains(h))
-        .collect();
-    page.extend(slice_page(&without, desc, start - passed, rest));
+    // Past every key: the page so far ends the matches with a MAC address.
+    extend_with_unkeyed(&mut page, matches, order.handles(), desc, start, size);
     Some(page)
 }
 
