@@ -36,8 +36,8 @@ use support::floor::{Floor, FloorBook, FloorGet};
 use support::measure::{drive, Op};
 use support::workload::{
     list_cases, region, region_keeping_mac_order, v4_pool, v6_pool, Attach, BookAuto, BookSpecific,
-    BookSpread, Change, Churn, Get, List, Modify, Release, ReleaseInPool, ReleaseOrder,
-    SUBNET_HELD,
+    BookSpread, Change, Churn, Get, List, ListCase, Modify, RegionData, Release, ReleaseInPool,
+    ReleaseOrder, SUBNET_HELD,
 };
 
 fn region_ips() -> usize {
@@ -182,22 +182,26 @@ fn region_ops(c: &mut Criterion) {
         let name = cases[i].group;
         let mut group = c.benchmark_group(name);
         while i < cases.len() && cases[i].group == name {
-            let case = &cases[i];
-            let page = data.ipam.list_ips(support::workload::REGION, &case.request);
-            let total = page.expect("valid").total_count;
-            assert_eq!(total, case.expected_total, "total_count of {name}");
-            bench(
-                &mut group,
-                &case.id(),
-                &mut List {
-                    ipam: &data.ipam,
-                    request: &case.request,
-                },
-            );
+            bench_list(&mut group, &data, &cases[i]);
             i += 1;
         }
         group.finish();
     }
+}
+
+/// Benches the list `case` of `data`, once its `total_count` is checked.
+fn bench_list(group: &mut BenchmarkGroup<'_, WallTime>, data: &RegionData, case: &ListCase) {
+    let page = data.ipam.list_ips(support::workload::REGION, &case.request);
+    let total = page.expect("valid").total_count;
+    assert_eq!(total, case.expected_total, "total_count of {}", case.id());
+    bench(
+        group,
+        &case.id(),
+        &mut List {
+            ipam: &data.ipam,
+            request: &case.request,
+        },
+    );
 }
 
 /// What the MAC order index changes, on the same region in an engine that keeps it: the calls
@@ -220,22 +224,12 @@ fn mac_order_ops(c: &mut Criterion) {
     );
     group.finish();
     let mut group = c.benchmark_group("mac_order_index_list");
-    for case in list_cases(&data) {
-        let by_mac = matches!(
-            case.request.order_by,
-            ipam_engine::OrderBy::MacAddressAsc | ipam_engine::OrderBy::MacAddressDesc
-        );
-        if !by_mac || !case.group.starts_with("list_unfiltered") {
-            continue;
-        }
-        bench(
-            &mut group,
-            &case.id(),
-            &mut List {
-                ipam: &data.ipam,
-                request: &case.request,
-            },
-        );
+    let cases = list_cases(&data);
+    for case in cases
+        .iter()
+        .filter(|c| c.by_mac() && c.group.starts_with("list_unfiltered"))
+    {
+        bench_list(&mut group, &data, case);
     }
     group.finish();
 }

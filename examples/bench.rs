@@ -43,8 +43,8 @@ use support::measure::{drive, drive_chunks, timer_overhead, Op};
 use support::workload::{
     engine, list_cases, mac_of, network, other_mac_of, project, region, region_keeping_mac_order,
     region_loaded, v4_pool, v4_pool_padded, v6_pool, Attach, BookAuto, BookSpecific, BookSpread,
-    Change, Churn, Get, List, ListKind, Load, Modify, Pool, RegionData, Release, ReleaseInPool,
-    ReleaseOrder, REGION, SUBNET_HELD,
+    Change, Churn, Get, List, ListCase, ListKind, Load, Modify, Pool, RegionData, Release,
+    ReleaseInPool, ReleaseOrder, REGION, SUBNET_HELD,
 };
 
 /// Builds something and returns it with the heap it holds afterwards.
@@ -376,6 +376,21 @@ fn op_row(spec: RowSpec, ns: f64, floor_ns: f64, floor_label: String) -> Row {
 /// Makes an operation over a region.
 type Make = for<'a> fn(&'a mut RegionData) -> Box<dyn Op + 'a>;
 
+/// The calls that change an IP's MAC address, owned and borrowed: timed on the default engine
+/// and again on one that keeps the MAC order index.
+const MAC_CHANGES: [(&str, Make); 6] = [
+    ("attach", |d| Box::new(Attach::new(d))),
+    ("detach", |d| Box::new(Modify::new(d, Change::Detach))),
+    ("move", |d| Box::new(Modify::new(d, Change::Move))),
+    ("attach_ip_ref", |d| Box::new(Attach::borrowed(d))),
+    ("detach_ip_ref", |d| {
+        Box::new(Modify::borrowed(d, Change::Detach))
+    }),
+    ("move_ip_ref", |d| {
+        Box::new(Modify::borrowed(d, Change::Move))
+    }),
+];
+
 /// Heap per booked IP, when there are enough IPs for the figure to mean something.
 fn per_ip(heap: usize, live: usize) -> Option<f64> {
     (live >= 1000).then(|| heap as f64 / live as f64)
@@ -542,6 +557,54 @@ fn v6_pools(config: &Config, floors: &mut [FloorTier], table: &mut Table) {
     }
 }
 
+/// The row of the list `case` of `data`, named with `suffix`: its median time, with `max_ns`
+/// as its target if any; met also needs an exact `total_count` (a wrong one fails the row, with
+/// or without a target).
+fn list_row(
+    data: &RegionData,
+    case: &ListCase,
+    config: &Config,
+    max_ns: Option<f64>,
+    suffix: &str,
+) -> Row {
+    let response = data.ipam.list_ips(REGION, &case.request).expect("valid");
+    let exact = response.total_count == case.expected_total;
+    let ns = measure(
+        &mut List {
+            ipam: &data.ipam,
+            request: &case.request,
+        },
+        config,
+    );
+    let mut target = max_ns
+        .map(|m| format!("<= {}", time(m)))
+        .unwrap_or_default();
+    if !exact {
+        let _ = write!(
+            target,
+            " total {} != {}",
+            response.total_count, case.expected_total
+        );
+    }
+    let past_end =
+        u64::from(case.request.page - 1) * u64::from(case.request.page_size) >= case.expected_total;
+    Row {
+        name: format!(
+            "{} ({} hits{}){suffix}",
+            case.label(),
+            case.expected_total,
+            if past_end { ", page past the end" } else { "" }
+        ),
+        live: Some(data.ids.len()),
+        value: time(ns),
+        target,
+        met: max_ns
+            .map(|m| ns <= m && exact)
+            .or((!exact).then_some(false)),
+        ..Row::default()
+    }
+}
+
 /// Moves every IP of `data` to another MAC address and back.
 fn move_away_and_back(data: &mut RegionData) {
     for (i, &id) in data.ids.iter().enumerate() {
@@ -573,19 +636,7 @@ fn mac_order_rows(config: &Config, floors: &mut [FloorTier], table: &mut Table) 
     table.section(
         "with the MAC order index (IpamBuilder::mac_order_index(true)), same region; not counted in the targets",
     );
-    let ops: [(&str, Make); 6] = [
-        ("attach", |d| Box::new(Attach::new(d))),
-        ("detach", |d| Box::new(Modify::new(d, Change::Detach))),
-        ("move", |d| Box::new(Modify::new(d, Change::Move))),
-        ("attach_ip_ref", |d| Box::new(Attach::borrowed(d))),
-        ("detach_ip_ref", |d| {
-            Box::new(Modify::borrowed(d, Change::Detach))
-        }),
-        ("move_ip_ref", |d| {
-            Box::new(Modify::borrowed(d, Change::Move))
-        }),
-    ];
-    for (name, make) in ops {
+    for (name, make) in MAC_CHANGES {
         let spec = RowSpec {
             name: format!("{name}, MAC order"),
             live: n,
@@ -595,35 +646,8 @@ fn mac_order_rows(config: &Config, floors: &mut [FloorTier], table: &mut Table) 
         };
         table.push(floor.row(FloorKind::Book, &mut *make(&mut data), config, spec));
     }
-    for case in list_cases(&data) {
-        let by_mac = matches!(
-            case.request.order_by,
-            ipam_engine::OrderBy::MacAddressAsc | ipam_engine::OrderBy::MacAddressDesc
-        );
-        if !by_mac {
-            continue;
-        }
-        let response = data.ipam.list_ips(REGION, &case.request).expect("valid");
-        let ns = measure(
-            &mut List {
-                ipam: &data.ipam,
-                request: &case.request,
-            },
-            config,
-        );
-        let exact = response.total_count == case.expected_total;
-        table.push(Row {
-            name: format!("{} ({} hits), MAC order", case.label(), case.expected_total),
-            live: Some(n),
-            value: time(ns),
-            target: if exact {
-                String::new()
-            } else {
-                format!("total {} != {}", response.total_count, case.expected_total)
-            },
-            met: (!exact).then_some(false),
-            ..Row::default()
-        });
+    for case in list_cases(&data).iter().filter(|c| c.by_mac()) {
+        table.push(list_row(&data, case, config, None, ", MAC order"));
     }
     // Last, as it leaves the region compacted: the compaction renumbers the index's keys too.
     let (pause, releases) = compaction_pause(&mut data);
@@ -643,7 +667,7 @@ fn mac_order_rows(config: &Config, floors: &mut [FloorTier], table: &mut Table) 
         table.push(Row {
             name: format!("{name} ({})", bytes(heap as f64)),
             live: Some(n),
-            value: format!("{:.0} B", heap as f64 / n as f64),
+            value: bytes(heap as f64 / n as f64),
             bytes_per_ip: per_ip(heap, n),
             ..Row::default()
         });
@@ -671,65 +695,32 @@ fn region_rows(config: &Config, floors: &mut [FloorTier], table: &mut Table) {
     // The spread bookings carry no target of their own (the book <= 3x target is on the pool
     // rows above): they show what `book_ips` saves when consecutive requests go to unrelated
     // networks.
-    let ops: [(&str, Make, Option<f64>); 13] = [
-        (
-            "book specific",
-            |d| Box::new(BookSpecific::new(d)),
-            Some(3.0),
-        ),
-        ("release", |d| Box::new(Release::new(d)), Some(3.0)),
-        (
-            "update tags, to 2 tags new to the region",
-            |d| Box::new(Modify::new(d, Change::UpdateTags)),
-            Some(3.0),
-        ),
-        (
-            "update tags, to 2 tags in use",
-            |d| Box::new(Modify::new(d, Change::Retag)),
-            Some(3.0),
-        ),
-        (
-            "update_ip_ref, to 2 tags new to the region",
-            |d| Box::new(Modify::borrowed(d, Change::UpdateTags)),
-            Some(3.0),
-        ),
-        ("attach", |d| Box::new(Attach::new(d)), Some(3.0)),
-        (
-            "detach",
-            |d| Box::new(Modify::new(d, Change::Detach)),
-            Some(3.0),
-        ),
-        (
-            "move",
-            |d| Box::new(Modify::new(d, Change::Move)),
-            Some(3.0),
-        ),
-        (
-            "attach_ip_ref",
-            |d| Box::new(Attach::borrowed(d)),
-            Some(3.0),
-        ),
-        (
-            "detach_ip_ref",
-            |d| Box::new(Modify::borrowed(d, Change::Detach)),
-            Some(3.0),
-        ),
-        (
-            "move_ip_ref",
-            |d| Box::new(Modify::borrowed(d, Change::Move)),
-            Some(3.0),
-        ),
-        (
-            "book auto v4, networks round-robin, book_ip",
-            |d| Box::new(BookSpread::new(d, false)),
-            None,
-        ),
-        (
-            "book auto v4, networks round-robin, book_ips",
-            |d| Box::new(BookSpread::new(d, true)),
-            None,
-        ),
+    let targeted: [(&str, Make); 5] = [
+        ("book specific", |d| Box::new(BookSpecific::new(d))),
+        ("release", |d| Box::new(Release::new(d))),
+        ("update tags, to 2 tags new to the region", |d| {
+            Box::new(Modify::new(d, Change::UpdateTags))
+        }),
+        ("update tags, to 2 tags in use", |d| {
+            Box::new(Modify::new(d, Change::Retag))
+        }),
+        ("update_ip_ref, to 2 tags new to the region", |d| {
+            Box::new(Modify::borrowed(d, Change::UpdateTags))
+        }),
     ];
+    let spread: [(&str, Make); 2] = [
+        ("book auto v4, networks round-robin, book_ip", |d| {
+            Box::new(BookSpread::new(d, false))
+        }),
+        ("book auto v4, networks round-robin, book_ips", |d| {
+            Box::new(BookSpread::new(d, true))
+        }),
+    ];
+    let ops = targeted
+        .into_iter()
+        .chain(MAC_CHANGES)
+        .map(|(name, make)| (name, make, Some(3.0)))
+        .chain(spread.into_iter().map(|(name, make)| (name, make, None)));
     for (name, make, target) in ops {
         let spec = RowSpec {
             name: name.to_owned(),
@@ -774,15 +765,6 @@ fn region_rows(config: &Config, floors: &mut [FloorTier], table: &mut Table) {
                 "{group}: page_size 100, met also needs an exact total_count"
             ));
         }
-        let response = data.ipam.list_ips(REGION, &case.request).expect("valid");
-        let exact = response.total_count == case.expected_total;
-        let ns = measure(
-            &mut List {
-                ipam: &data.ipam,
-                request: &case.request,
-            },
-            config,
-        );
         let default_order = case.request.order_by == ipam_engine::OrderBy::CreatedAtDesc;
         let created = matches!(
             case.request.order_by,
@@ -795,33 +777,7 @@ fn region_rows(config: &Config, floors: &mut [FloorTier], table: &mut Table) {
             ListKind::UnfilteredDeep if created => Some(200e3),
             _ => None,
         };
-        let mut target = max_ns
-            .map(|m| format!("<= {}", time(m)))
-            .unwrap_or_default();
-        if !exact {
-            let _ = write!(
-                target,
-                " total {} != {}",
-                response.total_count, case.expected_total
-            );
-        }
-        let past_end = u64::from(case.request.page - 1) * u64::from(case.request.page_size)
-            >= case.expected_total;
-        table.push(Row {
-            name: format!(
-                "{} ({} hits{})",
-                case.label(),
-                case.expected_total,
-                if past_end { ", page past the end" } else { "" }
-            ),
-            live: Some(n),
-            value: time(ns),
-            target,
-            met: max_ns
-                .map(|m| ns <= m && exact)
-                .or((!exact).then_some(false)),
-            ..Row::default()
-        });
+        table.push(list_row(&data, &case, config, max_ns, ""));
     }
 
     table.section(

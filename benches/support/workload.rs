@@ -932,6 +932,14 @@ impl ListCase {
     pub(crate) fn id(&self) -> String {
         self.label().replace(' ', "_").replace('%', "pct")
     }
+
+    /// Whether it lists by MAC address: what the MAC order index changes.
+    pub(crate) fn by_mac(&self) -> bool {
+        matches!(
+            self.request.order_by,
+            OrderBy::MacAddressAsc | OrderBy::MacAddressDesc
+        )
+    }
 }
 
 /// The list cases, page size 100: the selective indexed filters in the default order, and the
