@@ -41,6 +41,14 @@ fn list(ipam: &Ipam, request: &ListIpsRequest) -> ListIpsResponse {
     ipam.list_ips(REGION, request).unwrap()
 }
 
+/// The MAC address of the resource the IP `id` is attached to, if any.
+fn mac_of_ip(ipam: &Ipam, id: IpId) -> Option<MacAddress> {
+    ipam.get_ip(REGION, id)
+        .unwrap()
+        .resource
+        .and_then(|r| r.mac_address)
+}
+
 /// The ids of one unpaged (`page_size` 1000) list, checking `total_count`.
 fn ids(ipam: &Ipam, request: ListIpsRequest) -> Vec<IpId> {
     let resp = list(
@@ -1838,12 +1846,7 @@ fn mac_order_pages_hold_with_shared_macs_and_ips_without_one() {
     check(&ipam);
     for (k, &id) in ids.iter().enumerate() {
         let k32 = u32::try_from(k).unwrap();
-        let Some(mac) = ipam
-            .get_ip(REGION, id)
-            .unwrap()
-            .resource
-            .and_then(|r| r.mac_address)
-        else {
+        let Some(mac) = mac_of_ip(&ipam, id) else {
             continue;
         };
         match k % 11 {
@@ -1952,8 +1955,7 @@ fn mac_order_pages(keep_mac_order: bool) {
             .iter()
             .enumerate()
             .map(|(k, id)| {
-                let ip = ipam.get_ip(REGION, *id).unwrap();
-                let mac = ip.resource.as_ref().and_then(|r| r.mac_address);
+                let mac = mac_of_ip(ipam, *id);
                 (mac.is_none(), mac.map_or([0; 6], |m| m.octets()), k, *id)
             })
             .collect();
@@ -2065,12 +2067,7 @@ fn mac_order_pages(keep_mac_order: bool) {
 
     // Detach some, move others to new addresses, release one in seven.
     for (k, &id) in ips.iter().enumerate() {
-        let Some(mac) = ipam
-            .get_ip(REGION, id)
-            .unwrap()
-            .resource
-            .and_then(|r| r.mac_address)
-        else {
+        let Some(mac) = mac_of_ip(&ipam, id) else {
             continue;
         };
         if k % 5 == 0 {
