@@ -36,7 +36,8 @@ pub(crate) fn engine(seed: u64) -> Ipam {
     engine_with(seed, false)
 }
 
-/// [`engine`], keeping the MAC order index when `mac_order` ([`ipam_engine::IpamBuilder::mac_order_index`]).
+/// [`engine`], keeping the MAC order index when `mac_order`
+/// ([`ipam_engine::IpamBuilder::mac_order_index`]).
 pub(crate) fn engine_with(seed: u64, mac_order: bool) -> Ipam {
     let mut limits = Limits::default();
     limits.min_ipv4_prefix = 12;

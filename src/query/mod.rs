@@ -9,8 +9,8 @@
 //! region's MAC order ([`crate::macorder`]) when the engine keeps one, for every IP or for
 //! matches dense enough in it. The rest (sparse matches by update or attachment time, MAC
 //! address order without that index or over sparse matches, address order under other filters)
-//! select and sort only the page's window of the matches; for a page near the start of many matches, the window is cut as the
-//! keys are read, without gathering them all.
+//! select and sort only the page's window of the matches; for a page near the start of many
+//! matches, the window is cut as the keys are read, without gathering them all.
 
 use std::borrow::Cow;
 
