@@ -12,28 +12,30 @@ use std::hash::BuildHasher;
 
 use crate::hash::KeyedState;
 
-/// The value of a free slot; no entry may hold it.
+/// The value no entry may hold: a slot holding it is free.
 const EMPTY: u32 = u32::MAX;
 
-/// One entry: the key as two halves (so a slot is 12 bytes, not 16) and the value.
+/// One entry as stored: the key as two halves (so a slot is 12 bytes, not 16) and the
+/// complement of the value, so that a free slot is all zero bits and a table can start as
+/// zeroed memory (see [`zeroed_table`]).
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[repr(C)]
 struct Slot {
     key: [u32; 2],
-    value: u32,
+    stored: u32,
 }
 
 impl Slot {
     const FREE: Slot = Slot {
         key: [0, 0],
-        value: EMPTY,
+        stored: !EMPTY,
     };
 
     fn new(key: u64, value: u32) -> Self {
         #[allow(clippy::cast_possible_truncation)]
         Slot {
             key: [key as u32, (key >> 32) as u32],
-            value,
+            stored: !value,
         }
     }
 
@@ -41,8 +43,12 @@ impl Slot {
         u64::from(self.key[0]) | (u64::from(self.key[1]) << 32)
     }
 
+    fn value(self) -> u32 {
+        !self.stored
+    }
+
     fn is_free(self) -> bool {
-        self.value == EMPTY
+        self.stored == !EMPTY
     }
 }
 
@@ -85,13 +91,41 @@ fn prefetch_at(at: *const i8) {
 
 /// An open-addressing map from `u64` keys to `u32` values below `u32::MAX`, hashed with the
 /// engine's keyed hasher (keys can be chosen by callers). At most three quarters full.
+///
+/// # Growing in steps
+///
+/// A map that outgrows its table does not move every entry in the insert that finds it full:
+/// at millions of entries that one call took 15-130 ms (the rehash of a table larger than the
+/// caches, and the zeroing of the new one). It takes a table twice the size, from zeroed memory
+/// (which the system hands out untouched, each page zeroed when first written), and keeps the
+/// full one beside it as `old`. Inserts go to the new table; each insert and removal then moves
+/// the entries of the next [`DRAIN_STEP`] slots of `old` over, in order, each run's last
+/// entries at once. A key is in one table or the other, never both, and `old` stays a valid
+/// table throughout (see [`FlatMap::drain`]), so lookups search the new table, then `old`. The
+/// last slot moved, `old` is freed. It is drained within a quarter of its slots' count of
+/// inserts, long before the new table is three quarters full.
 #[derive(Clone)]
 pub(crate) struct FlatMap {
-    /// A power of two of slots, or none.
+    /// The table inserts go to: a power of two of slots, or none.
     slots: Box<[Slot]>,
+    /// The table being drained into `slots` while the map grows, or none.
+    old: Box<[Slot]>,
+    /// The slots of `old` below this one are drained: free, and never filled again.
+    drained: usize,
+    /// Entries in both tables.
     len: usize,
     hasher: KeyedState,
 }
+
+/// Slots of the old table drained per insert or removal while the map grows: the drain ends
+/// after a quarter of the old table's slot count of inserts (when the new table is at most
+/// half full), and each step moves about three entries.
+const DRAIN_STEP: usize = 4;
+
+/// The fewest slots a map drains in steps when it grows: a smaller table moves in one go, in
+/// a few microseconds. Unit tests step from the smallest tables, so that their maps are often
+/// mid-growth.
+const STEP_FROM: usize = if cfg!(test) { 16 } else { 1 << 12 };
 
 impl fmt::Debug for FlatMap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -99,10 +133,92 @@ impl fmt::Debug for FlatMap {
     }
 }
 
+/// The home slot of `key` in a table of `mask + 1` slots.
+fn home(hasher: KeyedState, mask: usize, key: u64) -> usize {
+    // Truncation keeps the low bits, which the folded multiply mixes as well as the high.
+    #[allow(clippy::cast_possible_truncation)]
+    let h = hasher.hash_one(key) as usize;
+    h & mask
+}
+
+/// The index of `key`'s slot in `table`, or of the free slot that ends its run; `None` for a
+/// table without slots.
+fn find(table: &[Slot], hasher: KeyedState, key: u64) -> Option<usize> {
+    if table.is_empty() {
+        return None;
+    }
+    let mask = table.len() - 1;
+    let mut i = home(hasher, mask, key);
+    loop {
+        let slot = table[i];
+        if slot.is_free() || slot.key() == key {
+            return Some(i);
+        }
+        i = (i + 1) & mask;
+    }
+}
+
+/// The index of `key`'s slot in `table`, if it holds `key`.
+fn position(table: &[Slot], hasher: KeyedState, key: u64) -> Option<usize> {
+    find(table, hasher, key).filter(|&i| !table[i].is_free())
+}
+
+/// Empties slot `hole` of `table`: moves back every later entry of its run that may sit in
+/// the hole (whose home is not cyclically within (hole, j]), so that no run is broken.
+fn shift_back(table: &mut [Slot], hasher: KeyedState, mut hole: usize) {
+    let mask = table.len() - 1;
+    let mut j = hole;
+    loop {
+        j = (j + 1) & mask;
+        let slot = table[j];
+        if slot.is_free() {
+            break;
+        }
+        let home = home(hasher, mask, slot.key());
+        if (j.wrapping_sub(home) & mask) >= (j.wrapping_sub(hole) & mask) {
+            table[hole] = slot;
+            hole = j;
+        }
+    }
+    table[hole] = Slot::FREE;
+}
+
+/// Puts `slot`, whose key `table` does not hold, in the free slot that ends its run.
+fn place(table: &mut [Slot], hasher: KeyedState, slot: Slot) {
+    let i = find(table, hasher, slot.key()).expect("a table with room");
+    debug_assert!(table[i].is_free(), "a key held once");
+    table[i] = slot;
+}
+
+/// A table of `len` free slots, from zeroed memory: the system's fresh pages are zero already,
+/// so a large table costs no pass over its memory until its slots are written. `None` when the
+/// memory cannot be had.
+fn zeroed_table(len: usize) -> Option<Box<[Slot]>> {
+    use std::alloc::{alloc_zeroed, Layout};
+    let layout = Layout::array::<Slot>(len).ok()?;
+    if layout.size() == 0 {
+        return Some(Box::default());
+    }
+    // SAFETY: `layout` has a non-zero size. A non-null result is an allocation of `layout` from
+    // the global allocator (so aligned for `Slot`), all zero bits: `len` valid, free `Slot`s
+    // (three `u32`s each, any bits valid, zero bits free). `Box<[Slot]>` frees it with the
+    // global allocator and `Layout::array::<Slot>(len)`, the layout it was allocated with.
+    #[allow(unsafe_code, clippy::cast_ptr_alignment)]
+    unsafe {
+        let ptr = alloc_zeroed(layout).cast::<Slot>();
+        if ptr.is_null() {
+            return None;
+        }
+        Some(Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, len)))
+    }
+}
+
 impl FlatMap {
     pub(crate) fn with_hasher(hasher: KeyedState) -> Self {
         Self {
             slots: Box::default(),
+            old: Box::default(),
+            drained: 0,
             len: 0,
             hasher,
         }
@@ -112,31 +228,9 @@ impl FlatMap {
         self.len
     }
 
-    fn mask(&self) -> usize {
-        self.slots.len().wrapping_sub(1)
-    }
-
-    fn home(&self, key: u64) -> usize {
-        // Truncation keeps the low bits, which the folded multiply mixes as well as the high.
-        #[allow(clippy::cast_possible_truncation)]
-        let h = self.hasher.hash_one(key) as usize;
-        h & self.mask()
-    }
-
-    /// The index of `key`'s slot, or of the free slot that ends its run.
-    fn find(&self, key: u64) -> Option<usize> {
-        if self.slots.is_empty() {
-            return None;
-        }
-        let mask = self.mask();
-        let mut i = self.home(key);
-        loop {
-            let slot = self.slots[i];
-            if slot.is_free() || slot.key() == key {
-                return Some(i);
-            }
-            i = (i + 1) & mask;
-        }
+    /// Whether an old table is still being drained.
+    fn growing(&self) -> bool {
+        !self.old.is_empty()
     }
 
     /// Asks the processor to start loading the home slot of `key` without waiting for it, so
@@ -144,14 +238,28 @@ impl FlatMap {
     /// homes of many keys in a row lets their cache misses overlap). A hint: it changes nothing
     /// and costs an instruction.
     pub(crate) fn prefetch(&self, key: u64) {
-        if let Some(slot) = self.slots.get(self.home(key)) {
+        let mask = self.slots.len().wrapping_sub(1);
+        if let Some(slot) = self.slots.get(home(self.hasher, mask, key)) {
             prefetch(slot);
+        }
+        // While the map grows, a key not in the new table is looked for in the old one too.
+        if self.growing() {
+            prefetch(&self.old[home(self.hasher, self.old.len() - 1, key)]);
         }
     }
 
     pub(crate) fn get(&self, key: u64) -> Option<u32> {
-        let slot = self.slots[self.find(key)?];
-        (!slot.is_free()).then_some(slot.value)
+        match position(&self.slots, self.hasher, key) {
+            Some(i) => Some(self.slots[i].value()),
+            None if self.growing() => self.get_old(key),
+            None => None,
+        }
+    }
+
+    /// The value of `key` in the old table.
+    #[inline(never)]
+    fn get_old(&self, key: u64) -> Option<u32> {
+        position(&self.old, self.hasher, key).map(|i| self.old[i].value())
     }
 
     #[cfg(test)]
@@ -163,8 +271,8 @@ impl FlatMap {
     pub(crate) fn try_insert(&mut self, key: u64, value: u32) -> bool {
         debug_assert_ne!(value, EMPTY, "u32::MAX marks free slots");
         self.reserve(1);
-        let i = self.find(key).expect("room reserved");
-        if !self.slots[i].is_free() {
+        let i = find(&self.slots, self.hasher, key).expect("room reserved");
+        if !self.slots[i].is_free() || (self.growing() && self.get_old(key).is_some()) {
             return false;
         }
         self.slots[i] = Slot::new(key, value);
@@ -176,43 +284,41 @@ impl FlatMap {
     pub(crate) fn insert(&mut self, key: u64, value: u32) -> Option<u32> {
         debug_assert_ne!(value, EMPTY, "u32::MAX marks free slots");
         self.reserve(1);
-        let i = self.find(key).expect("room reserved");
+        if self.growing() {
+            if let Some(j) = position(&self.old, self.hasher, key) {
+                let old = self.old[j].value();
+                self.old[j] = Slot::new(key, value);
+                return Some(old);
+            }
+        }
+        let i = find(&self.slots, self.hasher, key).expect("room reserved");
         let old = self.slots[i];
         self.slots[i] = Slot::new(key, value);
         if old.is_free() {
             self.len += 1;
             None
         } else {
-            Some(old.value)
+            Some(old.value())
         }
     }
 
     /// Removes `key`; returns its value.
     pub(crate) fn remove(&mut self, key: u64) -> Option<u32> {
-        let mut hole = self.find(key)?;
-        let removed = self.slots[hole];
-        if removed.is_free() {
-            return None;
+        if self.growing() {
+            self.drain(DRAIN_STEP);
         }
-        // Backward shift: move back every later entry of the run that may sit in the hole
-        // (whose home is not cyclically within (hole, j]).
-        let mask = self.mask();
-        let mut j = hole;
-        loop {
-            j = (j + 1) & mask;
-            let slot = self.slots[j];
-            if slot.is_free() {
-                break;
+        let (table, i) = match position(&self.slots, self.hasher, key) {
+            Some(i) => (&mut self.slots, i),
+            None if self.growing() => {
+                let i = position(&self.old, self.hasher, key)?;
+                (&mut self.old, i)
             }
-            let home = self.home(slot.key());
-            if (j.wrapping_sub(home) & mask) >= (j.wrapping_sub(hole) & mask) {
-                self.slots[hole] = slot;
-                hole = j;
-            }
-        }
-        self.slots[hole] = Slot::FREE;
+            None => return None,
+        };
+        let removed = table[i].value();
+        shift_back(table, self.hasher, i);
         self.len -= 1;
-        Some(removed.value)
+        Some(removed)
     }
 
     /// Makes room for `additional` more entries without another allocation.
@@ -223,19 +329,24 @@ impl FlatMap {
     /// [`FlatMap::reserve`], or `false` (the map unchanged) when the memory cannot be had.
     #[inline]
     pub(crate) fn try_reserve(&mut self, additional: usize) -> bool {
+        if self.growing() {
+            self.drain(DRAIN_STEP);
+        }
         let needed = self.len.saturating_add(additional);
         // At most three quarters full. Every insert asks: the check is inlined, growing is not.
         if needed.saturating_mul(4) <= self.slots.len().saturating_mul(3) {
             return true;
         }
-        self.grow(needed)
+        self.grow(needed, additional)
     }
 
-    /// Moves the entries to slots for `needed` entries at most three quarters full; `false`
-    /// (the map unchanged) when the memory cannot be had.
+    /// Takes a table for `needed` entries at most three quarters full; `false` (the map
+    /// unchanged) when the memory cannot be had. The entries move over in steps when one more
+    /// entry outgrows a large table, in one go otherwise (a small table, or room asked for
+    /// many entries at once: a bulk load, which expects to pay for it).
     #[cold]
     #[inline(never)]
-    fn grow(&mut self, needed: usize) -> bool {
+    fn grow(&mut self, needed: usize, additional: usize) -> bool {
         let Some(want) = needed
             .saturating_mul(4)
             .div_ceil(3)
@@ -244,39 +355,102 @@ impl FlatMap {
         else {
             return false;
         };
-        let mut slots = Vec::new();
-        if slots.try_reserve_exact(want).is_err() {
+        let Some(table) = zeroed_table(want) else {
             return false;
-        }
-        slots.resize(want, Slot::FREE);
-        let old = std::mem::replace(&mut self.slots, slots.into_boxed_slice());
-        for slot in old.iter().filter(|s| !s.is_free()) {
-            let i = self.find(slot.key()).expect("room");
-            self.slots[i] = *slot;
+        };
+        // An old table still draining (only room asked for many entries comes here then)
+        // moves over first, into the current table, which has room for it.
+        self.drain(usize::MAX);
+        let full = std::mem::replace(&mut self.slots, table);
+        if additional == 1 && full.len() >= STEP_FROM {
+            self.old = full;
+            self.drained = 0;
+        } else {
+            for slot in full.iter().filter(|s| !s.is_free()) {
+                place(&mut self.slots, self.hasher, *slot);
+            }
         }
         true
+    }
+
+    /// Moves the entries of the next `step` slots of the old table to the current one (more when
+    /// a run of entries goes on past them), and frees the old table once it is empty.
+    ///
+    /// The slots before `drained` are free, so the entries from `drained` to the next free slot
+    /// end their run (a run that wraps past the table's end ends at its start): no entry left
+    /// in the old table probes through them, and they can all go at once, without the backward
+    /// shifts a removal needs (which would move each entry of a long run once per entry before
+    /// it).
+    #[inline(never)]
+    fn drain(&mut self, step: usize) {
+        let end = self.drained.saturating_add(step).min(self.old.len());
+        while self.drained < end {
+            while let Some(&slot) = self.old.get(self.drained).filter(|s| !s.is_free()) {
+                place(&mut self.slots, self.hasher, slot);
+                self.old[self.drained] = Slot::FREE;
+                self.drained += 1;
+            }
+            self.drained += 1;
+        }
+        if self.drained >= self.old.len() {
+            self.old = Box::default();
+            self.drained = 0;
+        }
     }
 
     /// Every `(key, value)`, in no particular order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
         self.slots
             .iter()
+            .chain(self.old.iter())
             .filter(|s| !s.is_free())
-            .map(|s| (s.key(), s.value))
+            .map(|s| (s.key(), s.value()))
     }
 
-    /// Every value, to rewrite in place (with values other than `u32::MAX`).
-    pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut u32> {
-        self.slots
-            .iter_mut()
-            .filter(|s| !s.is_free())
-            .map(|s| &mut s.value)
+    /// Rewrites every value `v` as `f(v)` (which must not be `u32::MAX`).
+    pub(crate) fn map_values(&mut self, mut f: impl FnMut(u32) -> u32) {
+        for slot in self.slots.iter_mut().chain(self.old.iter_mut()) {
+            if !slot.is_free() {
+                let value = f(slot.value());
+                debug_assert_ne!(value, EMPTY, "u32::MAX marks free slots");
+                slot.stored = !value;
+            }
+        }
+    }
+
+    /// Checks that every entry is found where it lies and counted, once, and that the drained
+    /// slots of an old table are free.
+    #[cfg(test)]
+    fn check(&self) -> Result<(), String> {
+        let mut count = 0;
+        for (name, table) in [("current", &self.slots), ("old", &self.old)] {
+            for (i, slot) in table.iter().enumerate().filter(|(_, s)| !s.is_free()) {
+                if find(table, self.hasher, slot.key()) != Some(i) {
+                    return Err(format!("{name} slot {i} is not found by its key"));
+                }
+                count += 1;
+            }
+        }
+        if count != self.len {
+            return Err(format!("{count} entries, len {}", self.len));
+        }
+        if let Some(i) = self.old[..self.drained].iter().position(|s| !s.is_free()) {
+            return Err(format!("drained old slot {i} holds an entry"));
+        }
+        if self
+            .slots
+            .iter()
+            .any(|s| !s.is_free() && self.get_old(s.key()).is_some())
+        {
+            return Err("a key in both tables".into());
+        }
+        Ok(())
     }
 
     /// Heap bytes held.
     #[cfg(test)]
     pub(crate) fn heap_bytes(&self) -> usize {
-        std::mem::size_of_val(&*self.slots)
+        std::mem::size_of_val(&*self.slots) + std::mem::size_of_val(&*self.old)
     }
 }
 
@@ -311,9 +485,7 @@ mod tests {
         assert_eq!(m.remove(5), Some(52));
         assert_eq!(m.get(5), None);
         assert_eq!((m.get(0), m.get(u64::MAX)), (Some(1), Some(0)));
-        for v in m.values_mut() {
-            *v += 10;
-        }
+        m.map_values(|v| v + 10);
         let mut all: Vec<_> = m.iter().collect();
         all.sort_unstable();
         assert_eq!(all, [(0, 11), (u64::MAX, 10)]);
@@ -329,7 +501,7 @@ mod tests {
         let mut keys = Vec::new();
         let mut k = 0u64;
         while keys.len() < 12 {
-            if [cap - 2, cap - 1, 0].contains(&m.home(k)) {
+            if [cap - 2, cap - 1, 0].contains(&home(m.hasher, cap - 1, k)) {
                 keys.push(k);
             }
             k += 1;
@@ -347,10 +519,11 @@ mod tests {
     }
 
     proptest! {
-        /// The map answers like a `HashMap` through any sequence of inserts and removals.
+        /// The map answers like a `HashMap` through any sequence of inserts, removals and
+        /// reservations, growing in steps or in one go, and holds its invariants after each.
         #[test]
         fn behaves_like_a_hash_map(
-            ops in prop::collection::vec((0u8..3, 0u64..64, 0u32..1000), 0..400),
+            ops in prop::collection::vec((0u8..7, 0u64..96, 0u32..1000), 0..600),
             seed in any::<u64>(),
         ) {
             let mut m = FlatMap::with_hasher(KeyedState::new(seed));
@@ -359,22 +532,85 @@ mod tests {
                 // Spread the small keys over the whole range too.
                 let key = if key % 2 == 0 { key } else { key.wrapping_mul(0x9E37_79B9_7F4A_7C15) };
                 match op {
-                    0 => prop_assert_eq!(m.insert(key, value), model.insert(key, value)),
-                    1 => {
+                    0 | 1 => prop_assert_eq!(m.insert(key, value), model.insert(key, value)),
+                    2 | 3 => {
                         let fresh = !model.contains_key(&key);
                         if fresh {
                             model.insert(key, value);
                         }
                         prop_assert_eq!(m.try_insert(key, value), fresh);
                     }
+                    4 => {
+                        // Room for many at once: a growth in one go, an old table drained first.
+                        let more = value as usize % 64;
+                        m.reserve(more);
+                        prop_assert!(m.len() + more <= m.slots.len() * 3 / 4);
+                    }
                     _ => prop_assert_eq!(m.remove(key), model.remove(&key)),
                 }
                 prop_assert_eq!(m.len(), model.len());
+                if let Err(e) = m.check() {
+                    return Err(TestCaseError::fail(e));
+                }
+                prop_assert_eq!(m.get(key), model.get(&key).copied());
             }
             for (&k, &v) in &model {
                 prop_assert_eq!(m.get(k), Some(v));
             }
-            prop_assert_eq!(m.iter().count(), model.len());
+            let mut all: Vec<_> = m.iter().collect();
+            all.sort_unstable();
+            let mut want: Vec<_> = model.into_iter().collect();
+            want.sort_unstable();
+            prop_assert_eq!(all, want);
         }
+    }
+
+    /// A map that outgrows a table holds two while it drains the old one, and one again after
+    /// a quarter of the old table's slot count of inserts; every key reads back throughout.
+    #[test]
+    fn growth_drains_the_old_table_in_steps() {
+        let mut m = FlatMap::with_hasher(KeyedState::new(5));
+        let mut key = 0u64;
+        while m.slots.len() < 1024 || m.growing() {
+            key += 1;
+            assert!(m.try_insert(key.wrapping_mul(0x9E37_79B9_7F4A_7C15), key as u32));
+        }
+        // The insert that outgrows the 1024-slot table starts a drain of it.
+        let full = m.slots.len() * 3 / 4;
+        while m.len() < full {
+            key += 1;
+            assert!(m.try_insert(key.wrapping_mul(0x9E37_79B9_7F4A_7C15), key as u32));
+        }
+        assert!(!m.growing());
+        key += 1;
+        assert!(m.try_insert(key.wrapping_mul(0x9E37_79B9_7F4A_7C15), key as u32));
+        assert!(m.growing(), "the insert past three quarters starts a drain");
+        assert_eq!((m.slots.len(), m.old.len()), (2048, 1024));
+        let started = key;
+        while m.growing() {
+            key += 1;
+            assert!(m.try_insert(key.wrapping_mul(0x9E37_79B9_7F4A_7C15), key as u32));
+            m.check().unwrap();
+            for k in (1..=key).step_by(97) {
+                assert_eq!(m.get(k.wrapping_mul(0x9E37_79B9_7F4A_7C15)), Some(k as u32));
+            }
+        }
+        // A step per insert, of DRAIN_STEP slots or more: a run of entries goes on past them,
+        // by a few slots (at most three quarters full, runs are short), not by the table.
+        let inserts = key - started;
+        assert!(inserts <= 1024 / DRAIN_STEP as u64, "{inserts} inserts");
+        assert!(inserts >= 1024 / DRAIN_STEP as u64 / 4, "{inserts} inserts");
+        assert_eq!(m.heap_bytes(), 2048 * 12);
+        assert_eq!(m.len(), key as usize);
+    }
+
+    /// A table comes from zeroed memory: every slot of it is free.
+    #[test]
+    fn zeroed_tables_are_free() {
+        let table = zeroed_table(1000).unwrap();
+        assert_eq!(table.len(), 1000);
+        assert!(table.iter().all(|s| s.is_free() && *s == Slot::FREE));
+        assert!(zeroed_table(0).unwrap().is_empty());
+        assert!(zeroed_table(usize::MAX).is_none());
     }
 }

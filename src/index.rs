@@ -116,8 +116,11 @@ impl KeyStore<MacAddress> for MacStore {
         self.map.iter().map(|(_, v)| v)
     }
 
-    fn for_each_value_mut(&mut self, f: impl FnMut(&mut u32)) {
-        self.map.values_mut().for_each(f);
+    fn for_each_value_mut(&mut self, mut f: impl FnMut(&mut u32)) {
+        self.map.map_values(|mut v| {
+            f(&mut v);
+            v
+        });
     }
 }
 

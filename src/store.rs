@@ -1540,7 +1540,8 @@ impl Store {
             self.slots.shrink_to(room);
         }
         let renumbering = Renumbering { dead };
-        for handle in self.ids.values_mut().chain(self.collided.values_mut()) {
+        self.ids.map_values(|h| renumbering.get(h));
+        for handle in self.collided.values_mut() {
             *handle = renumbering.get(*handle);
         }
         let n = Handle::try_from(self.slots.len()).expect("fewer live records than handles");

@@ -22,6 +22,17 @@ unsafe impl GlobalAlloc for Counting {
         p
     }
 
+    // Forwarded, not left to the default (`alloc` and a pass writing zeros): the system hands
+    // out large zeroed blocks as fresh pages, zeroed only when first written.
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let p = System.alloc_zeroed(layout);
+        if !p.is_null() {
+            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(live, Ordering::Relaxed);
+        }
+        p
+    }
+
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         System.dealloc(ptr, layout);
         LIVE.fetch_sub(layout.size(), Ordering::Relaxed);

@@ -244,9 +244,7 @@ impl Pool {
                 }
             }
             Slots::V6 { owners } => {
-                for owner in owners.values_mut() {
-                    *owner = map(*owner);
-                }
+                owners.map_values(map);
             }
         }
     }
