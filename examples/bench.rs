@@ -847,6 +847,21 @@ fn region_rows(config: &Config, floors: &mut [FloorTier], table: &mut Table) {
     // per booking, as when networks are populated one at a time.
     let in_turn = region_loaded(n, Load::InTurn);
     table.push(load_row("networks in turn, book_ip", in_turn.load, false));
+    drop(in_turn);
+    // The same load into an engine not told how many IPs come: its structures grow as they
+    // come, and the call that grows one pays for it.
+    let unreserved = region_loaded(n, Load::Unreserved);
+    table.push(Row {
+        name: "slowest booking of the load, without Ipam::reserve".to_owned(),
+        live: Some(n),
+        value: time(
+            unreserved
+                .slowest_booking
+                .expect("timed when unreserved")
+                .as_nanos() as f64,
+        ),
+        ..Row::default()
+    });
 }
 
 /// The slowest release of rounds that book fresh IPs in the region's networks (in turn, until

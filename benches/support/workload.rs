@@ -242,6 +242,8 @@ pub(crate) struct RegionData {
     pub(crate) ids: Vec<IpId>,
     /// Wall time to create the networks and book every IP.
     pub(crate) load: Duration,
+    /// The slowest booking call of the load, when it was timed ([`Load::Unreserved`]).
+    pub(crate) slowest_booking: Option<Duration>,
 }
 
 const ROLES: [&str; 8] = [
@@ -280,6 +282,10 @@ pub(crate) enum Load {
     RoundRobinBatched,
     /// Each Private Network filled before the next, one `book_ip` call each.
     InTurn,
+    /// Round-robin, one `book_ip` call each, into an engine not told how many IPs come (no
+    /// [`Ipam::reserve`]), so that each structure grows as they come; each call is timed, for
+    /// the slowest (the growth steps' cost, paid by the calls that take them).
+    Unreserved,
 }
 
 /// [`region`], with the IPs booked as `how` says.
@@ -301,7 +307,9 @@ fn region_built(ips: usize, how: Load, mac_order: bool) -> RegionData {
     let start = Instant::now();
     let mut ipam = engine_with(7, mac_order);
     // A bulk loader knows how many IPs come: no step-by-step growth of the slab and id map.
-    ipam.reserve(REGION, ips);
+    if how != Load::Unreserved {
+        ipam.reserve(REGION, ips);
+    }
     for k in 0..count {
         let base = Ipv4Addr::new(10, (k / 16) as u8, ((k % 16) * 16) as u8, 0);
         let net = IpNet::new(IpAddr::V4(base), 20).expect("valid /20");
@@ -313,6 +321,7 @@ fn region_built(ips: usize, how: Load, mac_order: bool) -> RegionData {
     // requests built ahead (about 1 MiB) left the engine reading and freeing cold memory.
     let mut load = start.elapsed();
     let mut requests = Vec::with_capacity(CHUNK);
+    let mut slowest = (how == Load::Unreserved).then_some(Duration::ZERO);
     for chunk in (0..ips).step_by(CHUNK) {
         requests.extend((chunk..(chunk + CHUNK).min(ips)).map(|i| {
             let pn = if how == Load::InTurn {
@@ -330,6 +339,7 @@ fn region_built(ips: usize, how: Load, mac_order: bool) -> RegionData {
             &mut requests,
             how == Load::RoundRobinBatched,
             &mut ids,
+            slowest.as_mut(),
         );
         load += started.elapsed();
     }
@@ -338,20 +348,30 @@ fn region_built(ips: usize, how: Load, mac_order: bool) -> RegionData {
         networks,
         ids,
         load,
+        slowest_booking: slowest,
     }
 }
 
 /// Books every request of `requests`, which have room, in one `book_ips` call when `batched`
-/// and one `book_ip` call each otherwise; appends the new ids to `ids`.
+/// and one `book_ip` call each otherwise; appends the new ids to `ids`. With `slowest`, times
+/// each `book_ip` call and keeps the slowest there.
 fn book_all(
     ipam: &mut Ipam,
     requests: &mut Vec<BookIpRequest>,
     batched: bool,
     ids: &mut Vec<IpId>,
+    slowest: Option<&mut Duration>,
 ) {
     if batched {
         let booked = ipam.book_ips(REGION, requests.drain(..));
         ids.extend(booked.into_iter().map(|ip| ip.expect("room").id));
+    } else if let Some(slowest) = slowest {
+        for request in requests.drain(..) {
+            let start = Instant::now();
+            let id = ipam.book_ip(REGION, request).expect("room").id;
+            *slowest = (*slowest).max(start.elapsed());
+            ids.push(id);
+        }
     } else {
         for request in requests.drain(..) {
             ids.push(ipam.book_ip(REGION, request).expect("room").id);
@@ -518,6 +538,7 @@ impl Op for BookSpread<'_> {
             &mut self.requests,
             self.batched,
             &mut self.booked,
+            None,
         );
     }
 
