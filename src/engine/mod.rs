@@ -283,6 +283,12 @@ impl Ipam {
     /// the MAC address postings get as much room when the first IP attached to a MAC address
     /// comes. O(n) in the region's IPs. A hint: a count beyond the handle space (`u32::MAX` IPs
     /// per region) is clamped to it, and memory the allocator refuses is simply not reserved.
+    ///
+    /// Without it, a region grows as its IPs come. Its hash maps (MAC addresses, IPv6 interface
+    /// ids) take a table twice the size when full and move their entries over a few at a time,
+    /// in the inserts that follow, so no call rehashes a whole map. Its vectors (the record
+    /// slab, a tag's bitset) double, and the call that doubles one may copy it: a few
+    /// milliseconds at millions of IPs.
     pub fn reserve(&mut self, region: Region, additional: usize) {
         let rs = self.region_mut(region);
         rs.store.reserve(additional);
