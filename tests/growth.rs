@@ -1,0 +1,130 @@
+//! Regions past the size where the engine's hash maps grow in steps: a map whose table is three
+//! quarters full takes one twice its size and drains the full one into it over the inserts that
+//! follow, so that no call rehashes a whole map. Every MAC address and IPv6 address reads back
+//! throughout: across the drains, removals from either table, a compaction that renumbers the
+//! maps' values while a drain is under way, and a snapshot taken then.
+
+use chrono::{DateTime, TimeDelta};
+use ipam_engine::{
+    BookIpRequest, Compaction, CreatePrivateNetworkRequest, CustomResource, Error, IpId, Ipam,
+    Limits, ListIpsRequest, MacAddress, ManualClock, ProjectId, Region, SeededRandom, Source,
+};
+use std::net::IpAddr;
+use uuid::Uuid;
+
+const REGION: Region = Region::FrPar;
+/// IPs booked in each family, each IPv4 one attached to a MAC address of its own. One pair in
+/// seven is released, so the live ones pass 3,072 and 6,144 (three quarters of 4,096 and 8,192
+/// slots) about 3,585 and 7,170 bookings in: there the MAC map and the IPv6 pool's map of
+/// interface ids each start a drain.
+const IPS: usize = 7_400;
+/// Bookings a few dozen past each of those points, where both drains are under way (a drain
+/// of 4,096 slots takes over a hundred inserts).
+const MID_DRAIN: [usize; 2] = [3_620, 7_200];
+
+fn builder() -> ipam_engine::IpamBuilder {
+    let start = DateTime::from_timestamp(1_750_000_000, 0).unwrap();
+    // A /18, so that one subnet holds every IPv4 IP.
+    let mut limits = Limits::default();
+    limits.min_ipv4_prefix = 18;
+    Ipam::builder()
+        .limits(limits)
+        .clock(ManualClock::new(start, TimeDelta::microseconds(1)))
+        .random(SeededRandom::new(11))
+        .compaction(Compaction::Manual)
+}
+
+fn mac(i: usize) -> MacAddress {
+    let b = u32::try_from(i).unwrap().to_be_bytes();
+    MacAddress::new([0x02, 0, b[0], b[1], b[2], b[3]])
+}
+
+/// The IPs of the region's MAC address `mac`.
+fn by_mac(ipam: &Ipam, mac: MacAddress) -> Vec<IpId> {
+    let request = ListIpsRequest {
+        mac_address: Some(mac),
+        ..ListIpsRequest::default()
+    };
+    let page = ipam.list_ips(REGION, &request).unwrap();
+    page.ips.iter().map(|ip| ip.id).collect()
+}
+
+#[test]
+fn maps_growing_in_steps_answer_throughout() {
+    let mut ipam = builder().build();
+    let project = ProjectId::from_uuid(Uuid::from_u128(1));
+    // The engine adds a /64 to a network given only an IPv4 subnet.
+    let request =
+        CreatePrivateNetworkRequest::new(project).subnets(["10.0.0.0/18".parse().unwrap()]);
+    let pn = ipam.create_private_network(REGION, request).unwrap().id;
+    let source = Source::PrivateNetworkId(pn);
+
+    // Per booking: the IPv4 IP (attached to `mac(i)`), the IPv6 IP and its address, and
+    // whether they were released.
+    let mut v4 = Vec::new();
+    let mut v6: Vec<(IpId, IpAddr)> = Vec::new();
+    let mut released = Vec::new();
+    let mut snapshot = None;
+    for i in 0..IPS {
+        let request =
+            BookIpRequest::new(project, source.clone()).resource(CustomResource::new(mac(i)));
+        v4.push(ipam.book_ip(REGION, request).unwrap().id);
+        let ip = ipam
+            .book_ip(
+                REGION,
+                BookIpRequest::new(project, source.clone()).ipv6(true),
+            )
+            .unwrap();
+        v6.push((ip.id, ip.address.addr()));
+        released.push(false);
+        // One pair in seven goes: its MAC address leaves the map (from the new table or the
+        // old one, whichever holds it), and its interface id the pool's.
+        if i % 7 == 6 {
+            let k = i - 3;
+            ipam.detach_ip(REGION, v4[k], CustomResource::new(mac(k)))
+                .unwrap();
+            ipam.release_ip(REGION, v4[k]).unwrap();
+            ipam.release_ip(REGION, v6[k].0).unwrap();
+            released[k] = true;
+        }
+        if MID_DRAIN.contains(&(i + 1)) {
+            // Every handle renumbered, in both tables of each map.
+            assert!(ipam.compact(REGION) > 0);
+            ipam.check_invariants().unwrap();
+            snapshot.get_or_insert_with(|| ipam.snapshot());
+        }
+        if i % 97 == 0 {
+            ipam.check_invariants().unwrap();
+        }
+    }
+    ipam.check_invariants().unwrap();
+
+    // A snapshot taken mid-drain restores to an engine that reads the same for its IPs.
+    let snapshot = snapshot.unwrap();
+    let restored = builder().restore(&snapshot).unwrap();
+    restored.check_invariants().unwrap();
+    let at = MID_DRAIN[0];
+    for k in (0..at).step_by(13) {
+        assert_eq!(by_mac(&restored, mac(k)), by_mac(&ipam, mac(k)), "mac {k}");
+    }
+
+    for (k, (&id4, &(id6, address))) in v4.iter().zip(&v6).enumerate() {
+        if released[k] {
+            assert!(by_mac(&ipam, mac(k)).is_empty(), "mac {k} released");
+            // Its address is free: booking it by address gets it back.
+            let request = BookIpRequest::new(project, source.clone()).address(address);
+            assert_eq!(
+                ipam.book_ip(REGION, request).unwrap().address.addr(),
+                address
+            );
+        } else {
+            assert_eq!(by_mac(&ipam, mac(k)), [id4], "mac {k}");
+            let request = BookIpRequest::new(project, source.clone()).address(address);
+            match ipam.book_ip(REGION, request) {
+                Err(Error::AddressInUse { ip_id, .. }) => assert_eq!(ip_id, id6, "ip {k}"),
+                other => panic!("booking {address} again: {other:?}"),
+            }
+        }
+    }
+    ipam.check_invariants().unwrap();
+}
