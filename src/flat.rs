@@ -99,28 +99,41 @@ fn prefetch_at(at: *const i8) {
 /// caches, and the zeroing of the new one). It takes a table twice the size, from zeroed memory
 /// (which the system hands out untouched, each page zeroed when first written), and keeps the
 /// full one beside it as `old`. Inserts go to the new table; each insert and removal then moves
-/// the entries of the next [`DRAIN_STEP`] slots of `old` over, in order, each run's last
-/// entries at once. A key is in one table or the other, never both, and `old` stays a valid
-/// table throughout (see [`FlatMap::drain`]), so lookups search the new table, then `old`. The
-/// last slot moved, `old` is freed. It is drained within a quarter of its slots' count of
-/// inserts, long before the new table is three quarters full.
+/// the entries of the last [`DRAIN_STEP`] slots of `old` over and drops those slots, handing
+/// their memory back every [`GIVE_BACK`] slots (freeing a drained table of 100 MB at once took
+/// 7-10 ms of unmapping). A key is in one table or the other, never both, and `old` stays a
+/// valid table throughout (see [`FlatMap::drain`]), so lookups search the new table, then
+/// `old`. It is drained long before the new table is three quarters full.
 #[derive(Clone)]
 pub(crate) struct FlatMap {
     /// The table inserts go to: a power of two of slots, or none.
     slots: Box<[Slot]>,
     /// The table being drained into `slots` while the map grows, or none.
-    old: Box<[Slot]>,
-    /// The slots of `old` below this one are drained: free, and never filled again.
-    drained: usize,
+    old: Draining,
     /// Entries in both tables.
     len: usize,
     hasher: KeyedState,
 }
 
-/// Slots of the old table drained per insert or removal while the map grows: the drain ends
-/// after a quarter of the old table's slot count of inserts (when the new table is at most
-/// half full), and each step moves about three entries.
-const DRAIN_STEP: usize = 4;
+/// The table a growing map drains, from its last slot to its first.
+#[derive(Clone, Default)]
+struct Draining {
+    /// Its slots not drained yet: those past them are (free, and never filled again).
+    slots: Vec<Slot>,
+    /// Its slot count when whole, less one: keys keep their homes in it.
+    mask: usize,
+}
+
+/// Slots of the old table drained per insert or removal while the map grows, about 24 entries
+/// moved: the drain ends after a 32nd of the old table's slot count of inserts. A lookup of a
+/// key in neither table searches both until then, which a short drain keeps rare: a load of
+/// 3M MAC addresses took 1.72-1.78 s with steps of 16 or 32 slots, 1.80-1.91 s with steps of 4.
+/// Unit tests drain 4 slots a step, so that their maps are often mid-growth.
+const DRAIN_STEP: usize = if cfg!(test) { 4 } else { 32 };
+
+/// Drained slots of the old table whose memory goes back at once (768 KiB): unmapping memory
+/// costs about 80 µs a MiB here. Unit tests give back every 64 slots.
+const GIVE_BACK: usize = if cfg!(test) { 64 } else { 1 << 16 };
 
 /// The fewest slots a map drains in steps when it grows: a smaller table moves in one go, in
 /// a few microseconds. Unit tests step from the smallest tables, so that their maps are often
@@ -141,39 +154,41 @@ fn home(hasher: KeyedState, mask: usize, key: u64) -> usize {
     h & mask
 }
 
-/// The index of `key`'s slot in `table`, or of the free slot that ends its run; `None` for a
-/// table without slots.
-fn find(table: &[Slot], hasher: KeyedState, key: u64) -> Option<usize> {
+/// The index of `key`'s slot in `table`, a table of `mask + 1` slots of which those past
+/// `table` are free, or of the free slot that ends its run; `None` for a table without slots.
+fn find(table: &[Slot], mask: usize, hasher: KeyedState, key: u64) -> Option<usize> {
     if table.is_empty() {
         return None;
     }
-    let mask = table.len() - 1;
     let mut i = home(hasher, mask, key);
     loop {
-        let slot = table[i];
-        if slot.is_free() || slot.key() == key {
-            return Some(i);
+        match table.get(i) {
+            Some(slot) if !slot.is_free() && slot.key() != key => i = (i + 1) & mask,
+            _ => return Some(i),
         }
-        i = (i + 1) & mask;
     }
 }
 
-/// The index of `key`'s slot in `table`, if it holds `key`.
-fn position(table: &[Slot], hasher: KeyedState, key: u64) -> Option<usize> {
-    find(table, hasher, key).filter(|&i| !table[i].is_free())
+/// The index of `key`'s slot in `table` (as in [`find`]), if it holds `key`.
+fn position(table: &[Slot], mask: usize, hasher: KeyedState, key: u64) -> Option<usize> {
+    find(table, mask, hasher, key).filter(|&i| table.get(i).is_some_and(|s| !s.is_free()))
 }
 
-/// Empties slot `hole` of `table`: moves back every later entry of its run that may sit in
-/// the hole (whose home is not cyclically within (hole, j]), so that no run is broken.
-fn shift_back(table: &mut [Slot], hasher: KeyedState, mut hole: usize) {
-    let mask = table.len() - 1;
+/// The mask of a whole table.
+fn mask_of(table: &[Slot]) -> usize {
+    table.len().wrapping_sub(1)
+}
+
+/// Empties slot `hole` of `table` (as in [`find`]): moves back every later entry of its run
+/// that may sit in the hole (whose home is not cyclically within (hole, j]), so that no run is
+/// broken.
+fn shift_back(table: &mut [Slot], mask: usize, hasher: KeyedState, mut hole: usize) {
     let mut j = hole;
     loop {
         j = (j + 1) & mask;
-        let slot = table[j];
-        if slot.is_free() {
+        let Some(&slot) = table.get(j).filter(|s| !s.is_free()) else {
             break;
-        }
+        };
         let home = home(hasher, mask, slot.key());
         if (j.wrapping_sub(home) & mask) >= (j.wrapping_sub(hole) & mask) {
             table[hole] = slot;
@@ -185,7 +200,7 @@ fn shift_back(table: &mut [Slot], hasher: KeyedState, mut hole: usize) {
 
 /// Puts `slot`, whose key `table` does not hold, in the free slot that ends its run.
 fn place(table: &mut [Slot], hasher: KeyedState, slot: Slot) {
-    let i = find(table, hasher, slot.key()).expect("a table with room");
+    let i = find(table, mask_of(table), hasher, slot.key()).expect("a table with room");
     debug_assert!(table[i].is_free(), "a key held once");
     table[i] = slot;
 }
@@ -217,8 +232,7 @@ impl FlatMap {
     pub(crate) fn with_hasher(hasher: KeyedState) -> Self {
         Self {
             slots: Box::default(),
-            old: Box::default(),
-            drained: 0,
+            old: Draining::default(),
             len: 0,
             hasher,
         }
@@ -230,7 +244,7 @@ impl FlatMap {
 
     /// Whether an old table is still being drained.
     fn growing(&self) -> bool {
-        !self.old.is_empty()
+        !self.old.slots.is_empty()
     }
 
     /// Asks the processor to start loading the home slot of `key` without waiting for it, so
@@ -238,18 +252,17 @@ impl FlatMap {
     /// homes of many keys in a row lets their cache misses overlap). A hint: it changes nothing
     /// and costs an instruction.
     pub(crate) fn prefetch(&self, key: u64) {
-        let mask = self.slots.len().wrapping_sub(1);
-        if let Some(slot) = self.slots.get(home(self.hasher, mask, key)) {
+        if let Some(slot) = self.slots.get(home(self.hasher, mask_of(&self.slots), key)) {
             prefetch(slot);
         }
         // While the map grows, a key not in the new table is looked for in the old one too.
-        if self.growing() {
-            prefetch(&self.old[home(self.hasher, self.old.len() - 1, key)]);
+        if let Some(slot) = self.old.slots.get(home(self.hasher, self.old.mask, key)) {
+            prefetch(slot);
         }
     }
 
     pub(crate) fn get(&self, key: u64) -> Option<u32> {
-        match position(&self.slots, self.hasher, key) {
+        match position(&self.slots, mask_of(&self.slots), self.hasher, key) {
             Some(i) => Some(self.slots[i].value()),
             None if self.growing() => self.get_old(key),
             None => None,
@@ -259,7 +272,8 @@ impl FlatMap {
     /// The value of `key` in the old table.
     #[inline(never)]
     fn get_old(&self, key: u64) -> Option<u32> {
-        position(&self.old, self.hasher, key).map(|i| self.old[i].value())
+        let old = &self.old;
+        position(&old.slots, old.mask, self.hasher, key).map(|i| old.slots[i].value())
     }
 
     #[cfg(test)]
@@ -271,7 +285,7 @@ impl FlatMap {
     pub(crate) fn try_insert(&mut self, key: u64, value: u32) -> bool {
         debug_assert_ne!(value, EMPTY, "u32::MAX marks free slots");
         self.reserve(1);
-        let i = find(&self.slots, self.hasher, key).expect("room reserved");
+        let i = find(&self.slots, mask_of(&self.slots), self.hasher, key).expect("room reserved");
         if !self.slots[i].is_free() || (self.growing() && self.get_old(key).is_some()) {
             return false;
         }
@@ -285,13 +299,13 @@ impl FlatMap {
         debug_assert_ne!(value, EMPTY, "u32::MAX marks free slots");
         self.reserve(1);
         if self.growing() {
-            if let Some(j) = position(&self.old, self.hasher, key) {
-                let old = self.old[j].value();
-                self.old[j] = Slot::new(key, value);
+            if let Some(j) = position(&self.old.slots, self.old.mask, self.hasher, key) {
+                let old = self.old.slots[j].value();
+                self.old.slots[j] = Slot::new(key, value);
                 return Some(old);
             }
         }
-        let i = find(&self.slots, self.hasher, key).expect("room reserved");
+        let i = find(&self.slots, mask_of(&self.slots), self.hasher, key).expect("room reserved");
         let old = self.slots[i];
         self.slots[i] = Slot::new(key, value);
         if old.is_free() {
@@ -307,16 +321,17 @@ impl FlatMap {
         if self.growing() {
             self.drain(DRAIN_STEP);
         }
-        let (table, i) = match position(&self.slots, self.hasher, key) {
-            Some(i) => (&mut self.slots, i),
+        let mask = mask_of(&self.slots);
+        let (table, mask, i) = match position(&self.slots, mask, self.hasher, key) {
+            Some(i) => (&mut self.slots[..], mask, i),
             None if self.growing() => {
-                let i = position(&self.old, self.hasher, key)?;
-                (&mut self.old, i)
+                let i = position(&self.old.slots, self.old.mask, self.hasher, key)?;
+                (&mut self.old.slots[..], self.old.mask, i)
             }
             None => return None,
         };
         let removed = table[i].value();
-        shift_back(table, self.hasher, i);
+        shift_back(table, mask, self.hasher, i);
         self.len -= 1;
         Some(removed)
     }
@@ -363,8 +378,18 @@ impl FlatMap {
         self.drain(usize::MAX);
         let full = std::mem::replace(&mut self.slots, table);
         if additional == 1 && full.len() >= STEP_FROM {
-            self.old = full;
-            self.drained = 0;
+            self.old = Draining {
+                mask: mask_of(&full),
+                slots: full.into_vec(),
+            };
+            // The entries from the first slot on end a run that wraps past the last slot, if
+            // any: they go now, so that the old table's last slot ends its run from here on.
+            let mut i = 0;
+            while let Some(&slot) = self.old.slots.get(i).filter(|s| !s.is_free()) {
+                place(&mut self.slots, self.hasher, slot);
+                self.old.slots[i] = Slot::FREE;
+                i += 1;
+            }
         } else {
             for slot in full.iter().filter(|s| !s.is_free()) {
                 place(&mut self.slots, self.hasher, *slot);
@@ -373,28 +398,26 @@ impl FlatMap {
         true
     }
 
-    /// Moves the entries of the next `step` slots of the old table to the current one (more when
-    /// a run of entries goes on past them), and frees the old table once it is empty.
+    /// Moves the entries of the last `step` slots of the old table to the current one, drops
+    /// those slots, and hands their memory back every [`GIVE_BACK`] slots (all of it once the
+    /// table is drained).
     ///
-    /// The slots before `drained` are free, so the entries from `drained` to the next free slot
-    /// end their run (a run that wraps past the table's end ends at its start): no entry left
-    /// in the old table probes through them, and they can all go at once, without the backward
-    /// shifts a removal needs (which would move each entry of a long run once per entry before
-    /// it).
+    /// The old table's first slot is free (see [`FlatMap::grow`]), and so are the drained ones
+    /// past its last: its last slot ends its run, so no other entry's probe passes through it,
+    /// and its entry can go without the backward shift a removal needs.
     #[inline(never)]
     fn drain(&mut self, step: usize) {
-        let end = self.drained.saturating_add(step).min(self.old.len());
-        while self.drained < end {
-            while let Some(&slot) = self.old.get(self.drained).filter(|s| !s.is_free()) {
-                place(&mut self.slots, self.hasher, slot);
-                self.old[self.drained] = Slot::FREE;
-                self.drained += 1;
+        for _ in 0..step {
+            match self.old.slots.pop() {
+                Some(slot) if !slot.is_free() => place(&mut self.slots, self.hasher, slot),
+                Some(_) => {}
+                None => break,
             }
-            self.drained += 1;
         }
-        if self.drained >= self.old.len() {
-            self.old = Box::default();
-            self.drained = 0;
+        if self.old.slots.is_empty() {
+            self.old = Draining::default();
+        } else if self.old.slots.capacity() - self.old.slots.len() >= GIVE_BACK {
+            self.old.slots.shrink_to_fit();
         }
     }
 
@@ -402,14 +425,14 @@ impl FlatMap {
     pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
         self.slots
             .iter()
-            .chain(self.old.iter())
+            .chain(self.old.slots.iter())
             .filter(|s| !s.is_free())
             .map(|s| (s.key(), s.value()))
     }
 
     /// Rewrites every value `v` as `f(v)` (which must not be `u32::MAX`).
     pub(crate) fn map_values(&mut self, mut f: impl FnMut(u32) -> u32) {
-        for slot in self.slots.iter_mut().chain(self.old.iter_mut()) {
+        for slot in self.slots.iter_mut().chain(self.old.slots.iter_mut()) {
             if !slot.is_free() {
                 let value = f(slot.value());
                 debug_assert_ne!(value, EMPTY, "u32::MAX marks free slots");
@@ -418,14 +441,18 @@ impl FlatMap {
         }
     }
 
-    /// Checks that every entry is found where it lies and counted, once, and that the drained
-    /// slots of an old table are free.
+    /// Checks that every entry is found where it lies and counted, once, and that the old
+    /// table's first slot is free.
     #[cfg(test)]
     fn check(&self) -> Result<(), String> {
         let mut count = 0;
-        for (name, table) in [("current", &self.slots), ("old", &self.old)] {
+        let tables = [
+            ("current", &self.slots[..], mask_of(&self.slots)),
+            ("old", &self.old.slots[..], self.old.mask),
+        ];
+        for (name, table, mask) in tables {
             for (i, slot) in table.iter().enumerate().filter(|(_, s)| !s.is_free()) {
-                if find(table, self.hasher, slot.key()) != Some(i) {
+                if find(table, mask, self.hasher, slot.key()) != Some(i) {
                     return Err(format!("{name} slot {i} is not found by its key"));
                 }
                 count += 1;
@@ -434,8 +461,8 @@ impl FlatMap {
         if count != self.len {
             return Err(format!("{count} entries, len {}", self.len));
         }
-        if let Some(i) = self.old[..self.drained].iter().position(|s| !s.is_free()) {
-            return Err(format!("drained old slot {i} holds an entry"));
+        if self.old.slots.first().is_some_and(|s| !s.is_free()) {
+            return Err("the old table's first slot holds an entry".into());
         }
         if self
             .slots
@@ -450,7 +477,8 @@ impl FlatMap {
     /// Heap bytes held.
     #[cfg(test)]
     pub(crate) fn heap_bytes(&self) -> usize {
-        std::mem::size_of_val(&*self.slots) + std::mem::size_of_val(&*self.old)
+        std::mem::size_of_val(&*self.slots)
+            + self.old.slots.capacity() * std::mem::size_of::<Slot>()
     }
 }
 
@@ -566,7 +594,8 @@ mod tests {
     }
 
     /// A map that outgrows a table holds two while it drains the old one, and one again after
-    /// a quarter of the old table's slot count of inserts; every key reads back throughout.
+    /// one insert per [`DRAIN_STEP`] slots of the old table, which gives its memory back as it
+    /// goes; every key reads back throughout.
     #[test]
     fn growth_drains_the_old_table_in_steps() {
         let mut m = FlatMap::with_hasher(KeyedState::new(5));
@@ -585,8 +614,10 @@ mod tests {
         key += 1;
         assert!(m.try_insert(key.wrapping_mul(0x9E37_79B9_7F4A_7C15), key as u32));
         assert!(m.growing(), "the insert past three quarters starts a drain");
-        assert_eq!((m.slots.len(), m.old.len()), (2048, 1024));
+        assert_eq!((m.slots.len(), m.old.mask + 1), (2048, 1024));
         let started = key;
+        let mut held = m.old.slots.capacity();
+        let mut given_back = 0;
         while m.growing() {
             key += 1;
             assert!(m.try_insert(key.wrapping_mul(0x9E37_79B9_7F4A_7C15), key as u32));
@@ -594,12 +625,23 @@ mod tests {
             for k in (1..=key).step_by(97) {
                 assert_eq!(m.get(k.wrapping_mul(0x9E37_79B9_7F4A_7C15)), Some(k as u32));
             }
+            // The old table's memory goes back a piece at a time, never more than a piece
+            // past what it still holds.
+            let capacity = m.old.slots.capacity();
+            assert!(
+                capacity < m.old.slots.len() + GIVE_BACK,
+                "{capacity} slots held"
+            );
+            if capacity < held {
+                given_back += 1;
+                held = capacity;
+            }
         }
-        // A step per insert, of DRAIN_STEP slots or more: a run of entries goes on past them,
-        // by a few slots (at most three quarters full, runs are short), not by the table.
-        let inserts = key - started;
-        assert!(inserts <= 1024 / DRAIN_STEP as u64, "{inserts} inserts");
-        assert!(inserts >= 1024 / DRAIN_STEP as u64 / 4, "{inserts} inserts");
+        assert!(
+            given_back >= 1024 / GIVE_BACK - 1,
+            "given back {given_back} times"
+        );
+        assert_eq!(key - started, 1024 / DRAIN_STEP as u64, "a step per insert");
         assert_eq!(m.heap_bytes(), 2048 * 12);
         assert_eq!(m.len(), key as usize);
     }
