@@ -15,27 +15,25 @@ use crate::hash::KeyedState;
 /// The value no entry may hold: a slot holding it is free.
 const EMPTY: u32 = u32::MAX;
 
-/// One entry as stored: the key as two halves (so a slot is 12 bytes, not 16) and the
-/// complement of the value, so that a free slot is all zero bits and a table can start as
-/// zeroed memory (see [`zeroed_table`]).
+/// One entry: the key as two halves (so a slot is 12 bytes, not 16) and the value.
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[repr(C)]
 struct Slot {
     key: [u32; 2],
-    stored: u32,
+    value: u32,
 }
 
 impl Slot {
     const FREE: Slot = Slot {
         key: [0, 0],
-        stored: !EMPTY,
+        value: EMPTY,
     };
 
     fn new(key: u64, value: u32) -> Self {
         #[allow(clippy::cast_possible_truncation)]
         Slot {
             key: [key as u32, (key >> 32) as u32],
-            stored: !value,
+            value,
         }
     }
 
@@ -44,11 +42,11 @@ impl Slot {
     }
 
     fn value(self) -> u32 {
-        !self.stored
+        self.value
     }
 
     fn is_free(self) -> bool {
-        self.stored == !EMPTY
+        self.value == EMPTY
     }
 }
 
@@ -95,19 +93,33 @@ fn prefetch_at(at: *const i8) {
 /// # Growing in steps
 ///
 /// A map that outgrows its table does not move every entry in the insert that finds it full:
-/// at millions of entries that one call took 15-130 ms (the rehash of a table larger than the
-/// caches, and the zeroing of the new one). It takes a table twice the size, from zeroed memory
-/// (which the system hands out untouched, each page zeroed when first written), and keeps the
-/// full one beside it as `old`. Inserts go to the new table; each insert and removal then moves
-/// the entries of the last [`DRAIN_STEP`] slots of `old` over and drops those slots, handing
-/// their memory back every [`GIVE_BACK`] slots (freeing a drained table of 100 MB at once took
-/// 7-10 ms of unmapping). A key is in one table or the other, never both, and `old` stays a
-/// valid table throughout (see [`FlatMap::drain`]), so lookups search the new table, then
-/// `old`. It is drained long before the new table is three quarters full.
+/// at millions of entries that one call took 15-130 ms (setting every slot of a table twice
+/// the size free, then rehashing into it a table larger than the caches). It grows in three
+/// phases instead, each a few steps per insert or removal:
+/// - **Prepare.** The insert that finds the table three quarters full sets aside memory for one
+///   twice the size, `next`, and each insert and removal from then on sets [`PREPARE_STEP`] of
+///   its slots free, writing each page of it once. Inserts still go to the current table,
+///   which may fill to seven eighths meanwhile (it never comes near: preparing takes a 64th of
+///   its slot count of inserts).
+/// - **Drain.** `next` complete, it becomes the current table and the full one is kept beside
+///   it as `old`. Inserts go to the new table; each insert and removal moves the entries of the
+///   last [`DRAIN_STEP`] slots of `old` over and drops those slots, handing their memory back
+///   every [`GIVE_BACK`] slots (freeing a drained table of 100 MB at once took 7-10 ms of
+///   unmapping). A key is in one table or the other, never both, and `old` stays a valid table
+///   throughout (see [`FlatMap::drain`]), so lookups search the new table, then `old`.
+/// - **Done** when `old` is empty, long before the new table is three quarters full.
+///
+/// Why not take the new table from zeroed memory, which the system hands out untouched and
+/// zeroes page by page as it is first used: lookups read such a table before inserts write it,
+/// and a page read first, then written, takes two faults. A load of 3M MAC addresses took
+/// 150,500 page faults that way, against 127,000 with every table written whole.
 #[derive(Clone)]
 pub(crate) struct FlatMap {
     /// The table inserts go to: a power of two of slots, or none.
     slots: Box<[Slot]>,
+    /// The next table while it is prepared (its slots set free so far, with room for all), or
+    /// none.
+    next: Vec<Slot>,
     /// The table being drained into `slots` while the map grows, or none.
     old: Draining,
     /// Entries in both tables.
@@ -131,12 +143,20 @@ struct Draining {
 /// Unit tests drain 4 slots a step, so that their maps are often mid-growth.
 const DRAIN_STEP: usize = if cfg!(test) { 4 } else { 32 };
 
+/// Slots of the next table set free per insert or removal while it is prepared (12 KiB): it
+/// is ready after a 512th of its slot count of inserts. Unit tests set 32 a step, the fewest
+/// that leave their inserts room.
+const PREPARE_STEP: usize = if cfg!(test) { 32 } else { 1 << 10 };
+// Preparing a table of 2n slots takes 2n / PREPARE_STEP inserts, which must fit in the n / 8
+// a table of n slots has between three quarters and seven eighths full.
+const _: () = assert!(PREPARE_STEP > 16);
+
 /// Drained slots of the old table whose memory goes back at once (768 KiB): unmapping memory
 /// costs about 80 µs a MiB here. Unit tests give back every 64 slots.
 const GIVE_BACK: usize = if cfg!(test) { 64 } else { 1 << 16 };
 
-/// The fewest slots a map drains in steps when it grows: a smaller table moves in one go, in
-/// a few microseconds. Unit tests step from the smallest tables, so that their maps are often
+/// The fewest slots a map grows from in steps: a smaller table moves in one go, in a few
+/// microseconds. Unit tests step from the smallest tables, so that their maps are often
 /// mid-growth.
 const STEP_FROM: usize = if cfg!(test) { 16 } else { 1 << 12 };
 
@@ -205,33 +225,11 @@ fn place(table: &mut [Slot], hasher: KeyedState, slot: Slot) {
     table[i] = slot;
 }
 
-/// A table of `len` free slots, from zeroed memory: the system's fresh pages are zero already,
-/// so a large table costs no pass over its memory until its slots are written. `None` when the
-/// memory cannot be had.
-fn zeroed_table(len: usize) -> Option<Box<[Slot]>> {
-    use std::alloc::{alloc_zeroed, Layout};
-    let layout = Layout::array::<Slot>(len).ok()?;
-    if layout.size() == 0 {
-        return Some(Box::default());
-    }
-    // SAFETY: `layout` has a non-zero size. A non-null result is an allocation of `layout` from
-    // the global allocator (so aligned for `Slot`), all zero bits: `len` valid, free `Slot`s
-    // (three `u32`s each, any bits valid, zero bits free). `Box<[Slot]>` frees it with the
-    // global allocator and `Layout::array::<Slot>(len)`, the layout it was allocated with.
-    #[allow(unsafe_code, clippy::cast_ptr_alignment)]
-    unsafe {
-        let ptr = alloc_zeroed(layout).cast::<Slot>();
-        if ptr.is_null() {
-            return None;
-        }
-        Some(Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, len)))
-    }
-}
-
 impl FlatMap {
     pub(crate) fn with_hasher(hasher: KeyedState) -> Self {
         Self {
             slots: Box::default(),
+            next: Vec::new(),
             old: Draining::default(),
             len: 0,
             hasher,
@@ -245,6 +243,11 @@ impl FlatMap {
     /// Whether an old table is still being drained.
     fn growing(&self) -> bool {
         !self.old.slots.is_empty()
+    }
+
+    /// Whether the next table is being prepared.
+    fn preparing(&self) -> bool {
+        !self.next.is_empty()
     }
 
     /// Asks the processor to start loading the home slot of `key` without waiting for it, so
@@ -318,9 +321,7 @@ impl FlatMap {
 
     /// Removes `key`; returns its value.
     pub(crate) fn remove(&mut self, key: u64) -> Option<u32> {
-        if self.growing() {
-            self.drain(DRAIN_STEP);
-        }
+        self.step();
         let mask = mask_of(&self.slots);
         let (table, mask, i) = match position(&self.slots, mask, self.hasher, key) {
             Some(i) => (&mut self.slots[..], mask, i),
@@ -344,9 +345,7 @@ impl FlatMap {
     /// [`FlatMap::reserve`], or `false` (the map unchanged) when the memory cannot be had.
     #[inline]
     pub(crate) fn try_reserve(&mut self, additional: usize) -> bool {
-        if self.growing() {
-            self.drain(DRAIN_STEP);
-        }
+        self.step();
         let needed = self.len.saturating_add(additional);
         // At most three quarters full. Every insert asks: the check is inlined, growing is not.
         if needed.saturating_mul(4) <= self.slots.len().saturating_mul(3) {
@@ -355,13 +354,38 @@ impl FlatMap {
         self.grow(needed, additional)
     }
 
-    /// Takes a table for `needed` entries at most three quarters full; `false` (the map
-    /// unchanged) when the memory cannot be had. The entries move over in steps when one more
-    /// entry outgrows a large table, in one go otherwise (a small table, or room asked for
-    /// many entries at once: a bulk load, which expects to pay for it).
+    /// A step of the growth under way, if any.
+    #[inline]
+    fn step(&mut self) {
+        if self.growing() {
+            self.drain(DRAIN_STEP);
+        } else if self.preparing() {
+            self.prepare(PREPARE_STEP);
+        }
+    }
+
+    /// Makes room for `needed` entries, `additional` more than the map holds, when the table
+    /// would be over three quarters full; `false` (the map unchanged) when the memory cannot be
+    /// had. One more entry in a large table starts preparing a table twice its size, or finds
+    /// room while it is prepared. Otherwise (a small table, room asked for many entries at
+    /// once: a bulk load, which expects to pay for it, or a table seven eighths full before its
+    /// successor is ready, which inserts alone never make) a table for `needed` is taken and
+    /// filled in one go.
     #[cold]
     #[inline(never)]
     fn grow(&mut self, needed: usize, additional: usize) -> bool {
+        if additional == 1 && self.slots.len() >= STEP_FROM && !self.growing() {
+            if !self.preparing() {
+                // A table of at least STEP_FROM slots has room for twice as many.
+                if self.next.try_reserve_exact(self.slots.len() * 2).is_err() {
+                    return false;
+                }
+                self.prepare(PREPARE_STEP);
+            }
+            if self.growing() || needed.saturating_mul(8) <= self.slots.len().saturating_mul(7) {
+                return true;
+            }
+        }
         let Some(want) = needed
             .saturating_mul(4)
             .div_ceil(3)
@@ -370,32 +394,46 @@ impl FlatMap {
         else {
             return false;
         };
-        let Some(table) = zeroed_table(want) else {
+        let mut table = Vec::new();
+        if table.try_reserve_exact(want).is_err() {
             return false;
-        };
-        // An old table still draining (only room asked for many entries comes here then)
-        // moves over first, into the current table, which has room for it.
+        }
+        table.resize(want, Slot::FREE);
+        // A growth under way ends first: a table being prepared is dropped, and an old table
+        // moves over into the current one, which has room for it.
+        self.next = Vec::new();
         self.drain(usize::MAX);
-        let full = std::mem::replace(&mut self.slots, table);
-        if additional == 1 && full.len() >= STEP_FROM {
-            self.old = Draining {
-                mask: mask_of(&full),
-                slots: full.into_vec(),
-            };
-            // The entries from the first slot on end a run that wraps past the last slot, if
-            // any: they go now, so that the old table's last slot ends its run from here on.
-            let mut i = 0;
-            while let Some(&slot) = self.old.slots.get(i).filter(|s| !s.is_free()) {
-                place(&mut self.slots, self.hasher, slot);
-                self.old.slots[i] = Slot::FREE;
-                i += 1;
-            }
-        } else {
-            for slot in full.iter().filter(|s| !s.is_free()) {
-                place(&mut self.slots, self.hasher, *slot);
-            }
+        let full = std::mem::replace(&mut self.slots, table.into_boxed_slice());
+        for slot in full.iter().filter(|s| !s.is_free()) {
+            place(&mut self.slots, self.hasher, *slot);
         }
         true
+    }
+
+    /// Sets the next `step` slots of the table being prepared free; once all are, it becomes
+    /// the current table, and the full one the old table to drain.
+    #[inline(never)]
+    fn prepare(&mut self, step: usize) {
+        let want = self.slots.len() * 2;
+        let more = step.min(want - self.next.len());
+        self.next.resize(self.next.len() + more, Slot::FREE);
+        if self.next.len() < want {
+            return;
+        }
+        let next = std::mem::take(&mut self.next).into_boxed_slice();
+        let full = std::mem::replace(&mut self.slots, next);
+        self.old = Draining {
+            mask: mask_of(&full),
+            slots: full.into_vec(),
+        };
+        // The entries from the first slot on end a run that wraps past the last slot, if any:
+        // they go now, so that the old table's last slot ends its run from here on.
+        let mut i = 0;
+        while let Some(&slot) = self.old.slots.get(i).filter(|s| !s.is_free()) {
+            place(&mut self.slots, self.hasher, slot);
+            self.old.slots[i] = Slot::FREE;
+            i += 1;
+        }
     }
 
     /// Moves the entries of the last `step` slots of the old table to the current one, drops
@@ -436,7 +474,7 @@ impl FlatMap {
             if !slot.is_free() {
                 let value = f(slot.value());
                 debug_assert_ne!(value, EMPTY, "u32::MAX marks free slots");
-                slot.stored = !value;
+                slot.value = value;
             }
         }
     }
@@ -464,6 +502,17 @@ impl FlatMap {
         if self.old.slots.first().is_some_and(|s| !s.is_free()) {
             return Err("the old table's first slot holds an entry".into());
         }
+        if (self.preparing() && self.next.len() >= self.slots.len() * 2)
+            || self.next.iter().any(|s| !s.is_free())
+        {
+            return Err(format!(
+                "a next table of {} slots, not all free",
+                self.next.len()
+            ));
+        }
+        if self.preparing() && self.growing() {
+            return Err("a table prepared while another drains".into());
+        }
         if self
             .slots
             .iter()
@@ -478,7 +527,7 @@ impl FlatMap {
     #[cfg(test)]
     pub(crate) fn heap_bytes(&self) -> usize {
         std::mem::size_of_val(&*self.slots)
-            + self.old.slots.capacity() * std::mem::size_of::<Slot>()
+            + (self.next.capacity() + self.old.slots.capacity()) * std::mem::size_of::<Slot>()
     }
 }
 
@@ -600,20 +649,34 @@ mod tests {
     fn growth_drains_the_old_table_in_steps() {
         let mut m = FlatMap::with_hasher(KeyedState::new(5));
         let mut key = 0u64;
-        while m.slots.len() < 1024 || m.growing() {
+        while m.slots.len() < 1024 || m.growing() || m.preparing() {
             key += 1;
             assert!(m.try_insert(key.wrapping_mul(0x9E37_79B9_7F4A_7C15), key as u32));
         }
-        // The insert that outgrows the 1024-slot table starts a drain of it.
+        // The insert that outgrows the 1024-slot table starts preparing the next.
         let full = m.slots.len() * 3 / 4;
         while m.len() < full {
             key += 1;
             assert!(m.try_insert(key.wrapping_mul(0x9E37_79B9_7F4A_7C15), key as u32));
         }
-        assert!(!m.growing());
+        assert!(!m.preparing() && !m.growing());
         key += 1;
         assert!(m.try_insert(key.wrapping_mul(0x9E37_79B9_7F4A_7C15), key as u32));
-        assert!(m.growing(), "the insert past three quarters starts a drain");
+        assert!(
+            m.preparing(),
+            "the insert past three quarters starts preparing"
+        );
+        assert_eq!((m.slots.len(), m.next.len()), (1024, PREPARE_STEP));
+        let started = key;
+        // A step per insert, the inserts going to the full table meanwhile.
+        while m.preparing() {
+            key += 1;
+            assert!(m.try_insert(key.wrapping_mul(0x9E37_79B9_7F4A_7C15), key as u32));
+            m.check().unwrap();
+            assert!(m.len() * 8 <= m.slots.len() * 7 || m.growing());
+        }
+        assert_eq!(key - started, 2048 / PREPARE_STEP as u64 - 1);
+        assert!(m.growing(), "the prepared table takes over");
         assert_eq!((m.slots.len(), m.old.mask + 1), (2048, 1024));
         let started = key;
         let mut held = m.old.slots.capacity();
@@ -644,15 +707,5 @@ mod tests {
         assert_eq!(key - started, 1024 / DRAIN_STEP as u64, "a step per insert");
         assert_eq!(m.heap_bytes(), 2048 * 12);
         assert_eq!(m.len(), key as usize);
-    }
-
-    /// A table comes from zeroed memory: every slot of it is free.
-    #[test]
-    fn zeroed_tables_are_free() {
-        let table = zeroed_table(1000).unwrap();
-        assert_eq!(table.len(), 1000);
-        assert!(table.iter().all(|s| s.is_free() && *s == Slot::FREE));
-        assert!(zeroed_table(0).unwrap().is_empty());
-        assert!(zeroed_table(usize::MAX).is_none());
     }
 }
