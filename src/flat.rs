@@ -99,7 +99,7 @@ fn prefetch_at(at: *const i8) {
 /// - **Prepare.** The insert that finds the table three quarters full sets aside memory for one
 ///   twice the size, `next`, and each insert and removal from then on sets [`PREPARE_STEP`] of
 ///   its slots free, writing each page of it once. Inserts still go to the current table,
-///   which may fill to seven eighths meanwhile (it never comes near: preparing takes a 64th of
+///   which may fill to seven eighths meanwhile (it never comes near: preparing takes a 512th of
 ///   its slot count of inserts).
 /// - **Drain.** `next` complete, it becomes the current table and the full one is kept beside
 ///   it as `old`. Inserts go to the new table; each insert and removal moves the entries of the
@@ -144,7 +144,7 @@ struct Draining {
 const DRAIN_STEP: usize = if cfg!(test) { 4 } else { 32 };
 
 /// Slots of the next table set free per insert or removal while it is prepared (12 KiB): it
-/// is ready after a 512th of its slot count of inserts. Unit tests set 32 a step, the fewest
+/// is ready after a 1,024th of its slot count of inserts. Unit tests set 32 a step, the fewest
 /// that leave their inserts room.
 const PREPARE_STEP: usize = if cfg!(test) { 32 } else { 1 << 10 };
 // Preparing a table of 2n slots takes 2n / PREPARE_STEP inserts, which must fit in the n / 8
