@@ -1,6 +1,6 @@
 //! Regions past the size where the engine's hash maps grow in steps: a map whose table is three
-//! quarters full takes one twice its size and drains the full one into it over the inserts that
-//! follow, so that no call rehashes a whole map. Every MAC address and IPv6 address reads back
+//! quarters full prepares one twice its size, then drains the full one into it, over the inserts
+//! that follow, so that no call rehashes a whole map. Every MAC address and IPv6 address reads back
 //! throughout: across the drains, removals from either table, a compaction that renumbers the
 //! maps' values while a drain is under way, and a snapshot taken then.
 
@@ -16,7 +16,7 @@ const REGION: Region = Region::FrPar;
 /// IPs booked in each family, each IPv4 one attached to a MAC address of its own. One pair in
 /// seven is released, so the live ones pass 3,072 and 6,144 (three quarters of 4,096 and 8,192
 /// slots) about 3,585 and 7,170 bookings in: there the MAC map and the IPv6 pool's map of
-/// interface ids each start a drain.
+/// interface ids each start growing (a few inserts preparing the next table, then a drain).
 const IPS: usize = 7_400;
 /// Bookings a few dozen past each of those points, where both drains are under way (a drain
 /// of 4,096 slots takes over a hundred inserts).
