@@ -399,12 +399,12 @@ impl FlatMap {
             return false;
         }
         table.resize(want, Slot::FREE);
-        // A growth under way ends first: a table being prepared is dropped, and an old table
-        // moves over into the current one, which has room for it.
+        // A growth under way ends here: a table being prepared is dropped, and the entries of
+        // an old table move straight to the new one with the current table's.
         self.next = Vec::new();
-        self.drain(usize::MAX);
+        let old = std::mem::take(&mut self.old);
         let full = std::mem::replace(&mut self.slots, table.into_boxed_slice());
-        for slot in full.iter().filter(|s| !s.is_free()) {
+        for slot in full.iter().chain(&old.slots).filter(|s| !s.is_free()) {
             place(&mut self.slots, self.hasher, *slot);
         }
         true
@@ -639,6 +639,25 @@ mod tests {
             let mut want: Vec<_> = model.into_iter().collect();
             want.sort_unstable();
             prop_assert_eq!(all, want);
+        }
+    }
+
+    /// Room that cannot be had is refused, and the map is left as it was: every key, whatever
+    /// phase of a growth it is in.
+    #[test]
+    fn room_that_cannot_be_had_changes_nothing() {
+        let mut m = FlatMap::with_hasher(KeyedState::new(8));
+        for key in 0..200u64 {
+            assert!(m.try_insert(key.wrapping_mul(0x9E37_79B9_7F4A_7C15), key as u32));
+            // Past what the counts allow, and past what a table can be (over `isize::MAX` bytes).
+            for too_many in [usize::MAX, 1 << 61] {
+                assert!(!m.try_reserve(too_many));
+                assert_eq!(m.len(), key as usize + 1);
+                m.check().unwrap();
+                for k in 0..=key {
+                    assert_eq!(m.get(k.wrapping_mul(0x9E37_79B9_7F4A_7C15)), Some(k as u32));
+                }
+            }
         }
     }
 
