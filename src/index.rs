@@ -45,7 +45,8 @@ pub(crate) trait KeyStore<K>: Clone + fmt::Debug {
     fn insert(&mut self, key: K, value: u32);
     fn remove(&mut self, key: &K);
     fn values(&self) -> impl Iterator<Item = u32>;
-    fn for_each_value_mut(&mut self, f: impl FnMut(&mut u32));
+    /// Rewrites every value `v` as `f(v)`.
+    fn map_values(&mut self, f: impl FnMut(u32) -> u32);
 }
 
 impl<K: Hash + Eq + Clone + fmt::Debug> KeyStore<K> for FastMap<K, u32> {
@@ -69,8 +70,10 @@ impl<K: Hash + Eq + Clone + fmt::Debug> KeyStore<K> for FastMap<K, u32> {
         HashMap::values(self).copied()
     }
 
-    fn for_each_value_mut(&mut self, f: impl FnMut(&mut u32)) {
-        HashMap::values_mut(self).for_each(f);
+    fn map_values(&mut self, mut f: impl FnMut(u32) -> u32) {
+        for v in HashMap::values_mut(self) {
+            *v = f(*v);
+        }
     }
 }
 
@@ -116,11 +119,8 @@ impl KeyStore<MacAddress> for MacStore {
         self.map.iter().map(|(_, v)| v)
     }
 
-    fn for_each_value_mut(&mut self, mut f: impl FnMut(&mut u32)) {
-        self.map.map_values(|mut v| {
-            f(&mut v);
-            v
-        });
+    fn map_values(&mut self, f: impl FnMut(u32) -> u32) {
+        self.map.map_values(f);
     }
 }
 
@@ -231,9 +231,11 @@ impl<K: Copy, S: KeyStore<K>> PostingMap<K, S> {
 
     /// Renumbers every handle (order preserving).
     fn remap(&mut self, renumbering: &Renumbering) {
-        self.map.for_each_value_mut(|v| {
-            if *v & SHARED == 0 {
-                *v = renumbering.get(*v);
+        self.map.map_values(|v| {
+            if v & SHARED == 0 {
+                renumbering.get(v)
+            } else {
+                v
             }
         });
         for b in &mut self.shared {
