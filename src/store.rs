@@ -492,6 +492,15 @@ pub(crate) struct SubnetHandles {
     released: Vec<Handle>,
 }
 
+/// The bitmap of the noted releases `noted`, which it takes (a handle noted twice, which
+/// [`SubnetHandles::check`] reports, once): sorted in place, so that the release that drops a
+/// batch copies nothing.
+fn bitmap_of_noted(noted: &mut Vec<Handle>) -> RoaringBitmap {
+    noted.sort_unstable();
+    noted.dedup();
+    sorted_bitmap(noted.drain(..))
+}
+
 impl SubnetHandles {
     /// The set of the sorted `handles`.
     fn from_sorted(handles: impl IntoIterator<Item = Handle>) -> Self {
@@ -560,8 +569,7 @@ impl SubnetHandles {
         // Dropped in a batch, or at once when none is left: the vector takes the next ones.
         let noted = self.released.len() as u64;
         if noted >= self.released_limit() || noted == self.set.len() {
-            let gone = self.noted();
-            self.released.clear();
+            let gone = bitmap_of_noted(&mut self.released);
             self.set.remove_members(&gone);
         }
     }
@@ -599,13 +607,10 @@ impl SubnetHandles {
         }
     }
 
-    /// The noted releases, as a bitmap (a handle noted twice, which [`SubnetHandles::check`]
-    /// reports, once).
+    /// The noted releases, as a bitmap, for readers (the set drops them with
+    /// [`bitmap_of_noted`], in place).
     fn noted(&self) -> RoaringBitmap {
-        let mut sorted = self.released.clone();
-        sorted.sort_unstable();
-        sorted.dedup();
-        sorted_bitmap(sorted)
+        bitmap_of_noted(&mut self.released.clone())
     }
 
     /// The members, in order.
