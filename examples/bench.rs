@@ -396,6 +396,31 @@ fn per_ip(heap: usize, live: usize) -> Option<f64> {
     (live >= 1000).then(|| heap as f64 / live as f64)
 }
 
+/// The row of an engine heap of `heap` bytes holding `live` IPs, with `max` bytes per IP as
+/// its target if any.
+fn heap_row(name: &str, heap: usize, live: usize, max: Option<f64>) -> Row {
+    let bytes_per_ip = per_ip(heap, live);
+    Row {
+        name: format!("{name} ({})", bytes(heap as f64)),
+        live: Some(live),
+        value: bytes(heap as f64 / live as f64),
+        bytes_per_ip,
+        target: max.map(|m| format!("<= {m} B/IP")).unwrap_or_default(),
+        met: max.and_then(|m| bytes_per_ip.map(|b| b <= m)),
+        ..Row::default()
+    }
+}
+
+/// The row of the slowest call of a run, `slowest`, on a region of `live` IPs.
+fn slowest_row(name: String, live: usize, slowest: Duration) -> Row {
+    Row {
+        name,
+        live: Some(live),
+        value: time(slowest.as_nanos() as f64),
+        ..Row::default()
+    }
+}
+
 fn floors(config: &Config, table: &mut Table) -> Vec<FloorTier> {
     let mut tiers = vec![250, SUBNET_HELD, 65_536, 1_000_000, config.ips];
     tiers.sort_unstable();
@@ -651,27 +676,16 @@ fn mac_order_rows(config: &Config, floors: &mut [FloorTier], table: &mut Table) 
     }
     // Last, as it leaves the region compacted: the compaction renumbers the index's keys too.
     let (pause, releases) = compaction_pause(&mut data);
-    table.push(Row {
-        name: format!("slowest of {releases} releases, a compaction, MAC order"),
-        live: Some(n),
-        value: time(pause.as_nanos() as f64),
-        ..Row::default()
-    });
-    for (name, heap) in [
-        ("engine heap, MAC order", engine_heap),
-        (
-            "engine heap, all moved and back, MAC order",
-            engine_heap + heap_logged,
-        ),
-    ] {
-        table.push(Row {
-            name: format!("{name} ({})", bytes(heap as f64)),
-            live: Some(n),
-            value: bytes(heap as f64 / n as f64),
-            bytes_per_ip: per_ip(heap, n),
-            ..Row::default()
-        });
-    }
+    let name = format!("slowest of {releases} releases, a compaction, MAC order");
+    table.push(slowest_row(name, n, pause));
+    table.push(heap_row("engine heap, MAC order", engine_heap, n, None));
+    let moved = engine_heap + heap_logged;
+    table.push(heap_row(
+        "engine heap, all moved and back, MAC order",
+        moved,
+        n,
+        None,
+    ));
 }
 
 fn region_rows(config: &Config, floors: &mut [FloorTier], table: &mut Table) {
@@ -783,28 +797,10 @@ fn region_rows(config: &Config, floors: &mut [FloorTier], table: &mut Table) {
     table.section(
         "memory, load and the compaction pause (2 short tags + attached custom resource per IP)",
     );
-    table.push(Row {
-        name: format!("engine heap, {n} IPs ({})", bytes(engine_heap as f64)),
-        live: Some(n),
-        value: bytes(engine_heap as f64 / n as f64),
-        bytes_per_ip,
-        target: "<= 250 B/IP".into(),
-        met: bytes_per_ip.map(|b| b <= 250.0),
-        ..Row::default()
-    });
-    let changed_per_ip = per_ip(changed_heap, n);
-    table.push(Row {
-        name: format!(
-            "engine heap, every IP then moved away and back ({})",
-            bytes(changed_heap as f64)
-        ),
-        live: Some(n),
-        value: bytes(changed_heap as f64 / n as f64),
-        bytes_per_ip: changed_per_ip,
-        target: "<= 250 B/IP".into(),
-        met: changed_per_ip.map(|b| b <= 250.0),
-        ..Row::default()
-    });
+    let name = format!("engine heap, {n} IPs");
+    table.push(heap_row(&name, engine_heap, n, Some(250.0)));
+    let name = "engine heap, every IP then moved away and back";
+    table.push(heap_row(name, changed_heap, n, Some(250.0)));
     table.push(Row {
         name: "peak heap while loading, per IP".to_owned(),
         live: Some(n),
@@ -832,12 +828,8 @@ fn region_rows(config: &Config, floors: &mut [FloorTier], table: &mut Table) {
     table.push(load_row("round-robin, book_ip", data.load, true));
     // Last, as it leaves the region compacted: the one long release.
     let (pause, releases) = compaction_pause(&mut data);
-    table.push(Row {
-        name: format!("slowest of {releases} releases, a compaction"),
-        live: Some(n),
-        value: time(pause.as_nanos() as f64),
-        ..Row::default()
-    });
+    let name = format!("slowest of {releases} releases, a compaction");
+    table.push(slowest_row(name, n, pause));
     drop(data);
     // The same region, booked 256 requests to a `book_ips` call: the bulk loader's way.
     let batched = region_loaded(n, Load::RoundRobinBatched);
@@ -851,17 +843,9 @@ fn region_rows(config: &Config, floors: &mut [FloorTier], table: &mut Table) {
     // The same load into an engine not told how many IPs come: its structures grow as they
     // come, and the call that grows one pays for it.
     let unreserved = region_loaded(n, Load::Unreserved);
-    table.push(Row {
-        name: "slowest booking of the load, without Ipam::reserve".to_owned(),
-        live: Some(n),
-        value: time(
-            unreserved
-                .slowest_booking
-                .expect("timed when unreserved")
-                .as_nanos() as f64,
-        ),
-        ..Row::default()
-    });
+    let slowest = unreserved.slowest_booking.expect("timed when unreserved");
+    let name = "slowest booking of the load, without Ipam::reserve".to_owned();
+    table.push(slowest_row(name, n, slowest));
 }
 
 /// The slowest release of rounds that book fresh IPs in the region's networks (in turn, until

@@ -365,16 +365,14 @@ fn book_all(
     if batched {
         let booked = ipam.book_ips(REGION, requests.drain(..));
         ids.extend(booked.into_iter().map(|ip| ip.expect("room").id));
-    } else if let Some(slowest) = slowest {
-        for request in requests.drain(..) {
-            let start = Instant::now();
-            let id = ipam.book_ip(REGION, request).expect("room").id;
+        return;
+    }
+    let mut slowest = slowest;
+    for request in requests.drain(..) {
+        let start = slowest.is_some().then(Instant::now);
+        ids.push(ipam.book_ip(REGION, request).expect("room").id);
+        if let (Some(slowest), Some(start)) = (slowest.as_deref_mut(), start) {
             *slowest = (*slowest).max(start.elapsed());
-            ids.push(id);
-        }
-    } else {
-        for request in requests.drain(..) {
-            ids.push(ipam.book_ip(REGION, request).expect("room").id);
         }
     }
 }
