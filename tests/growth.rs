@@ -91,7 +91,11 @@ fn maps_growing_in_steps_answer_throughout() {
             // Every handle renumbered, in both tables of each map.
             assert!(ipam.compact(REGION) > 0);
             ipam.check_invariants().unwrap();
-            snapshot.get_or_insert_with(|| ipam.snapshot());
+            if snapshot.is_none() {
+                // What a sample of MAC addresses lists then, to read back from the snapshot.
+                let lists: Vec<_> = (0..=i).step_by(13).map(|k| by_mac(&ipam, mac(k))).collect();
+                snapshot = Some((ipam.snapshot(), lists));
+            }
         }
         if i % 97 == 0 {
             ipam.check_invariants().unwrap();
@@ -99,14 +103,23 @@ fn maps_growing_in_steps_answer_throughout() {
     }
     ipam.check_invariants().unwrap();
 
-    // A snapshot taken mid-drain restores to an engine that reads the same for its IPs.
-    let snapshot = snapshot.unwrap();
+    // A snapshot taken mid-drain restores to the engine it was taken of: the same snapshot,
+    // and the same lists by MAC address as then.
+    let (snapshot, lists) = snapshot.unwrap();
     let restored = builder().restore(&snapshot).unwrap();
     restored.check_invariants().unwrap();
-    let at = MID_DRAIN[0];
-    for k in (0..at).step_by(13) {
-        assert_eq!(by_mac(&restored, mac(k)), by_mac(&ipam, mac(k)), "mac {k}");
+    assert!(restored.snapshot() == snapshot, "restored as taken");
+    for (k, list) in (0..).step_by(13).zip(&lists) {
+        assert_eq!(&by_mac(&restored, mac(k)), list, "mac {k}");
     }
+    assert!(
+        lists.iter().filter(|l| l.is_empty()).count() > 0,
+        "released MACs sampled"
+    );
+    assert!(
+        lists.iter().filter(|l| l.len() == 1).count() > 200,
+        "held MACs sampled"
+    );
 
     for (k, (&id4, &(id6, address))) in v4.iter().zip(&v6).enumerate() {
         if released[k] {
