@@ -406,13 +406,7 @@ impl MacOrder {
         let appended = last_run && slot.last == k && slot.item.leaves[MID].item.len() == 1;
         let half = if appended { MID } else { MID.div_ceil(2) };
         let mut upper = Mid::default();
-        upper.extend(
-            slot.item
-                .leaves
-                .drain(half..)
-                .map(|leaf| leaf.item)
-                .collect::<Vec<_>>(),
-        );
+        upper.extend(slot.item.leaves.drain(half..).map(|leaf| leaf.item));
         slot.item.heads.truncate(half);
         slot.item.len -= upper.len;
         let upper = Slot {
