@@ -1036,3 +1036,34 @@ fn main() {
         wall.elapsed().as_secs_f64()
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::support::measure::Walk;
+
+    /// Every index once per `len` steps, then the same order again; never a constant stride.
+    #[test]
+    fn walk_visits_each_index_once_in_a_scattered_order() {
+        for len in (0..70).chain([1000, 4097, 65_536]) {
+            let mut walk = Walk::new(len);
+            let first: Vec<usize> = (0..len).map(|_| walk.step()).collect();
+            let mut seen = first.clone();
+            seen.sort_unstable();
+            assert!(seen.iter().copied().eq(0..len), "len {len}");
+            let again: Vec<usize> = (0..len).map(|_| walk.step()).collect();
+            assert_eq!(first, again, "len {len}");
+            if len >= 1000 {
+                let strides: std::collections::HashSet<isize> = first
+                    .windows(2)
+                    .map(|w| w[1].cast_signed() - w[0].cast_signed())
+                    .collect();
+                assert!(
+                    strides.len() > len / 2,
+                    "len {len}: {} strides",
+                    strides.len()
+                );
+            }
+        }
+        assert_eq!(Walk::new(0).step(), 0);
+    }
+}

@@ -18,7 +18,7 @@ use std::hash::{BuildHasher, Hasher};
 use ipam_engine::{RandomSource, SeededRandom};
 use roaring::RoaringBitmap;
 
-use super::measure::Op;
+use super::measure::{Op, Walk};
 
 /// A record of the size of a real one (the engine's is about 100 bytes); most fields are there
 /// for their size only.
@@ -215,7 +215,7 @@ impl Op for FloorBook<'_> {
 pub(crate) struct FloorGet<'a> {
     floor: &'a Floor,
     ids: Vec<u128>,
-    next: usize,
+    walk: Walk,
     /// Each lookup waits for the previous one's result (as consecutive engine calls do, whose
     /// bodies are too long for the processor to overlap their cache misses).
     chained: bool,
@@ -226,7 +226,7 @@ impl<'a> FloorGet<'a> {
         Self {
             floor,
             ids: (0..floor.len()).map(|h| floor.id_at(h)).collect(),
-            next: 0,
+            walk: Walk::new(floor.len()),
             chained: false,
         }
     }
@@ -244,14 +244,13 @@ impl Op for FloorGet<'_> {
     fn run(&mut self, n: usize) {
         let mut last = 0u64;
         for _ in 0..n {
-            let id = self.ids[self.next];
             // A zero the processor only knows once the previous lookup is done.
             let dependency = if self.chained {
-                (last & std::hint::black_box(0)) as usize
+                last & std::hint::black_box(0)
             } else {
                 0
             };
-            self.next = (self.next + 7919 + dependency) % self.ids.len();
+            let id = self.ids[self.walk.step_after(dependency)];
             last = std::hint::black_box(self.floor.get(id));
         }
     }

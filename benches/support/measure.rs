@@ -71,3 +71,64 @@ pub(crate) fn drive_chunks(
     }
     timed
 }
+
+/// Visits the indices `0..len` in a scattered order that repeats only after all `len` have
+/// come: a fixed pseudo-random permutation (cycle-walking a bijection of `0..2^k`), so that
+/// successive calls touch unrelated records, as real traffic does.
+///
+/// Not a constant stride: the processor's prefetchers learn a constant stride and load the
+/// next record before it is asked for, which flatters a slab read in creation order (with a
+/// stride of 7,919 handles, a 1M-IP get read 35-48 ns against 200-330 ns for scattered ids).
+pub(crate) struct Walk {
+    next: u64,
+    len: u64,
+    bits: u32,
+}
+
+impl Walk {
+    pub(crate) fn new(len: usize) -> Self {
+        let len = len as u64;
+        Self {
+            next: 0,
+            len,
+            bits: len.next_power_of_two().trailing_zeros(),
+        }
+    }
+
+    /// The next index (0 when `len` is 0).
+    pub(crate) fn step(&mut self) -> usize {
+        self.step_after(0)
+    }
+
+    /// [`Walk::step`], moved on by `skip` more (0, for a caller that wants the index to wait on
+    /// a value the processor only knows late).
+    pub(crate) fn step_after(&mut self, skip: u64) -> usize {
+        if self.len == 0 {
+            return 0;
+        }
+        let x = (self.next + skip) % self.len;
+        self.next = (x + 1) % self.len;
+        // A bijection of 0..2^bits, applied until the value falls in 0..len: a bijection of
+        // 0..len.
+        let mut y = self.scramble(x);
+        while y >= self.len {
+            y = self.scramble(y);
+        }
+        y as usize
+    }
+
+    /// Rounds of an odd multiplication and a right xor-shift, each a bijection of `bits`-bit
+    /// values.
+    fn scramble(&self, mut x: u64) -> u64 {
+        let mask = (1u64 << self.bits) - 1;
+        for k in [
+            0x9E37_79B9_7F4A_7C15u64,
+            0xBF58_476D_1CE4_E5B9,
+            0x94D0_49BB_1331_11EB,
+        ] {
+            x = x.wrapping_mul(k) & mask;
+            x ^= x >> (self.bits / 2 + 1);
+        }
+        x
+    }
+}

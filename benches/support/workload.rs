@@ -20,7 +20,7 @@ use ipam_engine::{
 };
 use ipnet::IpNet;
 
-use super::measure::Op;
+use super::measure::{Op, Walk};
 
 /// The region every benchmark books in.
 pub(crate) const REGION: Region = Region::FrPar;
@@ -382,25 +382,6 @@ impl RegionData {
     pub(crate) fn side_bytes(&self) -> usize {
         self.ids.capacity() * std::mem::size_of::<IpId>()
             + self.networks.capacity() * std::mem::size_of::<(PrivateNetworkId, Ipv4Addr)>()
-    }
-}
-
-/// Walks the region's IPs in a scattered order (a prime stride), so that successive calls touch
-/// unrelated records, as real traffic does.
-struct Walk {
-    next: usize,
-    len: usize,
-}
-
-impl Walk {
-    fn new(len: usize) -> Self {
-        Self { next: 0, len }
-    }
-
-    fn step(&mut self) -> usize {
-        let i = self.next;
-        self.next = (self.next + 7919) % self.len;
-        i
     }
 }
 
