@@ -150,6 +150,7 @@ mod query;
 mod recency;
 mod registry;
 pub mod rest;
+mod slab;
 mod store;
 
 /// The README's examples, compiled and run as doctests.

@@ -279,16 +279,16 @@ impl Ipam {
     }
 
     /// Makes room for `additional` more IPs in `region`, so that a bulk load of that many does
-    /// not grow the record slab step by step (no copy, a lower peak);
-    /// the MAC address postings get as much room when the first IP attached to a MAC address
-    /// comes. O(n) in the region's IPs. A hint: a count beyond the handle space (`u32::MAX` IPs
-    /// per region) is clamped to it, and memory the allocator refuses is simply not reserved.
+    /// not grow the record slab segment by segment; the MAC address postings get as much room
+    /// when the first IP attached to a MAC address comes. O(n) in the region's IPs. A hint: a
+    /// count beyond the handle space (`u32::MAX` IPs per region) is clamped to it, and memory the
+    /// allocator refuses is simply not reserved.
     ///
-    /// Without it, a region grows as its IPs come. Its hash maps (MAC addresses, IPv6 interface
-    /// ids) take a table twice the size when full and move their entries over a few at a time,
-    /// in the inserts that follow, so no call rehashes a whole map. Its vectors (the record
-    /// slab, a tag's bitset) double, and the call that doubles one may copy it: a few
-    /// milliseconds at millions of IPs.
+    /// Without it, a region grows as its IPs come, and no call pays for moving what it holds.
+    /// The record slab takes one more segment of 16,384 records when full. Its hash maps (MAC
+    /// addresses, IPv6 interface ids) take a table twice the size when full and move their
+    /// entries over a few at a time, in the inserts that follow. A tag's bitset still doubles,
+    /// and the call that doubles one may copy it: a few milliseconds at millions of IPs.
     pub fn reserve(&mut self, region: Region, additional: usize) {
         let rs = self.region_mut(region);
         rs.store.reserve(additional);
