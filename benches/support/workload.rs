@@ -480,29 +480,32 @@ pub(crate) struct BookSpread<'a> {
     requests: Vec<BookIpRequest>,
     booked: Vec<IpId>,
     next: usize,
+    /// The networks in a scattered order.
+    networks: Walk,
 }
 
 impl<'a> BookSpread<'a> {
     pub(crate) fn new(data: &'a mut RegionData, batched: bool) -> Self {
+        let networks = Walk::new(data.networks.len());
         Self {
             data,
             batched,
             requests: Vec::with_capacity(1000),
             booked: Vec::with_capacity(1000),
             next: 0,
+            networks,
         }
     }
 }
 
 impl Op for BookSpread<'_> {
     fn prepare(&mut self, n: usize) {
-        let count = self.data.networks.len();
         let live = self.data.ids.len();
         for _ in 0..n {
-            // Consecutive requests go to unrelated networks (a prime stride), as in a bulk load.
+            // Consecutive requests go to unrelated networks, as in a bulk load.
             let k = self.next;
             self.next += 1;
-            let pn = self.data.networks[(k * 7919) % count].0;
+            let pn = self.data.networks[self.networks.step()].0;
             self.requests.push(
                 BookIpRequest::new(project(), Source::PrivateNetworkId(pn))
                     .tags(tags_of(k))
@@ -992,7 +995,8 @@ pub(crate) fn list_cases(data: &RegionData) -> Vec<ListCase> {
         },
         1,
     );
-    let ip_ids: Vec<IpId> = (0..100.min(n)).map(|k| data.ids[(k * 7919) % n]).collect();
+    let mut walk = Walk::new(n);
+    let ip_ids: Vec<IpId> = (0..100.min(n)).map(|_| data.ids[walk.step()]).collect();
     let id_total = {
         let mut unique = ip_ids.clone();
         unique.sort_unstable_by_key(IpId::uuid);
