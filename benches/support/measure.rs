@@ -97,16 +97,10 @@ impl Walk {
 
     /// The next index (0 when `len` is 0).
     pub(crate) fn step(&mut self) -> usize {
-        self.step_after(0)
-    }
-
-    /// [`Walk::step`], moved on by `skip` more (0, for a caller that wants the index to wait on
-    /// a value the processor only knows late).
-    pub(crate) fn step_after(&mut self, skip: u64) -> usize {
         if self.len == 0 {
             return 0;
         }
-        let x = (self.next + skip) % self.len;
+        let x = self.next;
         self.next = (x + 1) % self.len;
         // A bijection of 0..2^bits, applied until the value falls in 0..len: a bijection of
         // 0..len.
