@@ -12,8 +12,7 @@ impl Ipam {
     /// The IP `id`. O(1).
     ///
     /// [`Ipam::ip`] reads the same fields in place, without building the owned `Ip`: at 1M
-    /// IPs, a loop of gets of scattered ids takes about twice the time with `get_ip` as with
-    /// `ip`.
+    /// IPs, a loop of gets of scattered ids takes 1.1-2x the time with `get_ip` as with `ip`.
     ///
     /// # Errors
     /// [`Error::IpNotFound`].
