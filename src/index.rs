@@ -22,7 +22,7 @@ use crate::model::ids::ResourceId;
 use crate::model::mac::MacAddress;
 use crate::model::tags::Tags;
 use crate::postings::TagPostings;
-use crate::store::{remapped_bitmap, AttachmentRef, Handle, Record, Renumbering};
+use crate::store::{remapped_bitmap, same_members, AttachmentRef, Handle, Record, Renumbering};
 
 /// In a [`PostingMap`] value, the bit that marks an index into its bitmaps (clear: a handle).
 const SHARED: u32 = 1 << 31;
@@ -877,7 +877,11 @@ impl Index {
                 }
             }
         }
-        if by_type != self.by_type {
+        if by_type
+            .iter()
+            .zip(&self.by_type)
+            .any(|(rebuilt, kept)| !same_members(rebuilt, kept))
+        {
             return Err("resource type sets disagree with records".into());
         }
         let posted = self.by_resource.pairs();

@@ -682,6 +682,13 @@ impl SubnetHandles {
     }
 }
 
+/// Whether `a` and `b` hold the same handles. Not `a == b`: roaring compares its containers'
+/// forms, and a block of exactly 4,096 members is an array when built by inserting them and a
+/// bitmap when built from bytes ([`remapped_bitmap`]'s dense path), so equal sets can differ.
+pub(crate) fn same_members(a: &RoaringBitmap, b: &RoaringBitmap) -> bool {
+    a.len() == b.len() && a.iter().eq(b.iter())
+}
+
 /// The bitmap of sorted, distinct `handles`, built by appending each.
 pub(crate) fn sorted_bitmap(handles: impl IntoIterator<Item = Handle>) -> RoaringBitmap {
     RoaringBitmap::from_sorted_iter(handles).expect("sorted handles")
@@ -2223,11 +2230,8 @@ mod tests {
                 .map(|h| map[h as usize])
                 .filter(|&h| h != Handle::MAX)
                 .collect();
-            assert_eq!(
-                remapped_bitmap(&with_extra, &Renumbering::of_map(&map)),
-                want,
-                "step {step}"
-            );
+            let got = remapped_bitmap(&with_extra, &Renumbering::of_map(&map));
+            assert!(same_members(&got, &want), "step {step}");
         }
         let renumbering = Renumbering::of_map(&map);
         assert!(remapped_bitmap(&RoaringBitmap::from_iter([2, 5]), &renumbering).is_empty());
@@ -2388,7 +2392,7 @@ mod tests {
             }
             let remapped = set.remapped(&Renumbering::of_map(&map));
             let shifted: RoaringBitmap = plain.iter().map(|h| map[h as usize]).collect();
-            proptest::prop_assert_eq!(&*remapped.bitmap(), &shifted);
+            proptest::prop_assert!(same_members(&remapped.bitmap(), &shifted));
             proptest::prop_assert!(remapped.released().is_empty() && remapped.check().is_ok());
         }
     }

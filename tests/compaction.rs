@@ -239,3 +239,30 @@ fn the_setting_survives_restore_and_sharing() {
     assert_eq!(ipam.compaction(), Compaction::Manual);
     assert_eq!(ipam.snapshot(), snapshot);
 }
+
+/// A compaction that leaves exactly 4,096 attached IPs in one 65,536-handle block: the set of
+/// attached handles it rebuilds holds them in roaring's bitmap form, where inserting them one by
+/// one (as the invariant check does) gives its array form. The check compares members, not
+/// forms, so the region still checks.
+#[test]
+fn a_block_of_exactly_4096_attached_ips_checks_after_compaction() {
+    let mut world = World::new(Compaction::Manual);
+    let mut attached = Vec::new();
+    for i in 0..5_000 {
+        let pn = world.pns[i % world.pns.len()];
+        let request = BookIpRequest::new(world.project, Source::PrivateNetworkId(pn))
+            .resource(CustomResource::new(mac(i)));
+        attached.push(world.ipam.book_ip(REGION, request).unwrap().id);
+    }
+    for &id in attached.iter().step_by(5).take(904) {
+        let mac = world.ipam.ip(REGION, id).unwrap().mac_address().unwrap();
+        world
+            .ipam
+            .detach_ip(REGION, id, CustomResource::new(mac))
+            .unwrap();
+        world.ipam.release_ip(REGION, id).unwrap();
+    }
+    assert_eq!(world.ipam.compact(REGION), 904);
+    assert_eq!(world.ipam.ip_count(REGION), 4_096);
+    world.ipam.check_invariants().unwrap();
+}
