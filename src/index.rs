@@ -271,6 +271,10 @@ pub(crate) struct TagIndex {
     ids: FastMap<Arc<str>, u32>,
     tags: Vec<Option<Tag>>,
     free: Vec<u32>,
+    /// The handles a bulk load is expected to reach ([`Index::expect_handles`]), until the next
+    /// compaction: a tag's bitset takes room for them in the insert that finds it short, rather
+    /// than growing (a copy) again and again as they come. 0: no such load.
+    room: Handle,
 }
 
 impl TagIndex {
@@ -279,6 +283,7 @@ impl TagIndex {
             ids: FastMap::with_hasher(hasher),
             tags: Vec::new(),
             free: Vec::new(),
+            room: 0,
         }
     }
 
@@ -348,13 +353,23 @@ impl TagIndex {
 
     /// Adds `handle` to the postings of a live tag id.
     fn insert(&mut self, id: u32, handle: Handle) {
-        self.postings_mut(id).insert(handle);
+        let room = self.room;
+        let postings = self.postings_mut(id);
+        postings.insert(handle);
+        if handle < room {
+            postings.make_room(room);
+        }
     }
 
     /// [`TagIndex::insert`] of a handle the caller knows lacks the tag: a bitset's line is not
     /// read ([`TagPostings::insert_new`]).
     fn insert_new(&mut self, id: u32, handle: Handle) {
-        self.postings_mut(id).insert_new(handle);
+        let room = self.room;
+        let postings = self.postings_mut(id);
+        postings.insert_new(handle);
+        if handle < room {
+            postings.make_room(room);
+        }
     }
 
     fn remove(&mut self, id: u32, handle: Handle) {
@@ -810,6 +825,12 @@ impl Index {
         self.by_mac.map.room = additional;
     }
 
+    /// Makes a tag's bitset take room for the handles below `handles` at once, until the next
+    /// compaction, so that a bulk load reaching them does not grow it step by step.
+    pub(crate) fn expect_handles(&mut self, handles: Handle) {
+        self.tags.room = self.tags.room.max(handles);
+    }
+
     /// Starts loading the slot of `mac` in the MAC postings (a hint, see [`FlatMap::prefetch`]).
     pub(crate) fn prefetch_mac(&self, mac: MacAddress) {
         self.by_mac.map.map.prefetch(mac_key(mac));
@@ -825,6 +846,8 @@ impl Index {
 
     /// Renumbers every handle through a compaction's `renumbering` (order preserving).
     pub(crate) fn remap(&mut self, renumbering: &Renumbering) {
+        // The load the room was for is over, and the handles it named are renumbered.
+        self.tags.room = 0;
         for tag in self.tags.tags.iter_mut().flatten() {
             tag.handles = tag.handles.remapped(renumbering);
         }
@@ -986,6 +1009,47 @@ mod tests {
         assert_eq!(handles(&p, 2), [1, 2]);
         p.remove(&2, 5);
         assert_eq!(handles(&p, 2), [1, 2]);
+    }
+
+    /// Told which handles a load reaches, a tag's bitset takes room for them in one step and
+    /// never grows while the load fills it; without, it grows as the handles come; after a
+    /// compaction, the room is forgotten.
+    #[test]
+    fn a_tags_bitset_takes_the_room_of_an_expected_load_at_once() {
+        const LOAD: Handle = 200_000;
+        let names = ["dense".to_owned()];
+        let capacity = |index: &Index| match index.tags.postings(index.tags.id("dense")?) {
+            TagPostings::Dense { bits, .. } => Some(bits.capacity()),
+            _ => None,
+        };
+        let mut growths = [0, 0];
+        for (expected, grew) in [true, false].into_iter().zip(&mut growths) {
+            let mut index = Index::new(KeyedState::default());
+            if expected {
+                index.expect_handles(LOAD);
+            }
+            let mut last = None;
+            // One handle in 50: a bitset's density.
+            for h in (0..LOAD).step_by(50) {
+                index.add_tags(h, &names);
+                let now = capacity(&index);
+                if let Some(bytes) = now {
+                    *grew += usize::from(last.is_some_and(|before| before != bytes));
+                    if expected {
+                        assert!(bytes >= LOAD as usize / 8, "handle {h}: {bytes} bytes");
+                    }
+                }
+                last = now.or(last);
+            }
+            assert!(last.is_some(), "the tag's postings became a bitset");
+        }
+        assert_eq!(growths[0], 0, "expected: the bitset never grew");
+        assert!(growths[1] > 5, "unexpected: it grew {} times", growths[1]);
+        // A compaction forgets the room.
+        let mut index = Index::new(KeyedState::default());
+        index.expect_handles(LOAD);
+        index.remap(&Renumbering::of_map(&[]));
+        assert_eq!(index.tags.room, 0);
     }
 
     #[test]

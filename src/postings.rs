@@ -226,6 +226,18 @@ impl TagPostings {
     }
 
     /// Adds `handle`; whether it was not there.
+    /// Sets memory aside, as a bitset, for the handles below `handles`, so that its inserts up
+    /// to there do not grow it (each growth is a copy of it). Small and sparse postings hold
+    /// no bitset: nothing to do. A hint: memory the allocator refuses is not set aside.
+    pub(crate) fn make_room(&mut self, handles: Handle) {
+        if let TagPostings::Dense { bits, .. } = self {
+            let bytes = (handles as usize).div_ceil(8);
+            if bits.capacity() < bytes {
+                let _ = bits.try_reserve_exact(bytes - bits.len());
+            }
+        }
+    }
+
     pub(crate) fn insert(&mut self, handle: Handle) -> bool {
         let inserted = match self {
             TagPostings::Small { len, handles } => {

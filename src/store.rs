@@ -1261,6 +1261,12 @@ impl Store {
         let _ = self.slots.try_reserve(additional);
     }
 
+    /// The handles the slab holds records for without growing: those taken and those it has
+    /// room for.
+    pub(crate) fn room(&self) -> Handle {
+        Handle::try_from(self.slots.capacity()).unwrap_or(Handle::MAX)
+    }
+
     pub(crate) fn contains_id(&self, id: IpId) -> bool {
         self.handle(id).is_some()
     }

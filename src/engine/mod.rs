@@ -280,19 +280,23 @@ impl Ipam {
 
     /// Makes room for `additional` more IPs in `region`, so that a bulk load of that many does
     /// not grow the record slab segment by segment; the MAC address postings get as much room
-    /// when the first IP attached to a MAC address comes. O(n) in the region's IPs. A hint: a
+    /// when the first IP attached to a MAC address comes, and a tag's bitset room for as many
+    /// IPs when it needs to grow, until the next compaction. O(n) in the region's IPs. A hint: a
     /// count beyond the handle space (`u32::MAX` IPs per region) is clamped to it, and memory the
     /// allocator refuses is simply not reserved.
     ///
-    /// Without it, a region grows as its IPs come, and no call pays for moving what it holds.
-    /// The record slab takes one more segment of 16,384 records when full. Its hash maps (MAC
-    /// addresses, IPv6 interface ids) take a table twice the size when full and move their
-    /// entries over a few at a time, in the inserts that follow. A tag's bitset still doubles,
-    /// and the call that doubles one may copy it: a few milliseconds at millions of IPs.
+    /// Without it, a region grows as its IPs come. The record slab takes one more segment of
+    /// 16,384 records when full, moving nothing. Its hash maps (MAC addresses, IPv6 interface
+    /// ids) take a table twice the size when full and move their entries over a few at a time,
+    /// in the inserts that follow. A tag's bitset (a tag carried by many IPs) grows by an eighth
+    /// when a booking passes its end, and that booking copies it: up to a few milliseconds at
+    /// millions of IPs.
     pub fn reserve(&mut self, region: Region, additional: usize) {
         let rs = self.region_mut(region);
         rs.store.reserve(additional);
         rs.index.expect_macs(additional.min(Handle::MAX as usize));
+        // As far as the slab has room: memory the allocator gave, not a count a caller named.
+        rs.index.expect_handles(rs.store.room());
     }
 
     /// Records that `project` belongs to `organization`. A Project never registered belongs to
