@@ -225,7 +225,6 @@ impl TagPostings {
         }
     }
 
-    /// Adds `handle`; whether it was not there.
     /// Sets memory aside, as a bitset, for the handles below `handles`, so that its inserts up
     /// to there do not grow it (each growth is a copy of it). Small and sparse postings hold
     /// no bitset: nothing to do. A hint: memory the allocator refuses is not set aside.
@@ -238,6 +237,7 @@ impl TagPostings {
         }
     }
 
+    /// Adds `handle`; whether it was not there.
     pub(crate) fn insert(&mut self, handle: Handle) -> bool {
         let inserted = match self {
             TagPostings::Small { len, handles } => {

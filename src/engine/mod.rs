@@ -282,9 +282,9 @@ impl Ipam {
     /// not grow the record slab segment by segment; the MAC address postings get as much room
     /// when the first IP attached to a MAC address comes (that booking sets every slot of the
     /// table free: 80-96 ms for 10M IPs), and a tag's bitset room for as many IPs when it needs
-    /// to grow, until the next compaction. O(n) in the region's IPs. A hint: a
-    /// count beyond the handle space (`u32::MAX` IPs per region) is clamped to it, and memory the
-    /// allocator refuses is simply not reserved.
+    /// to grow, until the next compaction. O(n) in the region's IPs. A hint: a count beyond the
+    /// handle space (`u32::MAX` IPs per region) is clamped to it, and memory the allocator
+    /// refuses is simply not reserved.
     ///
     /// Without it, a region grows as its IPs come. The record slab takes one more segment of
     /// 16,384 records when full, moving nothing. Its hash maps (MAC addresses, IPv6 interface
