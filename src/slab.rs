@@ -11,7 +11,6 @@
 //! than a `Vec`'s, that of the segment table (a 24-byte entry per 16,384 elements, 15 KB at
 //! 10M), which stays in cache.
 
-use std::collections::TryReserveError;
 use std::ops::{Index, IndexMut};
 
 /// log2 of [`SEGMENT`]. Unit tests use segments of 16 elements, so that every slab they build
@@ -29,7 +28,7 @@ const SEGMENT: usize = 1 << SEGMENT_BITS;
 const READ_AHEAD: usize = 32;
 
 /// A vector in segments of [`SEGMENT`] elements. The segments before the one holding the last
-/// element are full; those after it are empty, their memory set aside by [`Slab::try_reserve`]
+/// element are full; those after it are empty, their memory set aside by [`Slab::reserve`]
 /// or left by [`Slab::truncate`].
 #[derive(Clone, Debug)]
 pub(crate) struct Slab<T> {
@@ -74,7 +73,7 @@ impl<T> Slab<T> {
     pub(crate) fn push(&mut self, value: T) -> &mut T {
         let (s, _) = split(self.len);
         if s == self.segments.len() {
-            self.segments.push(Self::new_segment(s));
+            self.segments.push(Vec::new());
         }
         let segment = &mut self.segments[s];
         if segment.len() == segment.capacity() {
@@ -86,17 +85,9 @@ impl<T> Slab<T> {
         &mut segment[last]
     }
 
-    /// A new segment, `s`-th: the first starts empty and doubles, the others are whole.
-    fn new_segment(s: usize) -> Vec<T> {
-        if s == 0 {
-            Vec::new()
-        } else {
-            Vec::with_capacity(SEGMENT)
-        }
-    }
-
     /// Makes room in a full segment, the `s`-th: the first doubles, up to [`SEGMENT`]
-    /// elements; another (one cloned, which holds no spare room) becomes whole.
+    /// elements, so that a small slab stays small; another (new, or cloned, which holds no
+    /// spare room) becomes whole.
     #[cold]
     #[inline(never)]
     fn grow_segment(segment: &mut Vec<T>, s: usize) {
@@ -108,34 +99,39 @@ impl<T> Slab<T> {
         segment.reserve_exact(want - segment.len());
     }
 
-    /// Sets memory aside for `additional` more elements, segment by segment. On failure, what
-    /// was set aside before it stays.
+    /// Sets memory aside for `additional` more elements, segment by segment. A hint: when the
+    /// allocator refuses it, nothing is set aside.
     ///
-    /// # Errors
-    /// The allocator's, or a total past `usize::MAX`.
-    pub(crate) fn try_reserve(&mut self, additional: usize) -> Result<(), TryReserveError> {
-        let Some(total) = self.len.checked_add(additional) else {
-            // Vec's own error for a capacity overflow.
-            return Vec::<T>::new().try_reserve(usize::MAX).map(drop);
+    /// The allocator is asked for the whole first, as one block it frees at once (untouched,
+    /// its pages never backed): asked segment by segment, it hands out piece after piece of an
+    /// amount it would refuse whole, and `Ipam::reserve(region, usize::MAX)` took the handle
+    /// space's 300 GB of address space, up to the system's limit on mappings.
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        let Some(total) = self.len.checked_add(additional).filter(|&t| t > 0) else {
+            return;
         };
-        if total == 0 {
-            return Ok(());
+        if Vec::<T>::new().try_reserve_exact(additional).is_err() {
+            return;
         }
         let (last, _) = split(total - 1);
-        // Allocated before any segment is: an out-of-memory report, not an abort.
-        self.segments
-            .try_reserve(last.saturating_add(1).saturating_sub(self.segments.len()))?;
+        if self
+            .segments
+            .try_reserve(last.saturating_add(1).saturating_sub(self.segments.len()))
+            .is_err()
+        {
+            return;
+        }
         for s in 0..=last {
             if s == self.segments.len() {
                 self.segments.push(Vec::new());
             }
             let segment = &mut self.segments[s];
             let want = (total - s * SEGMENT).min(SEGMENT);
-            if want > segment.capacity() {
-                segment.try_reserve_exact(want - segment.len())?;
+            if want > segment.capacity() && segment.try_reserve_exact(want - segment.len()).is_err()
+            {
+                return;
             }
         }
-        Ok(())
     }
 
     /// Drops the elements from `len` on, keeping the memory.
@@ -276,7 +272,7 @@ mod tests {
                     }
                     Op::Reserve(n) => {
                         let capacity = slab.capacity();
-                        slab.try_reserve(n).unwrap();
+                        slab.reserve(n);
                         prop_assert!(slab.capacity() >= slab.len() + n);
                         prop_assert!(slab.capacity() >= capacity);
                     }
@@ -330,11 +326,12 @@ mod tests {
     }
 
     /// Memory set aside, exactly what was asked for, is used before any other, and a
-    /// reservation past what a slab can be fails with an error, changing nothing.
+    /// reservation past what a slab can be, or more than the system would give as one block,
+    /// sets nothing aside.
     #[test]
     fn reserve_sets_memory_aside() {
         let mut slab: Slab<u64> = Slab::default();
-        slab.try_reserve(3 * SEGMENT + 1).unwrap();
+        slab.reserve(3 * SEGMENT + 1);
         assert_eq!(slab.capacity(), 3 * SEGMENT + 1);
         let first = std::ptr::from_ref(slab.push(7));
         for i in 0..3 * SEGMENT as u64 {
@@ -342,8 +339,14 @@ mod tests {
         }
         assert!(std::ptr::eq(first, std::ptr::from_ref(&slab[0])));
         assert_eq!(slab.capacity(), 3 * SEGMENT + 1);
-        assert!(slab.try_reserve(usize::MAX).is_err());
+        slab.reserve(usize::MAX);
         assert_eq!(slab.len(), 3 * SEGMENT + 1);
+        assert_eq!(slab.capacity(), 3 * SEGMENT + 1);
+        // 256 TiB, past any address space, in segments of 4 MiB the system would give one by
+        // one (the segment table, 1.5 GiB, too).
+        let mut huge: Slab<[u8; 1 << 18]> = Slab::default();
+        huge.reserve(1 << 30);
+        assert_eq!(huge.capacity(), 0);
         check(&slab);
         // Past what was set aside, the last segment becomes whole.
         slab.push(8);

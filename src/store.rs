@@ -1258,7 +1258,7 @@ impl Store {
         let room = (Handle::MAX as usize).saturating_sub(self.slots.len());
         let additional = additional.min(room);
         // Stamped ids need no map entry: only the slab grows.
-        let _ = self.slots.try_reserve(additional);
+        self.slots.reserve(additional);
     }
 
     /// The handles the slab holds records for without growing: those taken and those it has

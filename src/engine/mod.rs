@@ -295,9 +295,10 @@ impl Ipam {
     pub fn reserve(&mut self, region: Region, additional: usize) {
         let rs = self.region_mut(region);
         rs.store.reserve(additional);
-        rs.index.expect_macs(additional.min(Handle::MAX as usize));
         // As far as the slab has room: memory the allocator gave, not a count a caller named.
-        rs.index.expect_handles(rs.store.room());
+        let room = rs.store.room();
+        rs.index.expect_macs(additional.min(room as usize));
+        rs.index.expect_handles(room);
     }
 
     /// Records that `project` belongs to `organization`. A Project never registered belongs to
