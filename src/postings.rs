@@ -225,20 +225,10 @@ impl TagPostings {
         }
     }
 
-    /// Sets memory aside, as a bitset, for the handles below `handles`, so that its inserts up
-    /// to there do not grow it (each growth is a copy of it). Small and sparse postings hold
-    /// no bitset: nothing to do. A hint: memory the allocator refuses is not set aside.
-    pub(crate) fn make_room(&mut self, handles: Handle) {
-        if let TagPostings::Dense { bits, .. } = self {
-            let bytes = (handles as usize).div_ceil(8);
-            if bits.capacity() < bytes {
-                let _ = bits.try_reserve_exact(bytes - bits.len());
-            }
-        }
-    }
-
-    /// Adds `handle`; whether it was not there.
-    pub(crate) fn insert(&mut self, handle: Handle) -> bool {
+    /// Adds `handle`; whether it was not there. A bitset that must grow takes room for the
+    /// handles below `room` at once, if more (a bulk load's, [`crate::Ipam::reserve`]), rather
+    /// than growing again, a copy each time, as they come; 0: no such load.
+    pub(crate) fn insert(&mut self, handle: Handle, room: Handle) -> bool {
         let inserted = match self {
             TagPostings::Small { len, handles } => {
                 let n = usize::from(*len);
@@ -270,7 +260,9 @@ impl TagPostings {
                 if byte >= bits.len() {
                     if byte >= bits.capacity() {
                         // Grow by an eighth at least: amortized O(1) with little slack.
-                        let target = (byte + 1).max(bits.capacity() + bits.capacity() / 8 + 64);
+                        let target = (byte + 1)
+                            .max(bits.capacity() + bits.capacity() / 8 + 64)
+                            .max((room as usize).div_ceil(8));
                         bits.reserve_exact(target - bits.len());
                     }
                     bits.resize(byte + 1, 0);
@@ -345,10 +337,10 @@ impl TagPostings {
     /// Adds `handle`, which the caller knows does not carry the tag (its record's tag list
     /// lacks it). A bitset notes it as a flip, without reading the bitset's line, when `handle`
     /// is within it; other forms [`TagPostings::insert`] it.
-    pub(crate) fn insert_new(&mut self, handle: Handle) {
+    pub(crate) fn insert_new(&mut self, handle: Handle, room: Handle) {
         debug_assert!(!self.contains(handle), "{handle} is a member already");
         if !self.flip(handle, true) {
-            self.insert(handle);
+            self.insert(handle, room);
         }
     }
 
@@ -795,7 +787,7 @@ mod tests {
         h: Handle,
     ) -> Result<(), proptest::test_runner::TestCaseError> {
         if add {
-            proptest::prop_assert_eq!(p.insert(h), plain.insert(h));
+            proptest::prop_assert_eq!(p.insert(h, 0), plain.insert(h));
         } else {
             proptest::prop_assert_eq!(p.remove(h), plain.remove(h));
         }
@@ -817,19 +809,19 @@ mod tests {
     fn warming_reads_only_large_roaring_sets_and_changes_nothing() {
         // Small roaring set: not searched.
         let mut small = TagPostings::default();
-        assert!(small.insert(7));
+        assert!(small.insert(7, 0));
         assert!(!small.warm(7));
         // Large roaring set (every other handle, too dense for a bitset): searched.
         let mut large = TagPostings::default();
         for h in (0..2 * WARM_MIN as u32).step_by(2) {
-            large.insert(h);
+            large.insert(h, 0);
         }
         assert!(matches!(large, TagPostings::Sparse { .. }));
         assert!(large.warm(2) && !large.warm(3) && !large.warm(u32::MAX));
         // Bitset: nothing to read, inside or past its end (a change within it is a flip).
         let mut dense = TagPostings::default();
         for h in (0..64 * DENSE_MIN as u32).step_by(64) {
-            dense.insert(h);
+            dense.insert(h, 0);
         }
         assert!(matches!(dense, TagPostings::Dense { .. }));
         assert!(!dense.warm(64) && !dense.warm(u32::MAX));
@@ -846,15 +838,15 @@ mod tests {
         let mut p = TagPostings::default();
         // One handle in 64: dense once there are enough of them.
         for h in (0..64 * DENSE_MIN as u32).step_by(64) {
-            assert!(p.insert(h));
-            assert!(!p.insert(h));
+            assert!(p.insert(h, 0));
+            assert!(!p.insert(h, 0));
         }
         assert!(matches!(p, TagPostings::Dense { .. }));
         assert_eq!(p.len(), DENSE_MIN);
         assert!(p.contains(64) && !p.contains(65) && !p.contains(u32::MAX));
         assert!(p.check().is_ok());
         // Far above: the bitset grows.
-        assert!(p.insert(64 * DENSE_MIN as u32 + 1000));
+        assert!(p.insert(64 * DENSE_MIN as u32 + 1000, 0));
         assert!(p.contains(64 * DENSE_MIN as u32 + 1000));
         assert!(!p.remove(65) && !p.remove(u32::MAX));
         // Removing most members makes it sparse again, with the same members.
@@ -877,7 +869,7 @@ mod tests {
         let last = 64 * (DENSE_MIN as u32 - 1);
         let top = 64 * DENSE_MIN as u32 + 4000;
         for h in [top, top + 1, top + 64] {
-            assert!(p.insert(h));
+            assert!(p.insert(h, 0));
         }
         assert_eq!(p.page(true, 0, 2), [top + 64, top + 1]);
         for h in [top + 64, top, top + 1] {
@@ -910,11 +902,11 @@ mod tests {
             p.remove(h);
         }
         assert!(matches!(p, TagPostings::Sparse { .. }));
-        assert!(p.insert(1));
+        assert!(p.insert(1, 0));
         assert!(matches!(p, TagPostings::Dense { .. }), "{}", p.len());
         // ...and back when it fills up again.
         for h in (0..span).step_by(2) {
-            p.insert(h);
+            p.insert(h, 0);
         }
         assert!(matches!(p, TagPostings::Sparse { .. }));
         assert_eq!(p.len(), u64::from(span / 2) + 1);
@@ -927,9 +919,9 @@ mod tests {
         let few = DENSE_MIN as u32 - 24;
         let mut p = TagPostings::from_sorted((0..few).map(|h| h * 2));
         let top = 64 * DENSE_MIN as u32;
-        assert!(p.insert(top) && p.remove(top));
+        assert!(p.insert(top, 0) && p.remove(top));
         for h in few..few + 100 {
-            assert!(p.insert(h * 2));
+            assert!(p.insert(h * 2, 0));
         }
         assert!(
             matches!(p, TagPostings::Sparse { bound, .. } if bound < top),
@@ -978,7 +970,7 @@ mod tests {
         let err = low_bound.check().unwrap_err();
         assert!(err.contains("bound 10 below a member"), "{err}");
         let mut fine = TagPostings::default();
-        assert!(fine.insert(100) && fine.check().is_ok());
+        assert!(fine.insert(100, 0) && fine.check().is_ok());
     }
 
     /// The inline form takes no more room than the roaring one: the postings are the 48 bytes
@@ -1030,8 +1022,8 @@ mod tests {
         let mut p = TagPostings::default();
         // Inserted out of order, kept sorted.
         for h in (0..SMALL as u32).rev().map(|k| k * 3) {
-            assert!(p.insert(h));
-            assert!(!p.insert(h));
+            assert!(p.insert(h, 0));
+            assert!(!p.insert(h, 0));
         }
         assert!(matches!(p, TagPostings::Small { .. }) && p.check().is_ok());
         assert_eq!(p.len(), SMALL as u64);
@@ -1039,7 +1031,7 @@ mod tests {
         assert_eq!(p.page(false, 1, 2), [3, 6]);
         assert_eq!(p.page(true, 0, 2), [30, 27]);
         // One more: roaring, with every member.
-        assert!(p.insert(1));
+        assert!(p.insert(1, 0));
         assert!(matches!(p, TagPostings::Sparse { bound: 30, .. }), "{p:?}");
         assert_eq!(p.len(), SMALL as u64 + 1);
         assert!(p.check().is_ok());
@@ -1209,14 +1201,14 @@ mod tests {
             proptest::prop_assert!(dense);
             for (kind, h) in steps {
                 match kind {
-                    0 => proptest::prop_assert_eq!(p.insert(h), plain.insert(h)),
+                    0 => proptest::prop_assert_eq!(p.insert(h, 0), plain.insert(h)),
                     1 => proptest::prop_assert_eq!(p.remove(h), plain.remove(h)),
                     _ if plain.contains(h) => {
                         p.remove_member(h);
                         plain.remove(h);
                     }
                     _ => {
-                        p.insert_new(h);
+                        p.insert_new(h, 0);
                         plain.insert(h);
                     }
                 }
