@@ -166,12 +166,17 @@ impl fmt::Debug for FlatMap {
     }
 }
 
-/// The home slot of `key` in a table of `mask + 1` slots.
-fn home(hasher: KeyedState, mask: usize, key: u64) -> usize {
+/// The hash of `key`, whose low bits place it in a table ([`home`]).
+fn hash(hasher: KeyedState, key: u64) -> usize {
     // Truncation keeps the low bits, which the folded multiply mixes as well as the high.
     #[allow(clippy::cast_possible_truncation)]
     let h = hasher.hash_one(key) as usize;
-    h & mask
+    h
+}
+
+/// The home slot of `key` in a table of `mask + 1` slots.
+fn home(hasher: KeyedState, mask: usize, key: u64) -> usize {
+    hash(hasher, key) & mask
 }
 
 /// The index of `key`'s slot in `table`, a table of `mask + 1` slots of which those past
@@ -255,11 +260,12 @@ impl FlatMap {
     /// homes of many keys in a row lets their cache misses overlap). A hint: it changes nothing
     /// and costs an instruction.
     pub(crate) fn prefetch(&self, key: u64) {
-        if let Some(slot) = self.slots.get(home(self.hasher, mask_of(&self.slots), key)) {
+        let h = hash(self.hasher, key);
+        if let Some(slot) = self.slots.get(h & mask_of(&self.slots)) {
             prefetch(slot);
         }
         // While the map grows, a key not in the new table is looked for in the old one too.
-        if let Some(slot) = self.old.slots.get(home(self.hasher, self.old.mask, key)) {
+        if let Some(slot) = self.old.slots.get(h & self.old.mask) {
             prefetch(slot);
         }
     }
@@ -440,7 +446,7 @@ impl FlatMap {
     /// those slots, and hands their memory back every [`GIVE_BACK`] slots (all of it once the
     /// table is drained).
     ///
-    /// The old table's first slot is free (see [`FlatMap::grow`]), and so are the drained ones
+    /// The old table's first slot is free (see [`FlatMap::prepare`]), and so are the drained ones
     /// past its last: its last slot ends its run, so no other entry's probe passes through it,
     /// and its entry can go without the backward shift a removal needs.
     #[inline(never)]
