@@ -1065,5 +1065,12 @@ mod tests {
             }
         }
         assert_eq!(Walk::new(0).step(), 0);
+        // A chunk picked is the items at the walk's next indices, in its order.
+        let items: Vec<u32> = (100..200).collect();
+        let (mut walk, mut twin) = (Walk::new(items.len()), Walk::new(items.len()));
+        let mut chunk = vec![7];
+        walk.pick(&items, 30, &mut chunk);
+        let want: Vec<u32> = (0..30).map(|_| items[twin.step()]).collect();
+        assert_eq!(chunk, want);
     }
 }

@@ -245,10 +245,7 @@ impl<'a> FloorGet<'a> {
 
 impl Op for FloorGet<'_> {
     fn prepare(&mut self, n: usize) {
-        self.chunk.clear();
-        for _ in 0..n {
-            self.chunk.push(self.ids[self.walk.step()]);
-        }
+        self.walk.pick(&self.ids, n, &mut self.chunk);
     }
 
     fn run(&mut self, n: usize) {

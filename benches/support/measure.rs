@@ -95,6 +95,13 @@ impl Walk {
         }
     }
 
+    /// Replaces `into` with the items of `from` at the next `n` indices: a chunk's ids, picked
+    /// untimed, for timed calls to read in order.
+    pub(crate) fn pick<T: Copy>(&mut self, from: &[T], n: usize, into: &mut Vec<T>) {
+        into.clear();
+        into.extend((0..n).map(|_| from[self.step()]));
+    }
+
     /// The next index (0 when `len` is 0).
     pub(crate) fn step(&mut self) -> usize {
         if self.len == 0 {

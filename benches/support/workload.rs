@@ -417,10 +417,7 @@ impl<'a> Get<'a> {
 
 impl Op for Get<'_> {
     fn prepare(&mut self, n: usize) {
-        self.chunk.clear();
-        for _ in 0..n {
-            self.chunk.push(self.data.ids[self.walk.step()]);
-        }
+        self.walk.pick(&self.data.ids, n, &mut self.chunk);
     }
 
     fn run(&mut self, _n: usize) {
