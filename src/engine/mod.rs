@@ -280,9 +280,9 @@ impl Ipam {
 
     /// Makes room for `additional` more IPs in `region`, so that a bulk load of that many does
     /// not grow the record slab segment by segment; the MAC address postings get as much room
-    /// when the first IP attached to a MAC address comes (that booking sets every slot of the
-    /// table free: 80-96 ms for 10M IPs), and a tag's bitset room for as many IPs when it needs
-    /// to grow, until the next compaction. O(n) in the region's IPs. A hint: a count beyond the
+    /// when the first IP attached to a MAC address comes (a table of zeroed memory, whose pages
+    /// the system writes as the bookings that follow first reach them), and a tag's bitset room
+    /// for as many IPs when it needs to grow, until the next compaction. O(n) in the region's IPs. A hint: a count beyond the
     /// handle space (`u32::MAX` IPs per region) is clamped to it, and memory the allocator
     /// refuses is simply not reserved.
     ///
