@@ -840,6 +840,13 @@ fn region_rows(config: &Config, floors: &mut [FloorTier], table: &mut Table) {
     let in_turn = region_loaded(n, Load::InTurn);
     table.push(load_row("networks in turn, book_ip", in_turn.load, false));
     drop(in_turn);
+    // The same load, reserved, each call timed: the room `reserve` sets aside is taken or
+    // first written by the bookings that use it.
+    let reserved = region_loaded(n, Load::RoundRobinTimed);
+    let slowest = reserved.slowest_booking.expect("timed");
+    drop(reserved);
+    let name = "slowest booking of the load, with Ipam::reserve".to_owned();
+    table.push(slowest_row(name, n, slowest));
     // The same load into an engine not told how many IPs come: its structures grow as they
     // come, and the call that grows one pays for it.
     let unreserved = region_loaded(n, Load::Unreserved);
