@@ -814,7 +814,8 @@ impl Index {
     /// load of IPs with MAC addresses does not grow the MAC postings step by step, and one
     /// without any allocates nothing.
     pub(crate) fn expect_macs(&mut self, additional: usize) {
-        self.by_mac.map.room = additional;
+        let room = &mut self.by_mac.map.room;
+        *room = (*room).max(additional);
     }
 
     /// Makes a tag's bitset take room for the handles below `handles` at once, until the next
@@ -1160,6 +1161,8 @@ mod tests {
     fn expected_macs_are_made_room_for_at_the_first() {
         let mut index = Index::new(KeyedState::default());
         index.expect_macs(1000);
+        // A smaller expectation after it takes nothing back.
+        index.expect_macs(10);
         // Nothing until a MAC address comes...
         assert_eq!(index.by_mac.map.map.heap_bytes(), 0);
         let custom = |i: u8| AttachmentRef {

@@ -282,9 +282,10 @@ impl Ipam {
     /// not grow the record slab segment by segment; the MAC address postings get as much room
     /// when the first IP attached to a MAC address comes (a table of zeroed memory, whose pages
     /// the system writes as the bookings that follow first reach them), and a tag's bitset room
-    /// for as many IPs when it needs to grow, until the next compaction. O(n) in the region's IPs. A hint: a count beyond the
-    /// handle space (`u32::MAX` IPs per region) is clamped to it, and memory the allocator
-    /// refuses is simply not reserved.
+    /// for as many IPs when it needs to grow, until the next compaction. O(n) in the region's
+    /// IPs. A hint: a count beyond the handle space (`u32::MAX` IPs per region) is clamped to
+    /// it, memory the allocator refuses is simply not reserved, and a smaller count than an
+    /// earlier call's takes back none of that call's room.
     ///
     /// Without it, a region grows as its IPs come. The record slab takes one more segment of
     /// 16,384 records when full, moving nothing. Its hash maps (MAC addresses, IPv6 interface
