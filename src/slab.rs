@@ -100,17 +100,19 @@ impl<T> Slab<T> {
     }
 
     /// Sets memory aside for `additional` more elements, segment by segment. A hint: when the
-    /// allocator refuses it, nothing is set aside.
+    /// allocator refuses the memory missing, nothing is set aside (and should it refuse a
+    /// segment after granting the whole, the segments before keep theirs).
     ///
-    /// The allocator is asked for the whole first, as one block it frees at once (untouched,
-    /// its pages never backed): asked segment by segment, it hands out piece after piece of an
-    /// amount it would refuse whole, and `Ipam::reserve(region, usize::MAX)` took the handle
-    /// space's 300 GB of address space, up to the system's limit on mappings.
+    /// The allocator is asked for the missing memory whole first, as one block it frees at
+    /// once (untouched, its pages never backed): asked segment by segment, it hands out piece
+    /// after piece of an amount it would refuse whole, and `Ipam::reserve(region, usize::MAX)`
+    /// took the handle space's 300 GB of address space, up to the system's limit on mappings.
     pub(crate) fn reserve(&mut self, additional: usize) {
-        let Some(total) = self.len.checked_add(additional).filter(|&t| t > 0) else {
+        let Some(total) = self.len.checked_add(additional) else {
             return;
         };
-        if Vec::<T>::new().try_reserve_exact(additional).is_err() {
+        let missing = total.saturating_sub(self.capacity());
+        if missing == 0 || Vec::<T>::new().try_reserve_exact(missing).is_err() {
             return;
         }
         let (last, _) = split(total - 1);
@@ -275,6 +277,14 @@ mod tests {
                         slab.reserve(n);
                         prop_assert!(slab.capacity() >= slab.len() + n);
                         prop_assert!(slab.capacity() >= capacity);
+                        // The room is where the next pushes go: they allocate nothing (half
+                        // of it filled here, the rest left to the operations that follow).
+                        let room = slab.capacity();
+                        for _ in 0..n / 2 {
+                            slab.push(None);
+                            vec.push(None);
+                        }
+                        prop_assert_eq!(slab.capacity(), room);
                     }
                     Op::Shrink(n) => {
                         let capacity = slab.capacity();

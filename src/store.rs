@@ -1255,10 +1255,9 @@ impl Store {
     /// More than the handle space allows is clamped to it; memory that cannot be had is not
     /// reserved (a hint, never a failure).
     pub(crate) fn reserve(&mut self, additional: usize) {
-        let room = (Handle::MAX as usize).saturating_sub(self.slots.len());
-        let additional = additional.min(room);
+        let left = (Handle::MAX as usize).saturating_sub(self.slots.len());
         // Stamped ids need no map entry: only the slab grows.
-        self.slots.reserve(additional);
+        self.slots.reserve(additional.min(left));
     }
 
     /// The handles the slab holds records for without growing: those taken and those it has
