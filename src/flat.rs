@@ -143,13 +143,25 @@ fn prefetch_at(at: *const i8) {
 ///
 /// # Taking room at once
 ///
-/// A table taken whole, for room asked for many entries ([`FlatMap::reserve`]), is taken from
-/// zeroed memory ([`free_table`]): writing it free in the call that takes it was that call's
-/// whole cost, 80-117 ms for the 16M slots of the MAC addresses `Ipam::reserve` expects for 10M
-/// IPs (four runs). Taken zeroed, the call costs nothing measurable and no booking of that load
-/// took over 4.1 ms (four runs; 0.8 ms in two), for the same total load time (9.4-10.8 s
-/// against 9.9-12.1 s): the faults that write its pages come one at a time, with the inserts
-/// that first reach them, twice for a page read first.
+/// Room asked for many entries ([`FlatMap::reserve`]) in a table larger than
+/// [`ROOM_STEP_FROM`] slots is prepared the same way, a step per insert or removal, into a table
+/// of the size asked for ([`FlatMap::prepare_room`]): the call sets the memory aside and writes
+/// a small table and one step, and the inserts that follow allocate nothing. A smaller table,
+/// and room asked for while an old table drains, is taken whole from zeroed memory
+/// ([`free_table`]), which the allocator hands out untouched when it maps it afresh, and zeroes
+/// in the call when it recycles it.
+///
+/// Measured on the MAC addresses `Ipam::reserve` makes room for (the harness row of the slowest
+/// booking of a load with `Ipam::reserve`), against the table taken whole from zeroed memory:
+/// - at 1M IPs (2M slots, 24 MB, memory the harness's earlier loads gave back to glibc), the
+///   slowest booking of the load fell from 0.84-1.33 ms to 57-139 µs (four runs each), as fast
+///   as the same load without `reserve` (65-151 µs);
+/// - at 10M IPs (16M slots, which glibc maps afresh), the row read 1.09-1.10 ms against
+///   4.14-4.22 ms (`--ips 10000000 --quick`, two runs each); in a scratch probe of the same
+///   load, it took as long (7.2-7.7 s against 6.9-9.6 s, four runs each).
+///
+/// Writing the 16M slots free in the call that takes them, as the map once did, took that call
+/// 80-117 ms.
 #[derive(Clone)]
 pub(crate) struct FlatMap {
     /// The table inserts go to: a power of two of slots, or none.
@@ -157,6 +169,8 @@ pub(crate) struct FlatMap {
     /// The next table while it is prepared (its slots set free so far, with room for all), or
     /// none.
     next: Vec<Slot>,
+    /// The slot count `next` is prepared to (a power of two larger than `slots`), while it is.
+    target: usize,
     /// The table being drained into `slots` while the map grows, or none.
     old: Draining,
     /// Entries in both tables.
@@ -196,6 +210,11 @@ const GIVE_BACK: usize = if cfg!(test) { 64 } else { 1 << 16 };
 /// microseconds. Unit tests step from the smallest tables, so that their maps are often
 /// mid-growth.
 const STEP_FROM: usize = if cfg!(test) { 16 } else { 1 << 12 };
+
+/// The most slots a table taken for room asked for many entries at once is taken whole
+/// (192 KiB, written in a few microseconds); a larger one is prepared in steps
+/// ([`FlatMap::prepare_room`]). Unit tests prepare tables of more than 256 slots in steps.
+const ROOM_STEP_FROM: usize = if cfg!(test) { 1 << 8 } else { 1 << 14 };
 
 impl fmt::Debug for FlatMap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -272,6 +291,7 @@ impl FlatMap {
         Self {
             slots: Box::default(),
             next: Vec::new(),
+            target: 0,
             old: Draining::default(),
             len: 0,
             hasher,
@@ -410,8 +430,9 @@ impl FlatMap {
     /// Makes room for `needed` entries, `additional` more than the map holds, when the table
     /// would be over three quarters full; `false` (the map unchanged) when the memory cannot be
     /// had. One more entry in a large table starts preparing a table twice its size, or finds
-    /// room while it is prepared. Otherwise (a small table, room asked for many entries at
-    /// once: a bulk load, which expects to pay for it, or a table seven eighths full before its
+    /// room while it is prepared. Room asked for many entries at once in a large table is
+    /// prepared in steps the same way ([`FlatMap::prepare_room`]). Otherwise (a small table, a
+    /// growth under way that room for many overtakes, or a table seven eighths full before its
     /// successor is ready, which inserts alone never make) a table for `needed` is taken and
     /// filled in one go.
     #[cold]
@@ -423,6 +444,7 @@ impl FlatMap {
                 if self.next.try_reserve_exact(self.slots.len() * 2).is_err() {
                     return false;
                 }
+                self.target = self.slots.len() * 2;
                 self.prepare(PREPARE_STEP);
             }
             if self.growing() || needed.saturating_mul(8) <= self.slots.len().saturating_mul(7) {
@@ -437,12 +459,24 @@ impl FlatMap {
         else {
             return false;
         };
+        if want > ROOM_STEP_FROM && !self.growing() {
+            if let Some(done) = self.prepare_room(want) {
+                return done;
+            }
+        }
+        self.take_whole(want)
+    }
+
+    /// Replaces the table with one of `want` slots, free, and moves every entry into it at
+    /// once; `false` (the map unchanged) when the memory cannot be had. A growth under way ends
+    /// here: a table being prepared is dropped, and the entries of an old table move straight
+    /// to the new one with the current table's.
+    fn take_whole(&mut self, want: usize) -> bool {
         let Some(table) = free_table(want) else {
             return false;
         };
-        // A growth under way ends here: a table being prepared is dropped, and the entries of
-        // an old table move straight to the new one with the current table's.
         self.next = Vec::new();
+        self.target = 0;
         let old = std::mem::take(&mut self.old);
         let full = std::mem::replace(&mut self.slots, table);
         for slot in full.iter().chain(&old.slots).filter(|s| !s.is_free()) {
@@ -451,16 +485,80 @@ impl FlatMap {
         true
     }
 
+    /// Makes room for entries up to three quarters of `want` slots (a power of two larger than
+    /// the table) the way the map grows, while no old table drains: a table of `want` slots (or
+    /// the larger one already being prepared) is set aside and prepared a step per insert or
+    /// removal, and the current table takes inserts meanwhile. When it has too few slots for
+    /// the inserts that preparing takes, it is first replaced with one that has enough, moved in
+    /// one go: a table of a 768th of `want` slots or so, the one thing the call writes besides
+    /// the first step. `Some(false)` (the map unchanged) when the memory cannot be had; `None`
+    /// when that replacement would be no smaller than `want`, which is then better taken whole.
+    ///
+    /// Why not take `want` whole, from zeroed memory: memory an earlier table gave back to the
+    /// allocator is zeroed in the call that takes it (see "Taking room at once" on [`FlatMap`]).
+    fn prepare_room(&mut self, want: usize) -> Option<bool> {
+        let target = if self.preparing() {
+            self.target.max(want)
+        } else {
+            want
+        };
+        // Inserts go to the current table until the next is ready, one step each.
+        let steps = (target - self.next.len()).div_ceil(PREPARE_STEP);
+        let holds = |slots: usize| {
+            slots >= STEP_FROM && self.len.saturating_add(steps).saturating_mul(4) <= slots * 3
+        };
+        let current = if holds(self.slots.len()) {
+            None
+        } else {
+            let slots = (self.len.saturating_add(steps).saturating_mul(4).div_ceil(3))
+                .max(STEP_FROM)
+                .checked_next_power_of_two()?;
+            if slots >= target {
+                return None;
+            }
+            Some(slots)
+        };
+        let had = self.next.capacity();
+        if self
+            .next
+            .try_reserve_exact(target - self.next.len())
+            .is_err()
+        {
+            return Some(false);
+        }
+        if let Some(slots) = current {
+            // The growth under way goes on into the larger target, from the slots prepared.
+            let (next, prepared) = (std::mem::take(&mut self.next), self.target);
+            let taken = self.take_whole(slots);
+            self.next = next;
+            self.target = prepared;
+            if !taken {
+                if self.next.is_empty() {
+                    self.next = Vec::new();
+                } else {
+                    self.next.shrink_to(had);
+                }
+                return Some(false);
+            }
+        }
+        self.target = target;
+        if !self.preparing() {
+            self.prepare(PREPARE_STEP);
+        }
+        Some(true)
+    }
+
     /// Sets the next `step` slots of the table being prepared free; once all are, it becomes
     /// the current table, and the full one the old table to drain.
     #[inline(never)]
     fn prepare(&mut self, step: usize) {
-        let want = self.slots.len() * 2;
+        let want = self.target;
         let more = step.min(want - self.next.len());
         self.next.resize(self.next.len() + more, Slot::FREE);
         if self.next.len() < want {
             return;
         }
+        self.target = 0;
         let next = std::mem::take(&mut self.next).into_boxed_slice();
         let full = std::mem::replace(&mut self.slots, next);
         self.old = Draining {
@@ -543,12 +641,20 @@ impl FlatMap {
         if self.old.slots.first().is_some_and(|s| !s.is_free()) {
             return Err("the old table's first slot holds an entry".into());
         }
-        if (self.preparing() && self.next.len() >= self.slots.len() * 2)
-            || self.next.iter().any(|s| !s.is_free())
-        {
+        let target_fits = if self.preparing() {
+            self.target.is_power_of_two()
+                && self.target > self.slots.len()
+                && self.next.len() < self.target
+                && self.next.capacity() >= self.target
+        } else {
+            self.target == 0
+        };
+        if !target_fits || self.next.iter().any(|s| !s.is_free()) {
             return Err(format!(
-                "a next table of {} slots, not all free",
-                self.next.len()
+                "a next table of {} slots (room for {}) to prepare to {}, not all free",
+                self.next.len(),
+                self.next.capacity(),
+                self.target
             ));
         }
         if self.preparing() && self.growing() {
@@ -608,25 +714,114 @@ mod tests {
         };
         let mut m = FlatMap::with_hasher(KeyedState::new(5));
         m.insert(7, 0);
-        m.reserve(50_000);
+        // At most ROOM_STEP_FROM slots: a table taken whole.
+        m.reserve(180);
+        assert_eq!((m.slots.len(), m.preparing()), (ROOM_STEP_FROM, false));
         let room = m.heap_bytes();
-        for key in 0..50_000 {
+        for key in 0..180 {
             assert_eq!(m.insert(u64::from(key) + 100, value_of(key)), None);
         }
         assert_eq!(m.heap_bytes(), room, "no growth past the room taken");
         assert_eq!(m.get(7), Some(0));
-        for key in 0..50_000 {
+        for key in 0..180 {
             assert_eq!(m.get(u64::from(key) + 100), Some(value_of(key)));
         }
         m.check().unwrap();
+    }
+
+    /// Room for many entries in a large table is prepared a step per insert, as a growth is:
+    /// the call writes a small table and one step, and the inserts that follow allocate
+    /// nothing more (the one table they outgrow is given back as it drains).
+    #[test]
+    fn room_for_many_is_prepared_in_steps() {
+        let key_of = |k: u64| k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        for (before, many) in [(0u64, 50_000u64), (3, 50_000), (100, 700), (2_000, 5_000)] {
+            let mut m = FlatMap::with_hasher(KeyedState::new(before));
+            // Room asked while an old table drains is taken whole (`room_asked_during_a_growth`).
+            let mut before = before;
+            for k in 0.. {
+                if k >= before && !m.growing() {
+                    before = k;
+                    break;
+                }
+                m.insert(key_of(k), k as u32);
+            }
+            m.reserve(many as usize);
+            let target = ((before + many) as usize * 4)
+                .div_ceil(3)
+                .next_power_of_two();
+            assert!(m.preparing(), "{before} then {many}");
+            assert_eq!(m.target, target);
+            assert!(
+                m.next.len() <= 6 * PREPARE_STEP,
+                "{} slots prepared",
+                m.next.len()
+            );
+            assert!(m.slots.len() >= STEP_FROM && m.slots.len() < target);
+            let (small, room) = (m.slots.len(), m.heap_bytes());
+            for k in before..before + many {
+                assert!(m.try_insert(key_of(k), k as u32));
+                let heap = m.heap_bytes();
+                assert!(heap <= room, "{heap} bytes held, {room} taken");
+                assert!(
+                    [small, target].contains(&m.slots.len()),
+                    "a table of {} slots",
+                    m.slots.len()
+                );
+                if k % 97 == 0 {
+                    m.check().unwrap();
+                }
+            }
+            assert!(!m.preparing() && !m.growing());
+            assert_eq!((m.slots.len(), m.heap_bytes()), (target, target * 12));
+            for k in 0..before + many {
+                assert_eq!(m.get(key_of(k)), Some(k as u32));
+            }
+            m.check().unwrap();
+        }
+    }
+
+    /// Room asked for while a table is prepared, or drained, joins or ends that growth, and
+    /// the map answers throughout.
+    #[test]
+    fn room_asked_during_a_growth() {
+        let key_of = |k: u64| k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let mut m = FlatMap::with_hasher(KeyedState::new(4));
+        let mut k = 0;
+        while !m.preparing() || m.slots.len() < 512 {
+            assert!(m.try_insert(key_of(k), k as u32));
+            k += 1;
+        }
+        // Preparing 1,024 slots; room for more than three quarters of them goes on to 2,048,
+        // from the slots prepared so far, while a table twice the size of the current one
+        // (moved in one go) takes the inserts meanwhile.
+        let prepared = m.next.len();
+        m.reserve(1_000 - m.len());
+        assert_eq!((m.target, m.slots.len()), (2048, 1024));
+        assert_eq!(m.next.len(), prepared + PREPARE_STEP);
+        m.check().unwrap();
+        while m.preparing() {
+            assert!(m.try_insert(key_of(k), k as u32));
+            k += 1;
+        }
+        assert_eq!(m.slots.len(), 2048);
+        // Draining: room asked now is taken whole, the old table's entries with it.
+        assert!(m.growing());
+        m.reserve(2_000 - m.len());
+        assert!(!m.growing() && !m.preparing());
+        assert_eq!(m.slots.len(), 4096);
+        m.check().unwrap();
+        for j in 0..k {
+            assert_eq!(m.get(key_of(j)), Some(j as u32));
+        }
     }
 
     #[test]
     fn slots_are_twelve_bytes() {
         assert_eq!(std::mem::size_of::<Slot>(), 12);
         let mut m = FlatMap::with_hasher(KeyedState::new(3));
-        m.reserve(1_000);
-        assert_eq!(m.heap_bytes(), 2048 * 12);
+        m.reserve(100);
+        assert_eq!(m.heap_bytes(), 256 * 12);
     }
 
     #[test]
@@ -703,10 +898,12 @@ mod tests {
                         prop_assert_eq!(m.try_insert(key, value), fresh);
                     }
                     4 => {
-                        // Room for many at once: a growth in one go, an old table drained first.
-                        let more = value as usize % 64;
+                        // Room for many at once: a growth in one go (an old table drained
+                        // first), or one prepared in steps.
+                        let more = value as usize % 600;
                         m.reserve(more);
-                        prop_assert!(m.len() + more <= m.slots.len() * 3 / 4);
+                        let room = if m.preparing() { m.target } else { m.slots.len() };
+                        prop_assert!(m.len() + more <= room * 3 / 4);
                     }
                     _ => prop_assert_eq!(m.remove(key), model.remove(&key)),
                 }

@@ -280,8 +280,8 @@ impl Ipam {
 
     /// Makes room for `additional` more IPs in `region`, so that a bulk load of that many does
     /// not grow the record slab segment by segment; the MAC address postings get as much room
-    /// when the first IP attached to a MAC address comes (a table of zeroed memory, whose pages
-    /// the system writes as the bookings that follow first reach them), and a tag's bitset room
+    /// when the first IP attached to a MAC address comes (a table of that size set aside, and
+    /// set free a slice per booking that follows, as when it grows), and a tag's bitset room
     /// for as many IPs when it needs to grow, until the next compaction. O(n) in the region's
     /// IPs. A hint: a count beyond the handle space (`u32::MAX` IPs per region) is clamped to
     /// it, memory the allocator refuses is simply not reserved, and a smaller count than an
