@@ -1251,13 +1251,17 @@ impl Store {
         handle
     }
 
-    /// Makes room for `additional` more records without growing the slab.
+    /// Makes room for `additional` more records without growing the slab or the sets of its
+    /// handles (live, attached).
     /// More than the handle space allows is clamped to it; memory that cannot be had is not
     /// reserved (a hint, never a failure).
     pub(crate) fn reserve(&mut self, additional: usize) {
         let left = (Handle::MAX as usize).saturating_sub(self.slots.len());
-        // Stamped ids need no map entry: only the slab grows.
+        // Stamped ids need no map entry: only the slab grows, and the sets of its handles.
         self.slots.reserve(additional.min(left));
+        let handles = self.slots.capacity();
+        self.live.reserve(handles);
+        self.attached.reserve(handles);
     }
 
     /// The handles the slab holds records for without growing: those taken and those it has
