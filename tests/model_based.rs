@@ -208,6 +208,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<u16>().prop_map(Op::Get),
         4 => list_spec().prop_map(Op::List),
         1 => Just(Op::Compact),
+        1 => any::<u16>().prop_map(Op::Reserve),
     ]
 }
 

@@ -332,6 +332,9 @@ pub(crate) enum Op {
     /// A compaction of the region, asked for: it reclaims every released slot, however few, and
     /// nothing the API shows changes.
     Compact,
+    /// Room asked for that many more IPs (`Ipam::reserve`): nothing the API shows changes, and
+    /// the bookings that follow take the room (above 12,288, the MAC map's in steps).
+    Reserve(u16),
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1782,6 +1785,10 @@ impl Model {
                     0,
                     "released slots after compact"
                 );
+                Ok(false)
+            }
+            Op::Reserve(n) => {
+                ipam.reserve(REGION, usize::from(*n));
                 Ok(false)
             }
         }
