@@ -143,7 +143,7 @@ fn prefetch_at(at: *const i8) {
 ///
 /// # Taking room at once
 ///
-/// Room asked for many entries ([`FlatMap::reserve`]) in a table larger than
+/// Room asked for many entries ([`FlatMap::reserve`]) that takes a table of more than
 /// [`ROOM_STEP_FROM`] slots is prepared the same way, a step per insert or removal, into a table
 /// of the size asked for ([`FlatMap::prepare_room`]): the call sets the memory aside and writes
 /// a small table and one step, and the inserts that follow allocate nothing. A smaller table,
@@ -430,11 +430,11 @@ impl FlatMap {
     /// Makes room for `needed` entries, `additional` more than the map holds, when the table
     /// would be over three quarters full; `false` (the map unchanged) when the memory cannot be
     /// had. One more entry in a large table starts preparing a table twice its size, or finds
-    /// room while it is prepared. Room asked for many entries at once in a large table is
-    /// prepared in steps the same way ([`FlatMap::prepare_room`]). Otherwise (a small table, a
-    /// growth under way that room for many overtakes, or a table seven eighths full before its
-    /// successor is ready, which inserts alone never make) a table for `needed` is taken and
-    /// filled in one go.
+    /// room while it is prepared. Room asked for many entries at once that takes a table of
+    /// more than [`ROOM_STEP_FROM`] slots is prepared in steps the same way
+    /// ([`FlatMap::prepare_room`]). Otherwise (a small table, a growth under way that room for
+    /// many overtakes, or a table seven eighths full before its successor is ready, which
+    /// inserts alone never make) a table for `needed` is taken and filled in one go.
     #[cold]
     #[inline(never)]
     fn grow(&mut self, needed: usize, additional: usize) -> bool {
