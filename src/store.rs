@@ -1311,7 +1311,26 @@ impl Store {
     }
 
     /// The live record of `id`, read once for the check and the caller.
+    ///
+    /// Inlined, the common case only: an id of the current epoch whose stamp leads to its
+    /// record. Every other case (an id from before a compaction, or that the id map holds) is
+    /// the full lookup, out of line.
+    #[inline]
     pub(crate) fn find(&self, id: IpId) -> Option<&Record> {
+        let (epoch, h) = self.hint(id);
+        if epoch == self.epoch {
+            if let Some(Some(record)) = self.slots.get(h as usize) {
+                if record.id == id {
+                    return Some(record);
+                }
+            }
+        }
+        self.find_slow(id)
+    }
+
+    /// [`Store::find`] by the full lookup.
+    #[inline(never)]
+    fn find_slow(&self, id: IpId) -> Option<&Record> {
         self.lookup(id, |_| {}).map(|(_, record)| record)
     }
 

@@ -324,6 +324,7 @@ impl Ipam {
     ///
     /// # Errors
     /// [`Error::IpNotFound`].
+    #[inline]
     pub fn ip(&self, region: Region, id: IpId) -> Result<IpRef<'_>, Error> {
         let rs = self.region(region);
         let record = rs.store.find(id).ok_or(Error::IpNotFound { id })?;
