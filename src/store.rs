@@ -1156,8 +1156,13 @@ impl Store {
         }
     }
 
-    /// The handle the id map gives for `id`, confirmed.
+    /// The handle the id map gives for `id`, confirmed. An empty map (the common case: only a
+    /// restore's ids and those older than the renumberings kept are mapped) is not looked in.
+    #[inline]
     fn mapped(&self, id: IpId) -> Option<Handle> {
+        if self.ids.len() == 0 && self.collided.is_empty() {
+            return None;
+        }
         self.confirm(id, self.ids.get(id_key(id))).map(|(h, _)| h)
     }
 
