@@ -147,7 +147,8 @@ fn maps_growing_in_steps_answer_throughout() {
 /// that leaves few records gives back whole segments and the slab grows again after it, and an
 /// engine told to `reserve` room (for its records and its tags' bitsets) ends in the same state
 /// as one that grew as it went. Each IP is attached to a MAC address of its own, so that the
-/// reserved engine's MAC map takes its room (a table of zeroed memory) with the first booking.
+/// reserved engine's MAC map takes its room with the first booking (a table of that size, set
+/// free a step per booking while a small one takes them) and then drains into it.
 #[test]
 fn a_slab_of_several_segments_compacts_and_grows_again() {
     const FIRST: usize = 60_000;
