@@ -24,10 +24,11 @@ pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Ut
 }
 
 thread_local! {
-    /// The day (since the epoch) of the last timestamp converted on this thread, and its date:
-    /// the timestamps of one response, and of consecutive ones, mostly fall on one day, and the
-    /// calendar arithmetic of a day is most of a conversion's cost.
-    static LAST_DAY: Cell<(i64, NaiveDate)> = const { Cell::new((i64::MIN, NaiveDate::MIN)) };
+    /// The first microsecond of the day of the last timestamp converted on this thread that
+    /// needed its date, and that date (at first, the epoch's day): the timestamps of one
+    /// response, and of consecutive ones, mostly fall on one day, and the calendar arithmetic of
+    /// a day is most of a conversion's cost.
+    static LAST_DAY: Cell<(i64, NaiveDate)> = const { Cell::new((0, NaiveDate::from_ymd_opt(1970, 1, 1).unwrap())) };
 }
 
 /// Microseconds since the Unix epoch to a timestamp; out-of-range values clamp to the epoch.
@@ -35,18 +36,19 @@ thread_local! {
 /// and the owned `Ip` every call returns converts one or two timestamps.
 #[inline]
 pub(crate) fn from_micros(micros: i64) -> DateTime<Utc> {
-    let day = micros.div_euclid(MICROS_PER_DAY);
-    let in_day = micros.rem_euclid(MICROS_PER_DAY).unsigned_abs();
-    let (last_day, last_date) = LAST_DAY.get();
-    let date = if last_day == day {
-        last_date
-    } else {
-        match date_of_day(day) {
-            Some(date) => date,
-            None => return DateTime::default(),
-        }
-    };
+    let (start, date) = LAST_DAY.get();
+    let in_day = micros.wrapping_sub(start).cast_unsigned();
+    if in_day < MICROS_PER_DAY.cast_unsigned() {
+        return at(date, in_day);
+    }
+    from_micros_of_another_day(micros)
+}
+
+/// `date` at `in_day` microseconds past its midnight (under a day).
+#[inline]
+fn at(date: NaiveDate, in_day: u64) -> DateTime<Utc> {
     // In range by construction: under 86,400 seconds and 10^9 nanoseconds.
+    #[allow(clippy::cast_possible_truncation)]
     let time = NaiveTime::from_num_seconds_from_midnight_opt(
         (in_day / 1_000_000) as u32,
         (in_day % 1_000_000) as u32 * 1000,
@@ -55,17 +57,21 @@ pub(crate) fn from_micros(micros: i64) -> DateTime<Utc> {
     date.and_time(time).and_utc()
 }
 
-/// The date of day `day` since the epoch, kept as this thread's last day; `None` out of range.
+/// [`from_micros`] of a day other than this thread's last: its date, kept as the last day.
 #[cold]
 #[inline(never)]
-fn date_of_day(day: i64) -> Option<NaiveDate> {
+fn from_micros_of_another_day(micros: i64) -> DateTime<Utc> {
+    let day = micros.div_euclid(MICROS_PER_DAY);
+    let in_day = micros.rem_euclid(MICROS_PER_DAY).unsigned_abs();
     // The day's start is in chrono's range whenever a timestamp of the day is.
-    let start = day
-        .checked_mul(MICROS_PER_DAY)
-        .and_then(DateTime::from_timestamp_micros)?;
-    let date = start.date_naive();
-    LAST_DAY.set((day, date));
-    Some(date)
+    let Some(start) = day.checked_mul(MICROS_PER_DAY) else {
+        return DateTime::default();
+    };
+    let Some(date) = DateTime::from_timestamp_micros(start).map(|t| t.date_naive()) else {
+        return DateTime::default();
+    };
+    LAST_DAY.set((start, date));
+    at(date, in_day)
 }
 
 #[cfg(test)]
