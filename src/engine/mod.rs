@@ -291,11 +291,10 @@ impl Ipam {
     /// Without it, a region grows as its IPs come. The record slab takes one more segment of
     /// 16,384 records when full, moving nothing; the bitsets of its handles double, and the
     /// booking that doubles them copies them (0.6-0.8 ms at 4M IPs, in memory the allocator
-    /// could not remap). Its
-    /// hash maps (MAC addresses, IPv6 interface ids) take a table twice the size when full and
-    /// move their entries over a few at a time, in the inserts that follow. A tag's bitset (a
-    /// tag carried by many IPs) grows by an eighth when a booking passes its end, and that
-    /// booking copies it: up to a few milliseconds at millions of IPs.
+    /// could not remap). Its hash maps (MAC addresses, IPv6 interface ids) take a table twice
+    /// the size when full and move their entries over a few at a time, in the inserts that
+    /// follow. A tag's bitset (a tag carried by many IPs) grows by an eighth when a booking
+    /// passes its end, and that booking copies it: up to a few milliseconds at millions of IPs.
     pub fn reserve(&mut self, region: Region, additional: usize) {
         let rs = self.region_mut(region);
         rs.store.reserve(additional);

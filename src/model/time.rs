@@ -28,8 +28,11 @@ thread_local! {
     /// needed its date, and that date (at first, the epoch's day): the timestamps of one
     /// response, and of consecutive ones, mostly fall on one day, and the calendar arithmetic of
     /// a day is most of a conversion's cost.
-    static LAST_DAY: Cell<(i64, NaiveDate)> = const { Cell::new((0, NaiveDate::from_ymd_opt(1970, 1, 1).unwrap())) };
+    static LAST_DAY: Cell<(i64, NaiveDate)> = const { Cell::new((0, EPOCH_DATE)) };
 }
+
+/// The date of the epoch's day, which starts at microsecond 0.
+const EPOCH_DATE: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a valid date");
 
 /// Microseconds since the Unix epoch to a timestamp; out-of-range values clamp to the epoch.
 /// Inlined where it is called: the common case, a day already seen, is a few instructions,
@@ -48,7 +51,6 @@ pub(crate) fn from_micros(micros: i64) -> DateTime<Utc> {
 #[inline]
 fn at(date: NaiveDate, in_day: u64) -> DateTime<Utc> {
     // In range by construction: under 86,400 seconds and 10^9 nanoseconds.
-    #[allow(clippy::cast_possible_truncation)]
     let time = NaiveTime::from_num_seconds_from_midnight_opt(
         (in_day / 1_000_000) as u32,
         (in_day % 1_000_000) as u32 * 1000,
