@@ -143,13 +143,13 @@ fn prefetch_at(at: *const i8) {
 ///
 /// # Taking room at once
 ///
-/// Room asked for many entries ([`FlatMap::reserve`]) that takes a table of more than
-/// [`ROOM_STEP_FROM`] slots is prepared the same way, a step per insert or removal, into a table
-/// of the size asked for ([`FlatMap::prepare_room`]): the call sets the memory aside and writes
-/// a small table and one step, and the inserts that follow allocate nothing. A smaller table,
-/// and room asked for while an old table drains, is taken whole from zeroed memory
-/// ([`free_table`]), which the allocator hands out untouched when it maps it afresh, and zeroes
-/// in the call when it recycles it.
+/// Room asked for many entries ([`FlatMap::reserve`]) is prepared the same way, a step per
+/// insert or removal, into a table of the size asked for: one mechanism,
+/// [`FlatMap::prepare_room`], for both. The call sets the memory aside and writes a small table
+/// and one step, and the inserts that follow allocate nothing. A table of at most
+/// [`STEP_FROM`] slots, and room asked for while an old table drains, is taken whole from
+/// zeroed memory ([`free_table`]), which the allocator hands out untouched when it maps it
+/// afresh, and zeroes in the call when it recycles it.
 ///
 /// Measured on the MAC addresses `Ipam::reserve` makes room for (the harness row of the slowest
 /// booking of a load with `Ipam::reserve`), against the table taken whole from zeroed memory:
@@ -206,15 +206,11 @@ const _: () = assert!(PREPARE_STEP > 16);
 /// costs about 80 µs a MiB here. Unit tests give back every 64 slots.
 const GIVE_BACK: usize = if cfg!(test) { 64 } else { 1 << 16 };
 
-/// The fewest slots a map grows from in steps: a smaller table moves in one go, in a few
-/// microseconds. Unit tests step from the smallest tables, so that their maps are often
-/// mid-growth.
+/// The most slots of a table taken whole (48 KiB, written and filled in a few microseconds): a
+/// larger one is prepared in steps, and the table it grows from, or that takes the inserts
+/// while it is prepared, has at least as many. Unit tests step from the smallest tables, so
+/// that their maps are often mid-growth.
 const STEP_FROM: usize = if cfg!(test) { 16 } else { 1 << 12 };
-
-/// The most slots a table taken for room asked for many entries at once is taken whole
-/// (192 KiB, written in a few microseconds); a larger one is prepared in steps
-/// ([`FlatMap::prepare_room`]). Unit tests prepare tables of more than 256 slots in steps.
-const ROOM_STEP_FROM: usize = if cfg!(test) { 1 << 8 } else { 1 << 14 };
 
 impl fmt::Debug for FlatMap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -414,7 +410,7 @@ impl FlatMap {
         if needed.saturating_mul(4) <= self.slots.len().saturating_mul(3) {
             return true;
         }
-        self.grow(needed, additional)
+        self.grow(needed)
     }
 
     /// A step of the growth under way, if any.
@@ -427,30 +423,16 @@ impl FlatMap {
         }
     }
 
-    /// Makes room for `needed` entries, `additional` more than the map holds, when the table
-    /// would be over three quarters full; `false` (the map unchanged) when the memory cannot be
-    /// had. One more entry in a large table starts preparing a table twice its size, or finds
-    /// room while it is prepared. Room asked for many entries at once that takes a table of
-    /// more than [`ROOM_STEP_FROM`] slots is prepared in steps the same way
-    /// ([`FlatMap::prepare_room`]). Otherwise (a small table, a growth under way that room for
-    /// many overtakes, or a table seven eighths full before its successor is ready, which
-    /// inserts alone never make) a table for `needed` is taken and filled in one go.
+    /// Makes room for `needed` entries when the table would be over three quarters full;
+    /// `false` (the map unchanged) when the memory cannot be had. A table of more than
+    /// [`STEP_FROM`] slots is prepared in steps ([`FlatMap::prepare_room`]), whether one more
+    /// entry outgrows the table (a table twice its size) or room is asked for many at once;
+    /// while it is prepared, the inserts find their room in the current table. Otherwise (a
+    /// small table, or room asked for while an old table drains) a table for `needed` is taken
+    /// and filled in one go.
     #[cold]
     #[inline(never)]
-    fn grow(&mut self, needed: usize, additional: usize) -> bool {
-        if additional == 1 && self.slots.len() >= STEP_FROM && !self.growing() {
-            if !self.preparing() {
-                // A table of at least STEP_FROM slots has room for twice as many.
-                if self.next.try_reserve_exact(self.slots.len() * 2).is_err() {
-                    return false;
-                }
-                self.target = self.slots.len() * 2;
-                self.prepare(PREPARE_STEP);
-            }
-            if self.growing() || needed.saturating_mul(8) <= self.slots.len().saturating_mul(7) {
-                return true;
-            }
-        }
+    fn grow(&mut self, needed: usize) -> bool {
         let Some(want) = needed
             .saturating_mul(4)
             .div_ceil(3)
@@ -459,40 +441,44 @@ impl FlatMap {
         else {
             return false;
         };
-        if want > ROOM_STEP_FROM && !self.growing() {
+        if want > STEP_FROM && !self.growing() {
             if let Some(done) = self.prepare_room(want) {
                 return done;
             }
         }
-        self.take_whole(want)
-    }
-
-    /// Replaces the table with one of `want` slots, free, and moves every entry into it at
-    /// once; `false` (the map unchanged) when the memory cannot be had. A growth under way ends
-    /// here: a table being prepared is dropped, and the entries of an old table move straight
-    /// to the new one with the current table's.
-    fn take_whole(&mut self, want: usize) -> bool {
         let Some(table) = free_table(want) else {
             return false;
         };
+        // A growth under way ends here: a table being prepared is dropped, and the entries of
+        // an old table move straight to the new one with the current table's.
         self.next = Vec::new();
         self.target = 0;
+        self.move_into(table);
+        true
+    }
+
+    /// Makes `table` (free, with room for every entry) the current table, every entry of the
+    /// current and the old table moved into it.
+    fn move_into(&mut self, table: Box<[Slot]>) {
         let old = std::mem::take(&mut self.old);
         let full = std::mem::replace(&mut self.slots, table);
         for slot in full.iter().chain(&old.slots).filter(|s| !s.is_free()) {
             place(&mut self.slots, self.hasher, *slot);
         }
-        true
     }
 
     /// Makes room for entries up to three quarters of `want` slots (a power of two larger than
-    /// the table) the way the map grows, while no old table drains: a table of `want` slots (or
-    /// the larger one already being prepared) is set aside and prepared a step per insert or
-    /// removal, and the current table takes inserts meanwhile. When it has too few slots for
-    /// the inserts that preparing takes, it is first replaced with one that has enough, moved in
-    /// one go: a table of a 768th of `want` slots or so, the one thing the call writes besides
-    /// the first step. `Some(false)` (the map unchanged) when the memory cannot be had; `None`
-    /// when that replacement would be no smaller than `want`, which is then better taken whole.
+    /// the table), while no old table drains: a table of `want` slots (or the larger one
+    /// already being prepared) is set aside and prepared a step per insert or removal, and the
+    /// current table takes the inserts meanwhile, up to seven eighths full. When it cannot take
+    /// the inserts that preparing takes, it is first replaced with one that can, three quarters
+    /// full at most, moved in one go: for room asked for many entries at once, a table of a
+    /// 768th of `want` slots or so, the one thing the call writes besides the first step.
+    /// `Some(false)` (the map unchanged) when the memory cannot be had; `None` when that
+    /// replacement would be no smaller than `want`, which is then better taken whole.
+    ///
+    /// One more entry in a full table asks for twice its slots: its preparation takes a 512th
+    /// of them in inserts, which the table has room for (see [`PREPARE_STEP`]).
     ///
     /// Why not take `want` whole, from zeroed memory: memory an earlier table gave back to the
     /// allocator is zeroed in the call that takes it (see "Taking room at once" on [`FlatMap`]).
@@ -503,22 +489,28 @@ impl FlatMap {
             want
         };
         // Inserts go to the current table until the next is ready, one step each.
-        let steps = (target - self.next.len()).div_ceil(PREPARE_STEP);
-        let holds = |slots: usize| {
-            slots >= STEP_FROM && self.len.saturating_add(steps).saturating_mul(4) <= slots * 3
-        };
-        let current = if holds(self.slots.len()) {
+        let after = self
+            .len
+            .saturating_add((target - self.next.len()).div_ceil(PREPARE_STEP));
+        let holds = self.slots.len() >= STEP_FROM
+            && after.saturating_mul(8) <= self.slots.len().saturating_mul(7);
+        // Memory first, both tables, then the changes: a refusal leaves the map as it was.
+        let replacement = if holds {
             None
         } else {
-            let slots = (self.len.saturating_add(steps).saturating_mul(4).div_ceil(3))
+            let slots = after
+                .saturating_mul(4)
+                .div_ceil(3)
                 .max(STEP_FROM)
                 .checked_next_power_of_two()?;
             if slots >= target {
                 return None;
             }
-            Some(slots)
+            let Some(table) = free_table(slots) else {
+                return Some(false);
+            };
+            Some(table)
         };
-        let had = self.next.capacity();
         if self
             .next
             .try_reserve_exact(target - self.next.len())
@@ -526,20 +518,9 @@ impl FlatMap {
         {
             return Some(false);
         }
-        if let Some(slots) = current {
-            // The growth under way goes on into the larger target, from the slots prepared.
-            let (next, prepared) = (std::mem::take(&mut self.next), self.target);
-            let taken = self.take_whole(slots);
-            self.next = next;
-            self.target = prepared;
-            if !taken {
-                if self.next.is_empty() {
-                    self.next = Vec::new();
-                } else {
-                    self.next.shrink_to(had);
-                }
-                return Some(false);
-            }
+        if let Some(table) = replacement {
+            // No old table drains: only the current table's entries move.
+            self.move_into(table);
         }
         self.target = target;
         if !self.preparing() {
@@ -714,16 +695,16 @@ mod tests {
         };
         let mut m = FlatMap::with_hasher(KeyedState::new(5));
         m.insert(7, 0);
-        // At most ROOM_STEP_FROM slots: a table taken whole.
-        m.reserve(180);
-        assert_eq!((m.slots.len(), m.preparing()), (ROOM_STEP_FROM, false));
+        // At most STEP_FROM slots: a table taken whole.
+        m.reserve(11);
+        assert_eq!((m.slots.len(), m.preparing()), (STEP_FROM, false));
         let room = m.heap_bytes();
-        for key in 0..180 {
+        for key in 0..11 {
             assert_eq!(m.insert(u64::from(key) + 100, value_of(key)), None);
         }
         assert_eq!(m.heap_bytes(), room, "no growth past the room taken");
         assert_eq!(m.get(7), Some(0));
-        for key in 0..180 {
+        for key in 0..11 {
             assert_eq!(m.get(u64::from(key) + 100), Some(value_of(key)));
         }
         m.check().unwrap();
@@ -793,23 +774,30 @@ mod tests {
             k += 1;
         }
         // Preparing 1,024 slots; room for more than three quarters of them goes on to 2,048,
-        // from the slots prepared so far, while a table twice the size of the current one
-        // (moved in one go) takes the inserts meanwhile.
+        // from the slots prepared so far, the current table taking the inserts meanwhile (up to
+        // seven eighths of its 512 slots).
         let prepared = m.next.len();
         m.reserve(1_000 - m.len());
-        assert_eq!((m.target, m.slots.len()), (2048, 1024));
+        assert_eq!((m.target, m.slots.len()), (2048, 512));
+        assert_eq!(m.next.len(), prepared + PREPARE_STEP);
+        m.check().unwrap();
+        // Room for more again goes on to 4,096: too many inserts for the current table, which
+        // a table twice its size (moved in one go) replaces.
+        let prepared = m.next.len();
+        m.reserve(2_000 - m.len());
+        assert_eq!((m.target, m.slots.len()), (4096, 1024));
         assert_eq!(m.next.len(), prepared + PREPARE_STEP);
         m.check().unwrap();
         while m.preparing() {
             assert!(m.try_insert(key_of(k), k as u32));
             k += 1;
         }
-        assert_eq!(m.slots.len(), 2048);
+        assert_eq!(m.slots.len(), 4096);
         // Draining: room asked now is taken whole, the old table's entries with it.
         assert!(m.growing());
-        m.reserve(2_000 - m.len());
+        m.reserve(4_000 - m.len());
         assert!(!m.growing() && !m.preparing());
-        assert_eq!(m.slots.len(), 4096);
+        assert_eq!(m.slots.len(), 8192);
         m.check().unwrap();
         for j in 0..k {
             assert_eq!(m.get(key_of(j)), Some(j as u32));
@@ -820,8 +808,8 @@ mod tests {
     fn slots_are_twelve_bytes() {
         assert_eq!(std::mem::size_of::<Slot>(), 12);
         let mut m = FlatMap::with_hasher(KeyedState::new(3));
-        m.reserve(100);
-        assert_eq!(m.heap_bytes(), 256 * 12);
+        m.reserve(12);
+        assert_eq!(m.heap_bytes(), STEP_FROM * 12);
     }
 
     #[test]
