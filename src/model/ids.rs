@@ -14,6 +14,14 @@ macro_rules! id_type {
         $(#[$doc])*
         #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(transparent)]
+        // 8-byte aligned (a `Uuid` alone is 1): an id is then moved and compared as two 8-byte
+        // words. Aligned to 1, a caller's loop of gets assembled each id's upper half from four
+        // narrow loads, or in another build copied it through the stack in pieces that the
+        // 8-byte reloads of the lookup could not take from (store forwarding fails): an owned
+        // get of an IP in cache took 40 ns in that build, 23 in the other, and 21.4-22.7 ns
+        // aligned (probe, 20k IPs), 15 instructions fewer. Records, `Ip`s and requests kept
+        // their sizes.
+        #[repr(align(8))]
         pub struct $name(Uuid);
 
         impl $name {
@@ -108,5 +116,22 @@ id_type!(
 impl From<IpId> for ResourceId {
     fn from(id: IpId) -> Self {
         Self(id.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ids are 8-byte aligned and no larger for it; the records, views and requests that hold
+    /// them keep their sizes.
+    #[test]
+    fn ids_are_two_aligned_words() {
+        assert_eq!(std::mem::align_of::<IpId>(), 8);
+        assert_eq!(std::mem::size_of::<IpId>(), 16);
+        assert_eq!(std::mem::size_of::<crate::Ip>(), 248);
+        assert_eq!(std::mem::size_of::<crate::BookIpRequest>(), 120);
+        let id: IpId = "3f5c5d9e-8c36-4d1b-9d0e-7a8b2f0c1e2d".parse().unwrap();
+        assert_eq!(id.uuid().to_string(), "3f5c5d9e-8c36-4d1b-9d0e-7a8b2f0c1e2d");
     }
 }
