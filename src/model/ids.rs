@@ -132,6 +132,9 @@ mod tests {
         assert_eq!(std::mem::size_of::<crate::Ip>(), 248);
         assert_eq!(std::mem::size_of::<crate::BookIpRequest>(), 120);
         let id: IpId = "3f5c5d9e-8c36-4d1b-9d0e-7a8b2f0c1e2d".parse().unwrap();
-        assert_eq!(id.uuid().to_string(), "3f5c5d9e-8c36-4d1b-9d0e-7a8b2f0c1e2d");
+        assert_eq!(
+            id.uuid().to_string(),
+            "3f5c5d9e-8c36-4d1b-9d0e-7a8b2f0c1e2d"
+        );
     }
 }
