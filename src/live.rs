@@ -130,6 +130,12 @@ impl LiveSet {
             .try_reserve_exact(blocks.saturating_sub(self.counts.len()));
     }
 
+    /// How many handles the set spans without growing its memory.
+    #[cfg(test)]
+    pub(crate) fn room(&self) -> usize {
+        (self.bits.capacity() * 8).min(self.counts.capacity() * BLOCK)
+    }
+
     /// Spans the handles up to those of `byte`, and on to the end of its word: one growth per
     /// 64 bookings rather than per 8.
     fn grow(&mut self, byte: usize) {

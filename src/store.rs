@@ -1597,6 +1597,12 @@ impl Store {
         self.attachments.compact(&self.live);
         self.attached = self.attached.renumbered(&renumbering);
         self.live = LiveSet::full(n);
+        // Rebuilt at their size, the sets of handles take room again for the slab's: the room
+        // `Store::reserve` gave them would otherwise be lost, and the bookings that follow
+        // would grow them by doubling, copying them.
+        let room = self.slots.capacity();
+        self.live.reserve(room);
+        self.attached.reserve(room);
         self.keep_epochs(&via, &live);
         renumbering
     }
@@ -1835,6 +1841,47 @@ mod tests {
         let id = store.unique_id(draws.next().unwrap(), || draws.next().unwrap());
         assert_eq!(store.push_stamped(record(id)), h);
         (id, h)
+    }
+
+    /// A compaction rebuilds the sets of live and attached handles; they take room again for
+    /// as many handles as the slab keeps room for, so that the room `Store::reserve` gave them
+    /// outlives it as the slab's does (a slab holding at least a quarter of its room keeps it).
+    #[test]
+    fn compaction_keeps_the_handle_sets_room() {
+        let mut store = Store::new(KeyedState::new(3));
+        let mut draws = draws();
+        store.reserve(50_000);
+        let mut handles = Vec::new();
+        for k in 0..20_000u32 {
+            let (id, h) = book(&mut store, &mut draws);
+            if k % 2 == 0 {
+                let attachment = Attachment {
+                    resource_type: ResourceType::Custom,
+                    id: ResourceId::from(id),
+                    mac: None,
+                    name: None,
+                    attached_at: i64::from(k),
+                };
+                store.set_attachment(h, Some(attachment));
+            }
+            handles.push(h);
+        }
+        for &h in handles.iter().skip(1).step_by(7) {
+            store.remove(h);
+        }
+        let room = store.slots.capacity();
+        assert!(room >= 50_000, "{room}");
+        store.compact(0);
+        assert_eq!(store.slots.capacity(), room, "the slab keeps its room");
+        assert!(store.live.room() >= room, "{} < {room}", store.live.room());
+        assert!(
+            store.attached.room() >= room,
+            "{} < {room}",
+            store.attached.room()
+        );
+        assert_eq!(store.len(), 20_000 - 2_857);
+        assert_eq!(store.attached.len(), 10_000 - 1_428);
+        assert!(store.check().is_ok(), "{:?}", store.check());
     }
 
     #[test]

@@ -283,10 +283,11 @@ impl Ipam {
     /// handles by doubling; the MAC address postings get as much room when the first IP
     /// attached to a MAC address comes (a table of that size set aside, and set free a slice per
     /// booking that follows, as when it grows), and a tag's bitset room for as many IPs when it
-    /// needs to grow, until the next compaction. O(n) in the region's IPs. A hint: a count
-    /// beyond the handle space (`u32::MAX` IPs per region) is clamped to it, memory the
-    /// allocator refuses is simply not reserved, and a smaller count than an earlier call's
-    /// takes back none of that call's room.
+    /// needs to grow, until the next compaction. A compaction keeps the slab's room, and its
+    /// handle sets', while the region's IPs fill at least about a quarter of it, and gives back
+    /// room beyond that. O(n) in the region's IPs. A hint: a count beyond the handle space
+    /// (`u32::MAX` IPs per region) is clamped to it, memory the allocator refuses is simply not
+    /// reserved, and a smaller count than an earlier call's takes back none of that call's room.
     ///
     /// Without it, a region grows as its IPs come. The record slab takes one more segment of
     /// 16,384 records when full, moving nothing; the bitsets of its handles double, and the
