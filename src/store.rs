@@ -1104,6 +1104,7 @@ impl Store {
     /// it carry an earlier epoch, most live ids in a region that has compacted. Out of line,
     /// their lookup made an owned get 401 instructions against 301 for an id of the current
     /// epoch (callgrind, 100k IPs); inlined, 350 against 300.
+    #[inline]
     fn hinted(&self, id: IpId) -> Option<Handle> {
         let (epoch, handle) = self.hint(id);
         if epoch == self.epoch {
