@@ -1110,13 +1110,7 @@ impl Store {
         if epoch == self.epoch {
             return Some(handle);
         }
-        self.hinted_before(epoch, handle)
-    }
-
-    /// [`Store::hinted`] of a stamp of an earlier epoch than the current one: a short slice
-    /// searched from its latest epoch, and one 16-byte read.
-    #[inline]
-    fn hinted_before(&self, epoch: u16, handle: Handle) -> Option<Handle> {
+        // An earlier epoch: a short slice searched from its latest, and one 16-byte read.
         let moved = self.moves.iter().rev().find(|m| m.epoch == epoch)?;
         Some(moved.renumber(handle))
     }
@@ -1282,9 +1276,15 @@ impl Store {
         let left = (Handle::MAX as usize).saturating_sub(self.slots.len());
         // Stamped ids need no map entry: only the slab grows, and the sets of its handles.
         self.slots.reserve(additional.min(left));
-        let handles = self.slots.capacity();
-        self.live.reserve(handles);
-        self.attached.reserve(handles);
+        self.reserve_handle_sets();
+    }
+
+    /// Makes room in the sets of live and attached handles for every handle the slab has room
+    /// for, so that bookings up to its capacity do not grow them by doubling (a copy).
+    fn reserve_handle_sets(&mut self) {
+        let room = self.slots.capacity();
+        self.live.reserve(room);
+        self.attached.reserve(room);
     }
 
     /// The handles the slab holds records for without growing: those taken and those it has
@@ -1598,12 +1598,9 @@ impl Store {
         self.attachments.compact(&self.live);
         self.attached = self.attached.renumbered(&renumbering);
         self.live = LiveSet::full(n);
-        // Rebuilt at their size, the sets of handles take room again for the slab's: the room
-        // `Store::reserve` gave them would otherwise be lost, and the bookings that follow
-        // would grow them by doubling, copying them.
-        let room = self.slots.capacity();
-        self.live.reserve(room);
-        self.attached.reserve(room);
+        // Rebuilt at their size, the sets of handles take room again for the slab's, which the
+        // compaction kept: the room `Store::reserve` gave them would otherwise be lost.
+        self.reserve_handle_sets();
         self.keep_epochs(&via, &live);
         renumbering
     }
