@@ -333,7 +333,7 @@ pub(crate) enum Op {
     /// nothing the API shows changes.
     Compact,
     /// Room asked for that many more IPs (`Ipam::reserve`): nothing the API shows changes, and
-    /// the bookings that follow take the room (above 12,288, the MAC map's in steps).
+    /// the bookings that follow take the room (from 3,073 on, the MAC map's in steps).
     Reserve(u16),
 }
 
