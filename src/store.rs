@@ -459,37 +459,42 @@ const RELEASED_SHARE: u64 = 8;
 const RELEASED_MAX: u64 = 1024;
 
 /// How many handles a [`SubnetHandles`] holds in a sorted vector before it moves them to a
-/// roaring bitmap: a /24's worth. Debug builds (the tests) move past 4, so that the model-based
-/// tests, whose subnets hold tens of IPs, go through both forms and between them.
-const FEW: usize = if cfg!(debug_assertions) { 4 } else { 256 };
+/// roaring bitmap: a /22's worth, so that the subnet a Private Network gets by default (1,020
+/// bookable addresses) keeps its handles in the vector whatever its fill. Debug builds (the
+/// tests) move past 4, so that the model-based tests, whose subnets hold tens of IPs, go through
+/// both forms and between them.
+const FEW: usize = if cfg!(debug_assertions) { 4 } else { 1024 };
 
 /// The handles of one subnet's IPs.
 ///
 /// Up to [`FEW`] of them are a sorted vector: a booking appends to it, a few instructions where
-/// a roaring push costs about 90 (callgrind), and a release removes from it in place. Past
-/// that they move to a roaring bitmap, and back to a vector once the subnet is empty again or a
-/// compaction leaves it with few.
+/// an append to a roaring bitmap costs about 110 (callgrind: a tenth of an owned booking in an
+/// empty subnet). Past that they move to a roaring bitmap, and back to a vector once the subnet
+/// is empty again or a compaction leaves it with few.
 ///
-/// In the bitmap, a release only notes its handle in a list, and the set drops the noted
+/// In either form, a release only notes its handle in a list, and the form drops the noted
 /// handles once they are an eighth of it ([`RELEASED_SHARE`], from [`RELEASED_BATCH`] to
-/// [`RELEASED_MAX`]), sorted, in one pass ([`HandleSet::remove_members`]). Removing each
-/// handle as it goes would cost a binary search and, in an array container (up to 4,096
-/// members), a shift of the members above it: in random order, 4 KiB moved per release in a
-/// full container. Noting it is a push, and the pass costs a few members per release. Released
-/// in random order from a /16 holding 4,000 IPs: 129-181 against 100-109 ns a release (harness).
+/// [`RELEASED_MAX`]), sorted, in one pass (a retain over the vector, or
+/// [`HandleSet::remove_members`]). Removing each handle as it goes would cost a binary search
+/// and a shift of the members above it, in the vector or in one of the bitmap's array
+/// containers (up to 4,096 members): in random order, 2 KiB moved per release on average in a
+/// full vector or container, the whole vector for the oldest. Noting it is a push, and the pass
+/// costs a few members per release. Released in random order from a /16 holding 4,000 IPs:
+/// 129-181 against 100-109 ns a release (harness); oldest first from a subnet holding 990, in
+/// the vector, 145 ns one by one (probe).
 /// A subnet filled among thousands of others (consecutive handles go to different networks)
 /// has its handles spread over every container of the region's handle range, about 150 at 10M
 /// IPs: the pass reads them in order, where removing one handle at a time searches them.
-/// Readers see the members only: lists read a vector in place ([`SubnetHandles::sorted`]);
-/// [`SubnetHandles::bitmap`] builds a bitmap of a vector's members, and the set less the noted
-/// handles while some are noted.
+/// Readers see the members only: lists read the vector in place while no release is noted
+/// ([`SubnetHandles::sorted`]); [`SubnetHandles::bitmap`] builds a bitmap of the vector's
+/// members, and the set less the noted handles while some are noted.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct SubnetHandles {
-    /// The members while `set` is empty: at most [`FEW`], in order.
+    /// The members and the noted handles while `set` is empty: at most [`FEW`], in order.
     few: Vec<Handle>,
-    /// The members past [`FEW`], and the noted handles. Empty while `few` holds the members.
+    /// The members and the noted handles past [`FEW`]. Empty while `few` holds them.
     set: HandleSet,
-    /// Released handles still in `set`, in the order released: fewer than
+    /// Released handles still in `few` or `set`, in the order released: fewer than
     /// [`SubnetHandles::released_limit`].
     released: Vec<Handle>,
 }
@@ -536,9 +541,16 @@ impl SubnetHandles {
         }
     }
 
-    /// [`SubnetHandles::append`] to the bitmap, moving the vector's members to it first.
+    /// [`SubnetHandles::append`] to a full vector or to the bitmap. A full vector first drops
+    /// its noted releases, and keeps the handle if that made room; else its members move to
+    /// the bitmap.
     fn append_past_few(&mut self, handle: Handle) {
-        if !self.few.is_empty() {
+        if self.is_few() {
+            self.drop_noted();
+            if self.few.len() < FEW {
+                self.few.push(handle);
+                return;
+            }
             // The vector's memory goes: the subnet holds many now.
             let few = std::mem::take(&mut self.few);
             self.set = HandleSet::from_sorted(few);
@@ -556,35 +568,54 @@ impl SubnetHandles {
         }
     }
 
-    /// Removes `handle`, a member.
+    /// Removes `handle`, a member: notes it, and drops the noted handles from the vector or
+    /// the bitmap once they are [`SubnetHandles::released_limit`], or all of them.
     pub(crate) fn remove(&mut self, handle: Handle) {
-        if self.is_few() {
-            let found = self.few.binary_search(&handle);
-            debug_assert!(found.is_ok(), "handle {handle} is not a member");
-            if let Ok(i) = found {
-                self.few.remove(i);
-            }
+        debug_assert!(
+            self.few.binary_search(&handle).is_ok() || self.set.contains(handle),
+            "handle {handle} is not a member"
+        );
+        self.released.push(handle);
+        let noted = self.released.len() as u64;
+        if noted >= self.released_limit() || noted == self.held() {
+            self.drop_noted();
+        }
+    }
+
+    /// Drops the noted releases from the vector or the bitmap, in one pass.
+    fn drop_noted(&mut self) {
+        if self.released.is_empty() {
             return;
         }
-        debug_assert!(self.set.contains(handle));
-        self.released.push(handle);
-        // Dropped in a batch, or at once when none is left: the vector takes the next ones.
-        let noted = self.released.len() as u64;
-        if noted >= self.released_limit() || noted == self.set.len() {
+        if self.is_few() {
+            self.released.sort_unstable();
+            let mut gone = self.released.iter().copied().peekable();
+            // Both in order: each member is checked against the next noted handle only.
+            self.few.retain(|&h| {
+                while gone.next_if(|&g| g < h).is_some() {}
+                gone.next_if_eq(&h).is_none()
+            });
+            self.released.clear();
+        } else {
             let gone = bitmap_of_noted(&mut self.released);
             self.set.remove_members(&gone);
         }
     }
 
-    /// How many noted releases make the set drop them: an eighth of it, from
+    /// The handles the vector or the bitmap holds: the members and the noted releases.
+    fn held(&self) -> u64 {
+        self.few.len() as u64 + self.set.len()
+    }
+
+    /// How many noted releases make the set drop them: an eighth of what it holds, from
     /// [`RELEASED_BATCH`] to [`RELEASED_MAX`].
     fn released_limit(&self) -> u64 {
-        (self.set.len() / RELEASED_SHARE).clamp(RELEASED_BATCH as u64, RELEASED_MAX)
+        (self.held() / RELEASED_SHARE).clamp(RELEASED_BATCH as u64, RELEASED_MAX)
     }
 
     /// Number of members. O(1).
     pub(crate) fn len(&self) -> u64 {
-        self.few.len() as u64 + self.set.len() - self.released.len() as u64
+        self.held() - self.released.len() as u64
     }
 
     /// The members renumbered by a compaction, in which noted releases, dead handles, drop
@@ -618,24 +649,36 @@ impl SubnetHandles {
     /// The members, in order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = Handle> + '_ {
         let noted = self.noted();
-        let kept = self.set.iter().filter(move |&h| !noted.contains(h));
-        self.few.iter().copied().chain(kept)
+        // One of the two is empty.
+        self.few
+            .iter()
+            .copied()
+            .chain(self.set.iter())
+            .filter(move |&h| !noted.contains(h))
     }
 
-    /// The released handles not yet dropped from the set (dead records).
+    /// The released handles not yet dropped from the vector or the set (dead records).
     pub(crate) fn released(&self) -> &[Handle] {
         &self.released
     }
 
-    /// The members in order, when the vector holds them.
-    pub(crate) fn sorted(&self) -> Option<&[Handle]> {
-        self.is_few().then_some(&self.few[..])
+    /// The members in order, when the vector holds them: the vector itself while no release is
+    /// noted, else the members read off it.
+    pub(crate) fn sorted(&self) -> Option<Cow<'_, [Handle]>> {
+        if !self.is_few() {
+            return None;
+        }
+        Some(if self.released.is_empty() {
+            Cow::Borrowed(&self.few[..])
+        } else {
+            Cow::Owned(self.iter().collect())
+        })
     }
 
     /// The members as a bitmap: borrowed while no release is noted, else built.
     pub(crate) fn bitmap(&self) -> Cow<'_, RoaringBitmap> {
         if self.is_few() {
-            return Cow::Owned(sorted_bitmap(self.few.iter().copied()));
+            return Cow::Owned(sorted_bitmap(self.iter()));
         }
         if self.released.is_empty() {
             return Cow::Borrowed(self.set.bitmap());
@@ -646,15 +689,14 @@ impl SubnetHandles {
     /// Adds the members to `union`, which holds no handle of another subnet's noted releases.
     pub(crate) fn add_to(&self, union: &mut RoaringBitmap) {
         if self.is_few() {
-            *union |= sorted_bitmap(self.few.iter().copied());
+            *union |= sorted_bitmap(self.iter());
             return;
         }
         *union |= self.set.bitmap();
         *union -= &self.noted();
     }
 
-    /// Checks the form, the set's tracked sizes, and that each noted handle is a member of
-    /// it, once.
+    /// Checks the form, the set's tracked sizes, and that each noted handle is held, once.
     pub(crate) fn check(&self) -> Result<(), String> {
         if self.is_few() {
             if self.few.len() > FEW || self.few.windows(2).any(|w| w[0] >= w[1]) {
@@ -668,14 +710,17 @@ impl SubnetHandles {
         }
         self.set.check()?;
         let noted = self.noted();
-        if noted.len() != self.released.len() as u64 || !noted.is_subset(self.set.bitmap()) {
-            return Err("a released handle noted twice or not in the set".into());
+        let held = noted
+            .iter()
+            .all(|h| self.few.binary_search(&h).is_ok() || self.set.contains(h));
+        if noted.len() != self.released.len() as u64 || !held {
+            return Err("a released handle noted twice or not held".into());
         }
         if self.released.len() as u64 >= self.released_limit() {
             return Err(format!(
-                "{} released handles noted, {} in the set",
+                "{} released handles noted, {} held",
                 self.released.len(),
-                self.set.len()
+                self.held()
             ));
         }
         Ok(())
@@ -2291,6 +2336,47 @@ mod tests {
         assert!(set.check().is_err());
     }
 
+    #[test]
+    fn subnet_handles_note_releases_in_the_vector_too() {
+        let mut set = SubnetHandles::default();
+        let few = Handle::try_from(FEW).unwrap();
+        for h in 0..few {
+            set.append(10 * h);
+        }
+        // Noted, not dropped: readers see the members only.
+        set.remove(10);
+        assert_eq!(set.released(), [10]);
+        assert_eq!(set.len(), u64::from(few) - 1);
+        let members: Vec<Handle> = (0..few).filter(|&h| h != 1).map(|h| 10 * h).collect();
+        assert!(matches!(set.sorted(), Some(Cow::Owned(s)) if s == members));
+        assert!(set.iter().eq(members.iter().copied()));
+        assert!(same_members(
+            &set.bitmap(),
+            &members.iter().copied().collect()
+        ));
+        assert!(set.check().is_ok(), "{:?}", set.check());
+        // A full vector drops its noted releases first, and keeps the vector when that made
+        // room.
+        set.append(10 * few);
+        assert!(set.is_few() && set.released().is_empty());
+        assert!(matches!(set.sorted(), Some(Cow::Borrowed(s)) if s.len() == FEW));
+        assert!(set.check().is_ok(), "{:?}", set.check());
+        // Every member noted: the vector drops them all.
+        for h in set.iter().collect::<Vec<_>>() {
+            set.remove(h);
+        }
+        assert_eq!((set.len(), set.few.len(), set.released().len()), (0, 0, 0));
+        // A noted handle that is not held, or noted twice, is caught.
+        set.append(1000);
+        set.append(1001);
+        let mut stranger = set.clone();
+        stranger.released.push(999);
+        assert!(stranger.check().is_err());
+        let mut twice = set.clone();
+        twice.released.extend([1000, 1000]);
+        assert!(twice.check().is_err());
+    }
+
     /// A bitset's bytes end at its last member's byte, whatever the words around it.
     #[test]
     fn bytes_of_words_end_at_the_last_member() {
@@ -2465,6 +2551,9 @@ mod tests {
                 proptest::prop_assert!(same_members(&set.bitmap(), &plain));
                 proptest::prop_assert_eq!(set.len(), plain.len());
                 proptest::prop_assert!(set.iter().eq(plain.iter()));
+                if let Some(sorted) = set.sorted() {
+                    proptest::prop_assert!(sorted.iter().copied().eq(plain.iter()));
+                }
                 let mut union = other.clone();
                 set.add_to(&mut union);
                 proptest::prop_assert_eq!(union, &other | &plain);

@@ -342,7 +342,7 @@ fn subnet_members<'a>(rs: &'a RegionState, slots: &[u32]) -> Posting<'a> {
     match (booked.next(), booked.next()) {
         (None, _) => Posting::Bitmap(Cow::Owned(RoaringBitmap::new())),
         (Some(one), None) => match handles(one).sorted() {
-            Some(few) => Posting::Sorted(Cow::Borrowed(few)),
+            Some(few) => Posting::Sorted(few),
             None => Posting::Bitmap(handles(one).bitmap()),
         },
         _ => Posting::Bitmap(Cow::Owned(slots.iter().fold(
