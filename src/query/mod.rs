@@ -296,18 +296,29 @@ fn filter<'a>(
                     other => tag.among(other.into_bitmap().iter()),
                 }))
             }
-            other => Posting::Bitmap(Cow::Owned({
+            other => {
                 let acc = other.into_bitmap();
                 if acc.len() <= in_subnets {
                     // Few matches: check each one's subnet rather than union the subnets.
                     let allowed: RoaringBitmap = slots.iter().copied().collect();
-                    acc.iter()
-                        .filter(|&h| allowed.contains(rs.store.get(h).subnet))
-                        .collect()
+                    Posting::Bitmap(Cow::Owned(
+                        acc.iter()
+                            .filter(|&h| allowed.contains(rs.store.get(h).subnet))
+                            .collect(),
+                    ))
                 } else {
-                    acc.into_owned() & &*subnet_members(rs, slots).into_bitmap()
+                    match subnet_members(rs, slots) {
+                        // A subnet's few handles (a /22's worth at most), each tested against
+                        // the matches: no bitmap built of them.
+                        Posting::Sorted(few) => Posting::Sorted(Cow::Owned(
+                            few.iter().copied().filter(|&h| acc.contains(h)).collect(),
+                        )),
+                        // The intersection read off both, without a copy of the matches (a
+                        // resource type's or an attached set's of a million IPs is 128 KiB).
+                        members => Posting::Bitmap(Cow::Owned(&*acc & &*members.into_bitmap())),
+                    }
                 }
-            })),
+            }
         };
     }
     if r.attached == Some(false) {
@@ -319,8 +330,7 @@ fn filter<'a>(
     }
     if let Some(needle) = &r.resource_name {
         let named = matches
-            .to_bitmap()
-            .iter()
+            .handles()
             .filter(|&h| {
                 rs.store
                     .get(h)
