@@ -508,6 +508,16 @@ fn bitmap_of_noted(noted: &mut Vec<Handle>) -> RoaringBitmap {
     sorted_bitmap(noted.drain(..))
 }
 
+/// The test of ascending handles against `noted`, sorted: whether each is not among them. A
+/// merge, each handle checked against the next noted one only.
+fn not_noted(noted: &[Handle]) -> impl FnMut(&Handle) -> bool + '_ {
+    let mut gone = noted.iter().copied().peekable();
+    move |&h| {
+        while gone.next_if(|&g| g < h).is_some() {}
+        gone.next_if_eq(&h).is_none()
+    }
+}
+
 impl SubnetHandles {
     /// The set of the sorted `handles`.
     fn from_sorted(handles: impl IntoIterator<Item = Handle>) -> Self {
@@ -589,12 +599,7 @@ impl SubnetHandles {
         }
         if self.is_few() {
             self.released.sort_unstable();
-            let mut gone = self.released.iter().copied().peekable();
-            // Both in order: each member is checked against the next noted handle only.
-            self.few.retain(|&h| {
-                while gone.next_if(|&g| g < h).is_some() {}
-                gone.next_if_eq(&h).is_none()
-            });
+            self.few.retain(not_noted(&self.released));
             self.released.clear();
         } else {
             let gone = bitmap_of_noted(&mut self.released);
@@ -663,22 +668,26 @@ impl SubnetHandles {
     }
 
     /// The members in order, when the vector holds them: the vector itself while no release is
-    /// noted, else the members read off it.
+    /// noted, else the vector less the noted handles, in one merge with them sorted (1,000
+    /// members less 100 noted read through a bitmap of the noted: a list of their network took
+    /// 11.5 µs, against 2.3 µs with none noted).
     pub(crate) fn sorted(&self) -> Option<Cow<'_, [Handle]>> {
         if !self.is_few() {
             return None;
         }
-        Some(if self.released.is_empty() {
-            Cow::Borrowed(&self.few[..])
-        } else {
-            Cow::Owned(self.iter().collect())
-        })
+        if self.released.is_empty() {
+            return Some(Cow::Borrowed(&self.few[..]));
+        }
+        let mut noted = self.released.clone();
+        noted.sort_unstable();
+        let members = self.few.iter().copied().filter(not_noted(&noted)).collect();
+        Some(Cow::Owned(members))
     }
 
     /// The members as a bitmap: borrowed while no release is noted, else built.
     pub(crate) fn bitmap(&self) -> Cow<'_, RoaringBitmap> {
-        if self.is_few() {
-            return Cow::Owned(sorted_bitmap(self.iter()));
+        if let Some(members) = self.sorted() {
+            return Cow::Owned(sorted_bitmap(members.iter().copied()));
         }
         if self.released.is_empty() {
             return Cow::Borrowed(self.set.bitmap());
@@ -688,8 +697,8 @@ impl SubnetHandles {
 
     /// Adds the members to `union`, which holds no handle of another subnet's noted releases.
     pub(crate) fn add_to(&self, union: &mut RoaringBitmap) {
-        if self.is_few() {
-            *union |= sorted_bitmap(self.iter());
+        if let Some(members) = self.sorted() {
+            *union |= sorted_bitmap(members.iter().copied());
             return;
         }
         *union |= self.set.bitmap();
@@ -2307,13 +2316,20 @@ mod tests {
         assert!(set.check().is_ok());
     }
 
-    #[test]
-    fn subnet_handles_move_to_a_bitmap_past_a_few_and_back_once_empty() {
+    /// A vector of handles holding its most, `10 * k` for `k` below [`FEW`], which it returns
+    /// as a handle.
+    fn full_vector() -> (SubnetHandles, Handle) {
         let mut set = SubnetHandles::default();
         let few = Handle::try_from(FEW).unwrap();
         for h in 0..few {
             set.append(10 * h);
         }
+        (set, few)
+    }
+
+    #[test]
+    fn subnet_handles_move_to_a_bitmap_past_a_few_and_back_once_empty() {
+        let (mut set, few) = full_vector();
         assert!(set.is_few() && set.check().is_ok());
         set.append(10 * few);
         assert!(!set.is_few() && set.few.is_empty());
@@ -2338,16 +2354,16 @@ mod tests {
 
     #[test]
     fn subnet_handles_note_releases_in_the_vector_too() {
-        let mut set = SubnetHandles::default();
-        let few = Handle::try_from(FEW).unwrap();
-        for h in 0..few {
-            set.append(10 * h);
-        }
-        // Noted, not dropped: readers see the members only.
+        let (mut set, few) = full_vector();
+        // Noted, not dropped, out of order: readers see the members only.
+        set.remove(30);
         set.remove(10);
-        assert_eq!(set.released(), [10]);
-        assert_eq!(set.len(), u64::from(few) - 1);
-        let members: Vec<Handle> = (0..few).filter(|&h| h != 1).map(|h| 10 * h).collect();
+        assert_eq!(set.released(), [30, 10]);
+        assert_eq!(set.len(), u64::from(few) - 2);
+        let members: Vec<Handle> = (0..few)
+            .filter(|&h| h != 1 && h != 3)
+            .map(|h| 10 * h)
+            .collect();
         assert!(matches!(set.sorted(), Some(Cow::Owned(s)) if s == members));
         assert!(set.iter().eq(members.iter().copied()));
         assert!(same_members(
@@ -2359,7 +2375,7 @@ mod tests {
         // room.
         set.append(10 * few);
         assert!(set.is_few() && set.released().is_empty());
-        assert!(matches!(set.sorted(), Some(Cow::Borrowed(s)) if s.len() == FEW));
+        assert!(matches!(set.sorted(), Some(Cow::Borrowed(s)) if s.len() == FEW - 1));
         assert!(set.check().is_ok(), "{:?}", set.check());
         // Every member noted: the vector drops them all.
         for h in set.iter().collect::<Vec<_>>() {
@@ -2535,7 +2551,12 @@ mod tests {
             let mut appended = RoaringBitmap::new();
             for (release, n, pick) in steps {
                 if release && !plain.is_empty() {
-                    let victims: Vec<u32> = plain.iter().step_by(pick + 1).take(n as usize).collect();
+                    let mut victims: Vec<u32> =
+                        plain.iter().step_by(pick + 1).take(n as usize).collect();
+                    // Released out of order as well: the newest first.
+                    if pick % 2 == 1 {
+                        victims.reverse();
+                    }
                     for v in victims {
                         set.remove(v);
                         plain.remove(v);
