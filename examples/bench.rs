@@ -467,7 +467,8 @@ fn v4_pools(config: &Config, floors: &mut [FloorTier], table: &mut Table) {
         } else {
             &[0, 1, 50, 99]
         };
-        // The 99% pool, kept for the churn timed in turn with the padded 1% pool's below.
+        // The 99% pool of a /16 or /12, kept for the churn timed in turn with the padded 1%
+        // pool's below.
         let mut full = None;
         for &percent in percents {
             let (mut pool, heap) = with_heap(|| v4_pool(prefix, percent));
@@ -505,7 +506,7 @@ fn v4_pools(config: &Config, floors: &mut [FloorTier], table: &mut Table) {
                     ..Row::default()
                 });
             }
-            if percent == 99 {
+            if percent == 99 && prefix != 24 {
                 full = Some(pool);
             }
         }
@@ -517,7 +518,7 @@ fn v4_pools(config: &Config, floors: &mut [FloorTier], table: &mut Table) {
         // two churns are timed in turn, a batch of each, as the rows and their floors are: timed
         // one after the other, a phase of the machine that slowed one of them (the 99% churn
         // read 245-248 ns in two runs, 144-151 in six) moved their ratio past the target.
-        if let (true, Some(mut full)) = (prefix != 24, full.take()) {
+        if let Some(mut full) = full {
             let capacity = (1usize << (32 - prefix)) - 4;
             let live_99 = capacity * 99 / 100;
             let mut pool = v4_pool_padded(prefix, 1, live_99);
