@@ -1274,9 +1274,18 @@ mod tests {
             let desc: Vec<Handle> = all.iter().rev().copied().skip(skip).take(size).collect();
             proptest::prop_assert_eq!(p.page(false, page.0, size), asc);
             proptest::prop_assert_eq!(p.page(true, page.0, size), desc);
-            let candidates = (0..70_000).step_by(7);
-            let among: Vec<Handle> = candidates.clone().filter(|&h| plain.contains(h)).collect();
-            proptest::prop_assert_eq!(p.among(candidates), among);
+            // Every handle (so every flip pending), ascending, descending, and in two ascending
+            // runs, the second from below the first.
+            let every: Vec<Handle> = (0..70_000).collect();
+            let orders = [
+                every.clone(),
+                every.iter().rev().copied().collect(),
+                (35_000..70_000).chain(0..35_000).collect(),
+            ];
+            for order in orders {
+                let among: Vec<Handle> = order.iter().copied().filter(|&h| plain.contains(h)).collect();
+                proptest::prop_assert_eq!(p.among(order.into_iter()), among);
+            }
             // Renumbered with no handle dead: the same members, the flips applied.
             let identity: Vec<Handle> = (0..80_000).collect();
             let r = p.remapped(&crate::store::Renumbering::of_map(&identity));
