@@ -1283,7 +1283,8 @@ mod tests {
                 (35_000..70_000).chain(0..35_000).collect(),
             ];
             for order in orders {
-                let among: Vec<Handle> = order.iter().copied().filter(|&h| plain.contains(h)).collect();
+                let among: Vec<Handle> =
+                    order.iter().copied().filter(|&h| plain.contains(h)).collect();
                 proptest::prop_assert_eq!(p.among(order.into_iter()), among);
             }
             // Renumbered with no handle dead: the same members, the flips applied.
