@@ -90,6 +90,17 @@ impl Default for Flips {
     }
 }
 
+/// The bit of `handle` in a [`Flips::mask`].
+#[inline]
+fn mask_bit(handle: Handle) -> u64 {
+    1 << (handle % 64)
+}
+
+/// The [`Flips::mask`] of `handles`.
+fn mask_of(handles: &[Handle]) -> u64 {
+    handles.iter().fold(0, |m, &h| m | mask_bit(h))
+}
+
 impl Flips {
     fn as_slice(&self) -> &[Handle] {
         &self.handles[..usize::from(self.len)]
@@ -97,7 +108,7 @@ impl Flips {
 
     #[inline]
     fn contains(&self, handle: Handle) -> bool {
-        self.mask & (1 << (handle % 64)) != 0 && self.as_slice().binary_search(&handle).is_ok()
+        self.mask & mask_bit(handle) != 0 && self.as_slice().binary_search(&handle).is_ok()
     }
 
     /// Adds `handle`, or removes it when it is there. At most [`FLIPS_MAX`]: the caller
@@ -109,14 +120,14 @@ impl Flips {
             Ok(i) => {
                 self.handles.copy_within(i + 1..n, i);
                 self.len -= 1;
-                self.mask = self.as_slice().iter().fold(0, |m, &h| m | 1 << (h % 64));
+                self.mask = mask_of(self.as_slice());
             }
             Err(i) => {
                 debug_assert!(n < FLIPS_MAX, "applied when full");
                 self.handles.copy_within(i..n, i + 1);
                 self.handles[i] = handle;
                 self.len += 1;
-                self.mask |= 1 << (handle % 64);
+                self.mask |= mask_bit(handle);
             }
         }
     }
@@ -526,7 +537,7 @@ impl TagPostings {
                 let mask = flips.mask;
                 let flips = flips.as_slice();
                 if flips.len() >= FLIPS_MAX
-                    || mask != flips.iter().fold(0, |m, &h| m | 1 << (h % 64))
+                    || mask != mask_of(flips)
                     || flips.windows(2).any(|w| w[0] >= w[1])
                     || flips.last().is_some_and(|&h| position(h).0 >= bits.len())
                 {
