@@ -35,9 +35,9 @@ use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
 use support::floor::{Floor, FloorBook, FloorGet};
 use support::measure::{drive, Op};
 use support::workload::{
-    list_cases, region, region_keeping_mac_order, v4_pool, v6_pool, Attach, BookAuto, BookSpecific,
-    BookSpread, Change, Churn, Get, List, ListCase, Modify, RegionData, Release, ReleaseInPool,
-    ReleaseOrder, SUBNET_HELD,
+    booked_owned_at, list_cases, region, region_keeping_mac_order, v4_fills, v4_pool, v6_pool,
+    Attach, BookAuto, BookSpecific, BookSpread, Change, Churn, Get, List, ListCase, Modify,
+    RegionData, Release, ReleaseInPool, ReleaseOrder, SUBNET_HELD,
 };
 
 fn region_ips() -> usize {
@@ -74,13 +74,7 @@ fn floor(c: &mut Criterion) {
 
 fn book_v4(c: &mut Criterion) {
     for prefix in [24, 16, 12] {
-        // A /16 at 3% as well, as in the harness: its subnet's handles are past the vector.
-        let percents: &[usize] = if prefix == 16 {
-            &[0, 1, 3, 50, 99]
-        } else {
-            &[0, 1, 50, 99]
-        };
-        let mut pools: Vec<_> = percents
+        let mut pools: Vec<_> = v4_fills(prefix)
             .iter()
             .map(|&percent| (percent, v4_pool(prefix, percent)))
             .collect();
@@ -90,7 +84,7 @@ fn book_v4(c: &mut Criterion) {
                 let label = pool.id.clone();
                 bench(&mut group, &label, &mut BookAuto::new(pool, false));
             }
-            if *percent == 0 || *percent == 3 {
+            if booked_owned_at(*percent) {
                 let label = format!("{}_owned", pool.id);
                 bench(&mut group, &label, &mut BookAuto::new(pool, true));
             }
@@ -98,7 +92,7 @@ fn book_v4(c: &mut Criterion) {
         group.finish();
         let mut group = c.benchmark_group("churn_v4");
         for (percent, pool) in &mut pools {
-            if *percent != 0 && *percent != 3 {
+            if !booked_owned_at(*percent) {
                 let label = pool.id.clone();
                 bench(&mut group, &label, &mut Churn { pool });
             }

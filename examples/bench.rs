@@ -41,10 +41,10 @@ use ipnet::IpNet;
 use support::floor::{Floor, FloorBook, FloorGet};
 use support::measure::{drive, drive_chunks, timer_overhead, Op};
 use support::workload::{
-    engine, list_cases, mac_of, network, other_mac_of, project, region, region_keeping_mac_order,
-    region_loaded, v4_pool, v4_pool_padded, v6_pool, Attach, BookAuto, BookSpecific, BookSpread,
-    Change, Churn, Get, List, ListCase, ListKind, Load, Modify, Pool, RegionData, Release,
-    ReleaseInPool, ReleaseOrder, REGION, SUBNET_HELD,
+    booked_owned_at, engine, list_cases, mac_of, network, other_mac_of, project, region,
+    region_keeping_mac_order, region_loaded, v4_fills, v4_pool, v4_pool_padded, v6_pool, Attach,
+    BookAuto, BookSpecific, BookSpread, Change, Churn, Get, List, ListCase, ListKind, Load, Modify,
+    Pool, RegionData, Release, ReleaseInPool, ReleaseOrder, REGION, SUBNET_HELD,
 };
 
 /// Builds something and returns it with the heap it holds afterwards.
@@ -459,29 +459,20 @@ fn v4_pools(config: &Config, floors: &mut [FloorTier], table: &mut Table) {
     let mut churn_ratios = Vec::new();
     for prefix in [24u8, 16, 12] {
         let mut churn_at = Vec::new();
-        // A /16 at 3% (1,966 IPs) as well: its handles have left the subnet's sorted vector (a
-        // /22's worth) for a roaring bitmap, where the empty pool's chunks of 1,000 bookings
-        // never take them.
-        let percents: &[usize] = if prefix == 16 {
-            &[0, 1, 3, 50, 99]
-        } else {
-            &[0, 1, 50, 99]
-        };
         // The 99% pool of a /16 or /12, kept for the churn timed in turn with the padded 1%
         // pool's below.
         let mut full = None;
-        for &percent in percents {
+        for &percent in v4_fills(prefix) {
             let (mut pool, heap) = with_heap(|| v4_pool(prefix, percent));
             let live = pool.live;
             let floor = nearest(floors, live);
             let label = pool.label.clone();
             let bytes_per_ip = per_ip(heap, live);
             let max_ns = (prefix == 16).then_some(250.0);
-            // Owned as well as borrowed in an empty pool, where the copy weighs most, and in the
-            // /16 at 3%.
+            // The 1% pools are churned only.
             let ways: &[(bool, &str)] = match percent {
-                0 | 3 => &[(false, "book_ip_ref"), (true, "book_ip")],
                 1 => &[],
+                p if booked_owned_at(p) => &[(false, "book_ip_ref"), (true, "book_ip")],
                 _ => &[(false, "book_ip_ref")],
             };
             for &(owned, call) in ways {
@@ -495,7 +486,7 @@ fn v4_pools(config: &Config, floors: &mut [FloorTier], table: &mut Table) {
                 };
                 table.push(floor.row(FloorKind::Book, &mut op, config, spec));
             }
-            if percent != 0 && percent != 3 {
+            if !booked_owned_at(percent) {
                 let ns = measure(&mut Churn { pool: &mut pool }, config);
                 churn_at.push((percent, ns));
                 churn_rows.push(Row {
