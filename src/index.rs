@@ -842,7 +842,7 @@ impl Index {
         // The load the room was for is over, and the handles it named are renumbered.
         self.tags.room = 0;
         for tag in self.tags.tags.iter_mut().flatten() {
-            tag.handles = tag.handles.remapped(renumbering);
+            tag.handles.remap(renumbering);
         }
         for b in &mut self.by_type {
             *b = remapped_bitmap(b, renumbering);
