@@ -123,7 +123,7 @@ impl Default for Ipam {
 /// A region numbers its IP records densely, in booking order, which its list orders and bitset
 /// indexes rely on. A release leaves its record's slot behind; reclaiming those slots renumbers
 /// every live IP's handle in the store, pools and indexes, O(n) in the region's live IPs, in
-/// one call (about 40-50 ms at 1M IPs and 0.5 s at 10M on a 2-core development machine).
+/// one call (about 35-40 ms at 1M IPs and 0.5 s at 10M on a 2-core development machine).
 /// Either the engine picks the moment, or the caller does.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]

@@ -24,7 +24,7 @@ impl Ipam {
     /// With [`Compaction::Automatic`] (the default), the release that leaves more released
     /// record slots than live IPs in the region (and at least 4,096) then compacts the region,
     /// renumbering every live IP's handle in the store, pools and indexes: O(n) in the region's
-    /// live IPs, once per n releases. That one call takes about 40-50 ms at 1M live IPs and
+    /// live IPs, once per n releases. That one call takes about 35-40 ms at 1M live IPs and
     /// 0.5 s at 10M on a 2-core development machine (README, Benchmarks).
     /// [`Ipam::release_ip_set`] compacts the same way. With [`Compaction::Manual`], no release
     /// does: [`Ipam::compact`] does, when the caller chooses.
@@ -102,7 +102,7 @@ impl Ipam {
     /// the IPs released there and renumbers every live IP's handle, in order, in the store,
     /// pools and indexes. Returns the number of slots reclaimed ([`Ipam::released_slots`]
     /// before the call); with none, it does nothing. Every IP, list page and snapshot reads
-    /// the same after as before. O(n) in the region's live IPs: about 40-50 ms at 1M IPs and
+    /// the same after as before. O(n) in the region's live IPs: about 35-40 ms at 1M IPs and
     /// 0.5 s at 10M on a 2-core development machine.
     ///
     /// ```
