@@ -749,11 +749,12 @@ pub(crate) fn sorted_bitmap(handles: impl IntoIterator<Item = Handle>) -> Roarin
 /// The members of `set` renumbered by a compaction (order-preserving, old → new); the dead
 /// drop out.
 ///
-/// Read with roaring's internal iteration (`for_each`, container by container), several times
-/// cheaper per member than its `next`. Where the members are more than one in 128 of the new
-/// span, they are set in a plain bitset that roaring then takes whole (`from_lsb0_bytes`,
-/// container by container); sparser ones are appended one by one. Building the new set by
-/// appending each member, for every set, took half of a compaction's instructions.
+/// Where the members are more than one in 128 of the new span, they are read into a plain
+/// bitset ([`lsb0_bytes`]), renumbered there word by word ([`renumber_in_place`]), and roaring
+/// takes the bitset whole (`from_lsb0_bytes`, container by container). Sparser ones are read
+/// ([`members_of`]), renumbered one by one and written back ([`bitmap_of_sorted`]). Both read
+/// and write through roaring's serialization, never a call per member: building the new set
+/// by appending each member, for every set, took half of a compaction's instructions.
 pub(crate) fn remapped_bitmap(set: &RoaringBitmap, renumbering: &Renumbering) -> RoaringBitmap {
     let new_of = |h: Handle| renumbering.get(h);
     let Some(top) = set.iter().rev().map(new_of).find(|&h| h != Handle::MAX) else {
