@@ -12,7 +12,7 @@
 use roaring::RoaringBitmap;
 
 use crate::postings::{has, page_of_words, position, words};
-use crate::store::{bytes_of_words, renumbered_words, Handle, Renumbering};
+use crate::store::{renumber_in_place, Handle, Renumbering};
 
 /// Handles per counted block.
 const BLOCK: usize = 4096;
@@ -58,11 +58,12 @@ impl LiveSet {
         Self { bits, counts, len }
     }
 
-    /// The set renumbered as a compaction renumbers the live handles (`renumbering`), word by
-    /// word, as dense tag postings are.
-    pub(crate) fn renumbered(&self, renumbering: &Renumbering) -> Self {
-        let words = renumbered_words(self.words(), self.bits.len().div_ceil(8), renumbering);
-        Self::from_bits(bytes_of_words(&words))
+    /// Renumbers the set as a compaction renumbers the live handles (`renumbering`), in place
+    /// and word by word, as dense tag postings are ([`renumber_in_place`]).
+    pub(crate) fn renumber(&mut self, renumbering: &Renumbering) {
+        let mut bits = std::mem::take(&mut self.bits);
+        renumber_in_place(&mut bits, renumbering);
+        *self = Self::from_bits(bits);
     }
 
     /// Adds `handle`; whether it was not there. Cheapest above every handle the set spans,

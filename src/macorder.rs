@@ -498,7 +498,7 @@ impl MacOrder {
             }
             mid.last = renumber(mid.last);
         }
-        self.handles = self.handles.renumbered(renumbering);
+        self.handles.renumber(renumbering);
     }
 
     /// Checks the keys' order, every last key and length, the leaves' and runs' bounds and
