@@ -848,20 +848,11 @@ fn bitmap_of_sorted(members: &[Handle]) -> RoaringBitmap {
 }
 
 /// Sorted, distinct `members` in roaring's serialized layout without run containers
-/// (`RoaringFormatSpec`): an array container for up to [`ARRAY_MAX`] members of a key, a
+/// (`RoaringFormatSpec`): an array container for up to [`ARRAY_LIMIT`] members of a key, a
 /// bitmap for more.
 fn serialized(members: &[Handle]) -> Vec<u8> {
     let containers: Vec<&[Handle]> = members.chunk_by(|a, b| a >> 16 == b >> 16).collect();
-    let data: usize = containers
-        .iter()
-        .map(|c| {
-            if c.len() > ARRAY_MAX {
-                BITMAP_BYTES
-            } else {
-                2 * c.len()
-            }
-        })
-        .sum();
+    let data: usize = containers.iter().map(|c| container_bytes(c.len())).sum();
     let mut serial = Vec::with_capacity(8 + 8 * containers.len() + data);
     serial.extend(NO_RUNS.to_le_bytes());
     serial.extend(
@@ -877,14 +868,10 @@ fn serialized(members: &[Handle]) -> Vec<u8> {
     let mut offset = serial.len() + 4 * containers.len();
     for c in &containers {
         serial.extend(u32::try_from(offset).unwrap_or(u32::MAX).to_le_bytes());
-        offset += if c.len() > ARRAY_MAX {
-            BITMAP_BYTES
-        } else {
-            2 * c.len()
-        };
+        offset += container_bytes(c.len());
     }
     for c in &containers {
-        if c.len() > ARRAY_MAX {
+        if is_bitmap(c.len()) {
             let at = serial.len();
             serial.resize(at + BITMAP_BYTES, 0);
             for &h in *c {
@@ -900,10 +887,23 @@ fn serialized(members: &[Handle]) -> Vec<u8> {
 
 /// The cookie of roaring's serialized layout without run containers.
 const NO_RUNS: u32 = 12_346;
-/// Most members of an array container; more make a bitmap of 65,536 bits.
-const ARRAY_MAX: usize = 4096;
 /// The bytes of a bitmap container.
 const BITMAP_BYTES: usize = 8192;
+
+/// Whether a container of `members` is written as a bitmap (more than [`ARRAY_LIMIT`]), not
+/// as an array.
+fn is_bitmap(members: usize) -> bool {
+    members > ARRAY_LIMIT as usize
+}
+
+/// The bytes a container of `members` takes in the serialized layout.
+fn container_bytes(members: usize) -> usize {
+    if is_bitmap(members) {
+        BITMAP_BYTES
+    } else {
+        2 * members
+    }
+}
 
 /// A container of a serialized bitmap, its bytes as written.
 enum Serialized<'a> {
@@ -950,12 +950,8 @@ fn each_serialized(serial: &[u8], mut each: impl FnMut(u16, Serialized<'_>)) -> 
         } else {
             Some(serial.len())
         };
-        let bytes = if size > ARRAY_MAX {
-            BITMAP_BYTES
-        } else {
-            2 * size
-        };
-        if size == ARRAY_MAX
+        let bytes = container_bytes(size);
+        if size == ARRAY_LIMIT as usize
             || u32_at(offsets + 4 * c).map(|o| o as usize) != Some(at)
             || end != Some(at + bytes)
         {
@@ -966,7 +962,7 @@ fn each_serialized(serial: &[u8], mut each: impl FnMut(u16, Serialized<'_>)) -> 
         };
         each(
             key,
-            if size > ARRAY_MAX {
+            if is_bitmap(size) {
                 Serialized::Bitmap(data)
             } else {
                 Serialized::Array(data)
