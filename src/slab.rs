@@ -136,19 +136,6 @@ impl<T> Slab<T> {
         }
     }
 
-    /// Drops the elements from `len` on, keeping the memory.
-    #[cfg(test)]
-    pub(crate) fn truncate(&mut self, len: usize) {
-        if len >= self.len {
-            return;
-        }
-        let (s, at) = split(len);
-        for (i, segment) in self.segments.iter_mut().enumerate().skip(s) {
-            segment.truncate(if i == s { at } else { 0 });
-        }
-        self.len = len;
-    }
-
     /// Gives back the memory of whole segments beyond room for `min` elements (or the
     /// elements held, if more), and when one segment is left, its room beyond that.
     pub(crate) fn shrink_to(&mut self, min: usize) {
@@ -305,7 +292,8 @@ mod tests {
                         prop_assert_eq!(&seen, &vec);
                     }
                     Op::Truncate(n) => {
-                        slab.truncate(n);
+                        // Keeping the first `n` forgets the rest, as a truncation drops them.
+                        slab.keep(0..n.min(slab.len()), |_| {});
                         vec.truncate(n);
                     }
                     Op::Reserve(n) => {
@@ -434,8 +422,8 @@ mod tests {
         // Past what was set aside, the last segment becomes whole.
         slab.push(8);
         assert_eq!(slab.capacity(), 4 * SEGMENT);
-        // Truncated, the slab keeps its memory until shrunk.
-        slab.truncate(5);
+        // Cut to its first elements, the slab keeps its memory until shrunk.
+        slab.keep(0..5, |_| {});
         assert_eq!(slab.capacity(), 4 * SEGMENT);
         slab.shrink_to(0);
         assert_eq!(slab.capacity(), 5);
