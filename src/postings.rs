@@ -214,11 +214,10 @@ impl TagPostings {
                 *self = TagPostings::Sparse { set, bound };
                 self.reshape();
             }
-            // Word by word, off the ended epoch's dead bits, in place: the live handles of old
-            // word `i` are renumbered, in order, from `64 * i` less the dead before it, so the
-            // word's members, squeezed out of its dead positions, go there whole. Member by
-            // member through the map (4 bytes a handle, read again for every tag), the 100
-            // dense tags of a 10M-IP region took 363-445 ms of its compaction, 134 ms so.
+            // In place, word by word off the ended epoch's dead bits ([`renumber_in_place`]).
+            // Member by member through the map (4 bytes a handle, read again for every tag),
+            // the 100 dense tags of a 10M-IP region took 363-445 ms of its compaction, 134 ms
+            // word by word.
             TagPostings::Dense { bits, flips, .. } => {
                 apply_flips(bits, flips);
                 renumber_in_place(bits, renumbering);
@@ -659,6 +658,16 @@ pub(crate) fn words(
 /// the bits lazily took 20 % more.
 fn handles_of_words(words: impl Iterator<Item = (usize, u64)>, count: u64) -> Vec<Handle> {
     let mut handles = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+    push_handles_of_words(words, &mut handles);
+    handles
+}
+
+/// Appends the set bits of `words` (numbered 64-bit words, in order) to `handles`, as
+/// [`handles_of_words`] gives them.
+pub(crate) fn push_handles_of_words(
+    words: impl Iterator<Item = (usize, u64)>,
+    handles: &mut Vec<Handle>,
+) {
     for (i, mut word) in words {
         let base = Handle::try_from(i * 64).unwrap_or(Handle::MAX);
         while word != 0 {
@@ -666,7 +675,6 @@ fn handles_of_words(words: impl Iterator<Item = (usize, u64)>, count: u64) -> Ve
             word &= word - 1;
         }
     }
-    handles
 }
 
 /// The `size` set bits that follow the first `start` of `words` (numbered 64-bit words, in the

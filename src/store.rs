@@ -769,7 +769,7 @@ pub(crate) fn remapped_bitmap(set: &RoaringBitmap, renumbering: &Renumbering) ->
         });
         return bitmap_of_sorted(&members);
     }
-    // Dense: the old words, then renumbered word by word, as dense tag postings are.
+    // Dense: the members as a bitset, renumbered word by word, as dense tag postings are.
     // Members past the old handles are dead.
     let old_words = set
         .max()
@@ -823,13 +823,9 @@ fn members_of(set: &RoaringBitmap) -> Vec<Handle> {
                         .map(|v| high | Handle::from(u16::from_le_bytes([v[0], v[1]]))),
                 ),
                 Serialized::Bitmap(bytes) => {
-                    for (i, chunk) in bytes.chunks_exact(8).enumerate() {
-                        let mut word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-                        while word != 0 {
-                            members.push(high | (i as Handle * 64 + word.trailing_zeros()));
-                            word &= word - 1;
-                        }
-                    }
+                    let first = usize::from(key) * (BITMAP_BYTES / 8);
+                    let words = crate::postings::words(bytes, 0).map(|(i, w)| (first + i, w));
+                    crate::postings::push_handles_of_words(words, &mut members);
                 }
             }
         });
