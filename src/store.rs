@@ -19,6 +19,7 @@ use crate::model::ids::{IpId, ResourceId};
 use crate::model::ip::{CustomResource, Reverse};
 use crate::model::mac::MacAddress;
 use crate::model::request::ServiceResource;
+use crate::postings::{position, push_handles_of_words, words};
 use crate::recency::RecencyLog;
 use crate::slab::Slab;
 
@@ -798,11 +799,17 @@ fn lsb0_bytes(set: &RoaringBitmap, len: usize) -> Vec<u8> {
     }
     bits.fill(0);
     for h in set {
-        if let Some(byte) = bits.get_mut(h as usize / 8) {
-            *byte |= 1 << (h % 8);
-        }
+        set_member(&mut bits, h);
     }
     bits
+}
+
+/// Sets bit `h` of `bits` ([`position`]), if within it.
+fn set_member(bits: &mut [u8], h: Handle) {
+    let (byte, bit) = position(h);
+    if let Some(b) = bits.get_mut(byte) {
+        *b |= bit;
+    }
 }
 
 /// The members of `set`, in order, read off roaring's serialization ([`each_serialized`]):
@@ -824,8 +831,8 @@ fn members_of(set: &RoaringBitmap) -> Vec<Handle> {
                 ),
                 Serialized::Bitmap(bytes) => {
                     let first = usize::from(key) * (BITMAP_BYTES / 8);
-                    let words = crate::postings::words(bytes, 0).map(|(i, w)| (first + i, w));
-                    crate::postings::push_handles_of_words(words, &mut members);
+                    let words = words(bytes, 0).map(|(i, w)| (first + i, w));
+                    push_handles_of_words(words, &mut members);
                 }
             }
         });
@@ -871,8 +878,7 @@ fn serialized(members: &[Handle]) -> Vec<u8> {
             let at = serial.len();
             serial.resize(at + BITMAP_BYTES, 0);
             for &h in *c {
-                let low = (h & 0xFFFF) as usize;
-                serial[at + low / 8] |= 1 << (low % 8);
+                set_member(&mut serial[at..], h & 0xFFFF);
             }
         } else {
             serial.extend(c.iter().flat_map(|&h| ((h & 0xFFFF) as u16).to_le_bytes()));
@@ -983,11 +989,8 @@ fn set_serialized(serial: &[u8], bits: &mut [u8]) -> bool {
             }
             Serialized::Array(values) => {
                 for value in values.chunks_exact(2) {
-                    let low = usize::from(u16::from_le_bytes([value[0], value[1]]));
-                    let h = usize::from(key) << 16 | low;
-                    if let Some(byte) = bits.get_mut(h / 8) {
-                        *byte |= 1 << (h % 8);
-                    }
+                    let low = Handle::from(u16::from_le_bytes([value[0], value[1]]));
+                    set_member(bits, Handle::from(key) << 16 | low);
                 }
             }
         }
