@@ -285,6 +285,23 @@ pub struct ApiError {
     pub error_type: String,
 }
 
+impl ApiError {
+    /// An error of `error_type` with its `status` and fixed `message`, naming no resource and
+    /// giving no details: the fields every error sets, the others for the caller to add.
+    pub(crate) fn envelope(status: u16, error_type: &str, message: &str) -> Self {
+        Self {
+            status,
+            details: None,
+            message: message.to_owned(),
+            resource: None,
+            resource_id: None,
+            precondition: None,
+            help_message: None,
+            error_type: error_type.to_owned(),
+        }
+    }
+}
+
 impl Error {
     /// The HTTP status of the error's response.
     #[must_use]
@@ -307,16 +324,8 @@ impl Error {
     /// The error as the API returns it: status and JSON body.
     #[must_use]
     pub fn to_api_error(&self) -> ApiError {
-        let base = |status: u16, message: &str| ApiError {
-            status,
-            details: None,
-            message: message.to_owned(),
-            resource: None,
-            resource_id: None,
-            precondition: None,
-            help_message: None,
-            error_type: self.error_type().to_owned(),
-        };
+        let base =
+            |status: u16, message: &str| ApiError::envelope(status, self.error_type(), message);
         match self.row() {
             Row::NotFound(resource, id) => ApiError {
                 resource: Some(resource.to_owned()),

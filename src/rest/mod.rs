@@ -198,7 +198,7 @@ fn unknown_path(method: &str, path: &str) -> Response {
         resource: Some("path".to_owned()),
         resource_id: Some(format!("{} {}", clip(method), clip(path))),
         help_message: Some("no such endpoint in ipam v1 or vpc v2".to_owned()),
-        ..envelope(404, "not_found", "resource is not found")
+        ..ApiError::envelope(404, "not_found", "resource is not found")
     };
     Response::json(404, &api)
 }
@@ -210,7 +210,7 @@ fn method_not_allowed(method: &str, allowed: &[&str]) -> Response {
             "method {} is not allowed here: expected one of {allow}",
             clip(method)
         )),
-        ..envelope(405, "method_not_allowed", "method not allowed")
+        ..ApiError::envelope(405, "method_not_allowed", "method not allowed")
     };
     let mut response = Response::json(405, &api);
     response.headers.push(("Allow", allow));
@@ -222,22 +222,9 @@ fn body_too_large(len: usize) -> Response {
         help_message: Some(format!(
             "the body must be at most {MAX_BODY_BYTES} bytes, found {len} or more"
         )),
-        ..envelope(413, "invalid_request", "request entity too large")
+        ..ApiError::envelope(413, "invalid_request", "request entity too large")
     };
     Response::json(413, &api)
-}
-
-fn envelope(status: u16, error_type: &str, message: &str) -> ApiError {
-    ApiError {
-        status,
-        details: None,
-        message: message.to_owned(),
-        resource: None,
-        resource_id: None,
-        precondition: None,
-        help_message: None,
-        error_type: error_type.to_owned(),
-    }
 }
 
 /// Shortens hostile input before it is echoed in an error body.
