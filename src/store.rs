@@ -2646,7 +2646,6 @@ mod tests {
         assert!(twice.check().is_err());
     }
 
-    /// A bitset's bytes end at its last member's byte, whatever the words around it.
     /// The bitset of a set's members, member by member.
     fn plain_bytes(set: &RoaringBitmap, len: usize) -> Vec<u8> {
         let mut bits = vec![0u8; len];
