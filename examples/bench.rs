@@ -211,6 +211,14 @@ impl FloorKind {
         }
     }
 
+    /// What its rows call it.
+    fn label(self) -> &'static str {
+        match self {
+            FloorKind::ChainedGet => "get, each lookup after the last",
+            _ => self.name(),
+        }
+    }
+
     /// This floor of `floor`, as an operation to time.
     fn op(self, floor: &mut Floor) -> Box<dyn Op + '_> {
         match self {
@@ -444,12 +452,8 @@ fn timed_floor(live: usize, config: &Config, table: &mut Table, suffix: &str) ->
     let mut floor = Floor::new(live, 1);
     let alone_ns = FloorKind::ALL.map(|kind| measure(&mut *kind.op(&mut floor), config));
     for (kind, ns) in FloorKind::ALL.into_iter().zip(alone_ns) {
-        let what = match kind {
-            FloorKind::ChainedGet => "get, each lookup after the last",
-            _ => kind.name(),
-        };
         table.push(Row {
-            name: format!("floor {what}{suffix}"),
+            name: format!("floor {}{suffix}", kind.label()),
             live: Some(live),
             value: time(ns),
             ..Row::default()
@@ -473,7 +477,7 @@ fn floors_again(config: &Config, floors: &[FloorTier], table: &mut Table) {
         let (_, again) = timed_floor(tier.live, config, table, " (end)");
         for ((kind, start), end) in FloorKind::ALL.into_iter().zip(tier.alone_ns).zip(again) {
             table.push(Row {
-                name: format!("floor {}, end / start", kind.name()),
+                name: format!("floor {}, end / start", kind.label()),
                 live: Some(tier.live),
                 value: format!("{:.2}x", end / start),
                 ..Row::default()
