@@ -461,6 +461,42 @@ mod tests {
         }
     }
 
+    /// Renumbered by a compaction, the set holds the new numbers of its live members (its dead
+    /// ones dropped), with counts that match: across several blocks, members straddling the
+    /// words they squeeze into, and the dead both among and outside the members.
+    #[test]
+    fn a_renumbered_set_holds_the_new_numbers_of_its_live_members() {
+        let old_len: Handle = 3 * BLOCK as Handle + 77;
+        // Every third handle died, and the ones from 5000 to 6999.
+        let dead = |h: Handle| h % 3 == 1 || (5000..7000).contains(&h);
+        let mut next = 0;
+        let map: Vec<Handle> = (0..old_len)
+            .map(|h| {
+                if dead(h) {
+                    Handle::MAX
+                } else {
+                    next += 1;
+                    next - 1
+                }
+            })
+            .collect();
+        let renumbering = Renumbering::of_map(&map);
+        let mut set = LiveSet::default();
+        let members: Vec<Handle> = (0..old_len).filter(|h| h % 5 != 0).collect();
+        for &h in &members {
+            set.insert(h);
+        }
+        set.renumber(&renumbering);
+        let want: Vec<Handle> = members
+            .iter()
+            .map(|&h| map[h as usize])
+            .filter(|&h| h != Handle::MAX)
+            .collect();
+        assert_eq!(plain(&set), want);
+        assert_eq!(set.len(), want.len() as u64);
+        assert!(set.check().is_ok(), "{:?}", set.check());
+    }
+
     #[test]
     fn a_wrong_count_is_caught() {
         let mut set = LiveSet::full(5000);
