@@ -726,6 +726,10 @@ impl Index {
     }
 
     /// The tags of the tag list `set` by name, in the order given.
+    pub(crate) fn tag_names_opt(&self, set: u32) -> Option<&Tags> {
+        self.tag_sets.sets.get(set as usize).map(|s| &s.names)
+    }
+
     pub(crate) fn tag_names(&self, set: u32) -> &Tags {
         self.tag_sets.names(set)
     }

@@ -198,6 +198,10 @@ impl Registry {
     // A plain `#[inline]` left these out of line in booking (callgrind: 11 instructions a booking).
     #[allow(clippy::inline_always)]
     #[inline(always)]
+    pub(crate) fn subnet_opt(&self, slot: u32) -> Option<&SubnetRecord> {
+        self.subnets.get(slot as usize)?.as_ref()
+    }
+
     pub(crate) fn subnet(&self, slot: u32) -> &SubnetRecord {
         self.subnets[slot as usize]
             .as_ref()

@@ -120,23 +120,28 @@ pub(crate) struct Record {
     inline: InlineAttachment,
 }
 
-/// A record's resource type and MAC address, both optional, packed in one word: bits 0-7 hold
-/// the type's index plus one (0: none), bit 8 whether a MAC is set, bits 16-63 the MAC's bytes.
-/// Bit 15 is always set: the word is never zero, which leaves `Option<Record>` the niche that
-/// keeps it 72 bytes (an `Option<ResourceType>` had one to spare).
+/// A record's resource type and MAC address, both optional, packed in one word: bits 0-48
+/// hold the MAC address's own word ([`MacAddress::word`]; 0: none), bits 56-63 the type's
+/// index plus one (0: none). Bit 55 is always set: the word is never zero, which leaves
+/// `Option<Record>` the niche that keeps it 72 bytes (an `Option<ResourceType>` had one to
+/// spare).
 ///
 /// As two `Option` fields, a new record's were written in three narrow stores (a tag byte, the
 /// MAC in four and two bytes) which its copy into the slab then read back as one 8-byte load.
 /// A load that no single store covers waits for them to reach the cache (store-to-load
 /// forwarding fails): that load held 16 % of the samples in `book_ip_ref`'s own code. As one
 /// word, written in one store, `book_ip_ref` in an empty /16 took 61.6 instead of 63.2 ns
-/// (probe, medians of four alternating runs).
+/// (probe, medians of four alternating runs). The MAC address is its own word, so that
+/// reading it back is one mask (`fill_common`, in `engine/view.rs`, says why that counts).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct InlineAttachment(NonZeroU64);
 
 impl InlineAttachment {
     /// The bit set in every word.
-    const SET: u64 = 1 << 15;
+    const SET: u64 = 1 << 55;
+
+    /// Where the type's index plus one starts.
+    const TYPE_SHIFT: u32 = 56;
 
     /// No resource, no MAC.
     const NONE: Self = Self::of(0);
@@ -151,32 +156,23 @@ impl InlineAttachment {
 
     /// Attached to a resource of `resource_type`, with `mac` if any.
     fn attached(resource_type: ResourceType, mac: Option<MacAddress>) -> Self {
-        let t = resource_type.index() as u64 + 1;
-        let m = mac.map_or(0, |m| {
-            let mut bytes = [0u8; 8];
-            bytes[2..].copy_from_slice(&m.octets());
-            u64::from_le_bytes(bytes) | 1 << 8
-        });
-        Self::of(t | m)
+        let t = (resource_type.index() as u64 + 1) << Self::TYPE_SHIFT;
+        Self::of(t | mac.map_or(0, MacAddress::word))
     }
 
     /// Whether a resource is attached.
     fn is_attached(self) -> bool {
-        self.0.get() & 0xff != 0
+        self.0.get() >> Self::TYPE_SHIFT != 0
     }
 
     fn resource_type(self) -> Option<ResourceType> {
-        let t = (self.0.get() & 0xff) as usize;
+        let t = (self.0.get() >> Self::TYPE_SHIFT) as usize;
         ResourceType::from_index(t.wrapping_sub(1))
     }
 
+    #[inline]
     fn mac(self) -> Option<MacAddress> {
-        (self.0.get() & 1 << 8 != 0).then(|| {
-            let bytes = self.0.get().to_le_bytes();
-            let mut mac = [0u8; 6];
-            mac.copy_from_slice(&bytes[2..]);
-            MacAddress::new(mac)
-        })
+        MacAddress::from_word(self.0.get() & MacAddress::WORD_BITS)
     }
 }
 
@@ -1616,6 +1612,14 @@ impl Store {
 
     pub(crate) fn handle(&self, id: IpId) -> Option<Handle> {
         self.handle_warming(id, |_| {})
+    }
+
+    /// The live record of `id` when its stamp leads to it; `None` when it does not, whether
+    /// `id` is live or not ([`Store::find`] tells).
+    #[inline]
+    pub(crate) fn find_stamped(&self, id: IpId) -> Option<&Record> {
+        let h = self.hinted(id)?;
+        self.slots.get(h as usize)?.as_ref().filter(|r| r.id == id)
     }
 
     /// The live record of `id`, read once for the check and the caller.

@@ -1,5 +1,6 @@
 //! Reading IPs: one by id, or a filtered, ordered page.
 
+use crate::engine::view::IpRef;
 use crate::engine::{validate, Ipam};
 use crate::error::Error;
 use crate::model::enums::Region;
@@ -18,6 +19,17 @@ impl Ipam {
     /// [`Error::IpNotFound`].
     #[inline]
     pub fn get_ip(&self, region: Region, id: IpId) -> Result<Ip, Error> {
+        let rs = self.region(region);
+        match rs.store.find_stamped(id) {
+            Some(record) => Ok(IpRef::of_record(rs, record).to_ip()),
+            None => self.get_ip_unstamped(region, id),
+        }
+    }
+
+    /// [`Ipam::get_ip`] of an id whose stamp does not lead to its record.
+    #[cold]
+    #[inline(never)]
+    fn get_ip_unstamped(&self, region: Region, id: IpId) -> Result<Ip, Error> {
         Ok(self.ip(region, id)?.to_ip())
     }
 

@@ -12,8 +12,9 @@ use crate::model::enums::{Region, ResourceType};
 use crate::model::ids::{IpId, PrivateNetworkId, ProjectId, ResourceId, SubnetId, VpcId};
 use crate::model::ip::{Ip, Resource, Reverse, Source};
 use crate::model::mac::MacAddress;
+use crate::model::tags::Tags;
 use crate::model::tags::TagsIter;
-use crate::model::time::from_micros;
+use crate::model::time::{from_micros, on_last_day};
 use crate::pool::Pool;
 use crate::store::{AttachmentRef, Handle, Record};
 
@@ -175,28 +176,106 @@ impl<'a> IpRef<'a> {
 
 /// Writes the owned [`Ip`] of `record` into `ip`, every field once, in place.
 ///
-/// Why not one struct literal: the compiler builds an `Ip` (248 bytes of nested enums) from a
+/// Why not one struct literal: the compiler builds an `Ip` (256 bytes of nested enums) from a
 /// literal in stack temporaries, merging the branches of each enum there, and copies them out:
-/// a get made 89 stores, 73 of them building the `Ip`. A loop of gets then fills the
-/// processor's store buffer, whose stores wait on the record's cache misses, and the misses of
-/// successive gets stop overlapping: an owned get took 2.5-3.3x the floor, the borrowed one
-/// 1.3x. Written field by field through a pointer the compiler cannot keep in registers, each
-/// branch stores its own value once, and the branches it would merge (an IPv6 address, a boxed
-/// resource or reverses, shared tags) are calls that write in place: 51 stores a get, and the
-/// owned get runs at 1.6-1.9x (harness, 1M IPs, when it walked them with a constant stride).
-/// In scattered order it still runs at about 2.1x: the processor holds all of a get's
-/// instructions (about 290, half of them writing a register) behind the record's cache miss,
-/// too many for the next get's miss to start early, whatever their stores (README, "Use").
+/// a get made 89 stores, 73 of them building the `Ip`. Written field by field through a pointer
+/// the compiler cannot keep in registers, each branch stores its own value once.
+///
+/// Why the common record has a path of its own ([`fill_common`]): in a loop of gets of
+/// scattered ids, each get waits on its record's cache miss, and what comes after that load
+/// and needs the record (the instructions that compute the `Ip`'s fields from it, the stores
+/// that write them, the registers a call saves on the stack) waits in the processor's queues
+/// until the miss is served. When one get leaves too much of it, the queues are full before
+/// the next get's record load is reached, the misses of successive gets stop overlapping, and
+/// each get costs a whole miss. The effect is a threshold, not a slope: at 1M IPs an owned get
+/// took 185-210 ns, twice the borrowed one ([`Ipam::ip`], 95-105 ns), until its work behind
+/// the miss was cut to what [`fill_common`] does, and then 120-130 ns. Two of the steps
+/// there were worth all of it: the MAC address decoded from the record in a few instructions
+/// (get at 1.8x the borrowed one) or written as a constant (1.3x). So `fill_common` makes no
+/// call (no register saved on the stack, no thread-local: see `model/time.rs`), converts the
+/// two timestamps with no 64-bit division and writes them in three 8-byte stores, reads the
+/// MAC address as one word ([`MacAddress`]'s form, kept as is in the record), and adds the
+/// offset to the IPv4 block's base address kept in the pool.
+///
+/// The common record: an IPv4 address; no resource or a custom one without a name (held
+/// inline in the record); no reverses; tags held inline; both times on the day of the last
+/// timestamp converted. Any other record, or the first of a new day, goes to [`fill_any`],
+/// which writes every field again.
+///
 /// Not inlined, so that `ip` stays a pointer.
 #[inline(never)]
 fn fill(rs: &RegionState, record: &Record, ip: &mut MaybeUninit<Ip>) {
+    if !fill_common(rs, record, ip) {
+        fill_any(rs, record, ip);
+    }
+}
+
+/// [`fill`] of the common record, without a call: `true` once every field is written, `false`
+/// (some fields written, which [`fill_any`] writes again) for any other record. Fields are
+/// written as soon as they are known, the timestamps first, so that few values are held in
+/// registers at once: with the timestamps last, the compiler saved five registers on the
+/// stack; first, two.
+#[inline]
+fn fill_common(rs: &RegionState, record: &Record, ip: &mut MaybeUninit<Ip>) -> bool {
+    let p = ip.as_mut_ptr();
+    #[allow(unsafe_code)]
+    // SAFETY: as in `fill_any`, and `write_times` is given that same `p`.
+    unsafe {
+        let Some(created_at) = on_last_day(record.created) else {
+            return false;
+        };
+        let Some(updated_at) = on_last_day(record.updated) else {
+            return false;
+        };
+        write_times(p, created_at, updated_at);
+        addr_of_mut!((*p).id).write(record.id);
+        // Lookups that return `None` rather than panic: a panic path is a call.
+        let Some(subnet) = rs.registry.subnet_opt(record.subnet) else {
+            return false;
+        };
+        let Some(net) = subnet.pool.v4_address_net(record.offset) else {
+            return false;
+        };
+        addr_of_mut!((*p).address).write(IpNet::V4(net));
+        addr_of_mut!((*p).project_id).write(subnet.project);
+        addr_of_mut!((*p).source).write(Source::SubnetId(subnet.id));
+        let resource = addr_of_mut!((*p).resource);
+        match record.inline_attachment() {
+            Some((None, _)) => resource.write(None),
+            Some((Some(resource_type), mac_address)) => resource.write(Some(Resource {
+                resource_type,
+                id: ResourceId::from(record.id),
+                mac_address,
+                name: None,
+            })),
+            None => return false,
+        }
+        let Some(tags) = rs.index.tag_names_opt(record.tags).and_then(Tags::copied) else {
+            return false;
+        };
+        addr_of_mut!((*p).tags).write(tags);
+        addr_of_mut!((*p).is_ipv6).write(false);
+        addr_of_mut!((*p).reverses).write(Vec::new());
+        addr_of_mut!((*p).region).write(rs.region);
+        addr_of_mut!((*p).zone).write(None);
+    }
+    true
+}
+
+/// [`fill`] of any record. Out of line: the calls it makes (an IPv6 address, a boxed resource
+/// or reverses, shared tags, a timestamp of another day) would make [`fill_common`] save
+/// registers.
+#[inline(never)]
+fn fill_any(rs: &RegionState, record: &Record, ip: &mut MaybeUninit<Ip>) {
     let subnet = rs.registry.subnet(record.subnet);
     let p = ip.as_mut_ptr();
     #[allow(unsafe_code)]
     // SAFETY: `p` points to an `Ip`-sized, aligned allocation that `ip` borrows mutably, so each
     // `addr_of_mut!` is a place inside it, made without reading or referencing the uninitialised
-    // `Ip`, and each `write` writes a whole field without dropping what was there (nothing).
-    // A panic here (none is expected) would leak the fields written so far, nothing worse.
+    // `Ip`, and each `write` writes a whole field without dropping what was there (nothing, or
+    // plain values `fill_common` wrote: it writes no field that owns memory before it can no
+    // longer fail). A panic here (none is expected) would leak the fields written so far,
+    // nothing worse.
     unsafe {
         addr_of_mut!((*p).id).write(record.id);
         let address = addr_of_mut!((*p).address);
@@ -207,16 +286,13 @@ fn fill(rs: &RegionState, record: &Record, ip: &mut MaybeUninit<Ip>) {
         addr_of_mut!((*p).project_id).write(subnet.project);
         addr_of_mut!((*p).is_ipv6).write(subnet.is_ipv6());
         // A booking, an update or an attachment sets several times at once: one conversion.
-        let created_at = time_words(from_micros(record.created));
-        write_time(addr_of_mut!((*p).created_at), created_at);
-        write_time(
-            addr_of_mut!((*p).updated_at),
-            if record.updated == record.created {
-                created_at
-            } else {
-                time_words(from_micros(record.updated))
-            },
-        );
+        let created_at = from_micros(record.created);
+        let updated_at = if record.updated == record.created {
+            created_at
+        } else {
+            from_micros(record.updated)
+        };
+        write_times(p, created_at, updated_at);
         addr_of_mut!((*p).source).write(Source::SubnetId(subnet.id));
         let (resource, reverses) = (addr_of_mut!((*p).resource), addr_of_mut!((*p).reverses));
         match record.inline_attachment() {
@@ -250,39 +326,81 @@ fn fill(rs: &RegionState, record: &Record, ip: &mut MaybeUninit<Ip>) {
     }
 }
 
-/// A timestamp as three 4-byte words, as it lies in memory (`DateTime<Utc>` is 12 bytes).
+/// The bytes of `time` as three 4-byte words, as it lies in memory.
 ///
 /// Why words: the compiler moves a `DateTime<Utc>` through a stack slot it writes with three
 /// 4-byte stores and reads back with an 8-byte and a 4-byte load, and a load spanning two
 /// stores waits for them to reach the cache instead of taking their values (no store-to-load
 /// forwarding): that one load held 29 % of [`fill`]'s samples. Moved as words, the timestamp
 /// stays in registers and is written straight into the `Ip`.
-type TimeWords = [MaybeUninit<u32>; 3];
-
-fn time_words(time: DateTime<Utc>) -> TimeWords {
-    // SAFETY: `transmute` checks at compile time that the sizes are equal (12 bytes), and
-    // `MaybeUninit<u32>` may hold any bytes, padding included: the words are the timestamp's
-    // bytes, read without any claim about what they mean.
+const fn time_words(time: DateTime<Utc>) -> [u32; 3] {
+    // SAFETY: `transmute` checks at compile time that the sizes are equal (12 bytes), and a
+    // `DateTime<Utc>` has no padding (`EPOCH_WORDS`, evaluated at compile time, would fail to
+    // compile otherwise), so each of its bytes is an initialised byte of some word.
     #[allow(unsafe_code)]
     unsafe {
-        std::mem::transmute::<DateTime<Utc>, TimeWords>(time)
+        std::mem::transmute::<DateTime<Utc>, [u32; 3]>(time)
     }
 }
 
-/// Writes `words` (a [`time_words`] of some timestamp) into the timestamp at `dst`.
+/// [`time_words`] of the epoch, evaluated at compile time: reading a byte of padding as an
+/// integer there is an error, so this proves a `DateTime<Utc>` has none.
+const EPOCH_WORDS: [u32; 3] = time_words(DateTime::UNIX_EPOCH);
+
+/// Writes `created` and `updated` into the `Ip` at `p`: as three 8-byte words when the two
+/// fields lie side by side, `updated_at` after `created_at` (as they do), else 4 bytes at a
+/// time each.
+///
+/// # Safety
+/// `p` must be valid for writes of an `Ip` (its fields' alignment is not needed).
+#[allow(unsafe_code)]
+#[inline]
+unsafe fn write_times(p: *mut Ip, created: DateTime<Utc>, updated: DateTime<Utc>) {
+    // Names the proof, so that it stays evaluated.
+    let _ = EPOCH_WORDS;
+    let (c, u) = (time_words(created), time_words(updated));
+    let pair = |low: u32, high: u32| {
+        let mut bytes = [0u8; 8];
+        bytes[..4].copy_from_slice(&low.to_ne_bytes());
+        bytes[4..].copy_from_slice(&high.to_ne_bytes());
+        u64::from_ne_bytes(bytes)
+    };
+    // SAFETY: `p` is valid for writes of an `Ip` (the caller's contract). When `updated_at`
+    // follows `created_at`, the 24 bytes from `created_at` are those two fields, and the three
+    // words written hold, in memory order, the bytes of `created` then of `updated`; else
+    // each field is written with its value's bytes. Either way the fields hold the two values.
+    unsafe {
+        let (created_at, updated_at) =
+            (addr_of_mut!((*p).created_at), addr_of_mut!((*p).updated_at));
+        if std::mem::offset_of!(Ip, updated_at) == std::mem::offset_of!(Ip, created_at) + 12 {
+            // Written unaligned.
+            #[allow(clippy::cast_ptr_alignment)]
+            let words = created_at.cast::<u64>();
+            words.write_unaligned(pair(c[0], c[1]));
+            words.add(1).write_unaligned(pair(c[2], u[0]));
+            words.add(2).write_unaligned(pair(u[1], u[2]));
+        } else {
+            write_time(created_at, c);
+            write_time(updated_at, u);
+        }
+    }
+}
+
+/// Writes `words` (the [`time_words`] of some timestamp) into the timestamp at `dst`, 4 bytes
+/// at a time.
 ///
 /// # Safety
 /// `dst` must be valid for writes of a `DateTime<Utc>` (its alignment is not needed).
 #[allow(unsafe_code)]
-unsafe fn write_time(dst: *mut DateTime<Utc>, words: TimeWords) {
-    let dst = dst.cast::<MaybeUninit<u32>>();
+unsafe fn write_time(dst: *mut DateTime<Utc>, words: [u32; 3]) {
+    let dst = dst.cast::<u32>();
     // SAFETY: `dst` is valid for 12 bytes of writes (the caller's contract), written 4 at a
     // time without alignment; the bytes written are those of a valid `DateTime<Utc>`, so the
     // timestamp at `dst` is that value once all three are written.
     unsafe {
-        dst.write_unaligned(words[0]);
-        dst.add(1).write_unaligned(words[1]);
-        dst.add(2).write_unaligned(words[2]);
+        for (k, word) in words.into_iter().enumerate() {
+            dst.add(k).write_unaligned(word);
+        }
     }
 }
 
@@ -339,19 +457,20 @@ impl Ipam {
 mod tests {
     use super::*;
 
+    const TIMES: [DateTime<Utc>; 6] = [
+        DateTime::<Utc>::MIN_UTC,
+        DateTime::<Utc>::MAX_UTC,
+        DateTime::UNIX_EPOCH,
+        DateTime::from_timestamp_nanos(-1_000),
+        DateTime::from_timestamp_nanos(1_751_295_730_950_535_000),
+        DateTime::from_timestamp_nanos(1_767_225_599_999_999_999),
+    ];
+
     /// A timestamp moved as words and written back reads as the timestamp, at the ends of
     /// chrono's range, around the epoch and at every part of a day.
     #[test]
     fn timestamps_moved_as_words_read_the_same() {
-        let times = [
-            DateTime::<Utc>::MIN_UTC,
-            DateTime::<Utc>::MAX_UTC,
-            DateTime::UNIX_EPOCH,
-            DateTime::from_timestamp_micros(-1).unwrap(),
-            DateTime::from_timestamp_micros(1_751_295_730_950_535).unwrap(),
-            DateTime::from_timestamp(1_767_225_599, 999_999_999).unwrap(),
-        ];
-        for time in times {
+        for time in TIMES {
             let mut slot = MaybeUninit::<(u8, DateTime<Utc>)>::uninit();
             let p = slot.as_mut_ptr();
             #[allow(unsafe_code)]
@@ -364,5 +483,167 @@ mod tests {
             };
             assert_eq!(read, (7, time));
         }
+    }
+
+    /// Both timestamps written at once into an `Ip` read as the two timestamps, whichever they
+    /// are, and leave every other field as it was.
+    #[test]
+    fn both_timestamps_written_at_once_read_the_same() {
+        let mut ipam = Ipam::new();
+        let project = ProjectId::from_uuid(uuid::Uuid::from_u128(1));
+        let pn = ipam
+            .create_private_network(
+                Region::FrPar,
+                crate::CreatePrivateNetworkRequest::new(project),
+            )
+            .unwrap();
+        let request = crate::BookIpRequest::new(project, Source::PrivateNetworkId(pn.id))
+            .tags(["a", "b"])
+            .resource(crate::CustomResource::new(MacAddress::new([
+                2, 0, 0, 0, 0, 1,
+            ])));
+        let before = ipam.book_ip(Region::FrPar, request).unwrap();
+        for created in TIMES {
+            for updated in TIMES {
+                let mut slot = MaybeUninit::new(before.clone());
+                #[allow(unsafe_code)]
+                // SAFETY: `slot` holds a valid `Ip`; `write_times` writes two of its fields
+                // with valid values and nothing else.
+                let after = unsafe {
+                    write_times(slot.as_mut_ptr(), created, updated);
+                    slot.assume_init()
+                };
+                let expected = Ip {
+                    created_at: created,
+                    updated_at: updated,
+                    ..before.clone()
+                };
+                assert_eq!(after, expected);
+            }
+        }
+    }
+
+    /// Every kind of record, written by `fill` (through `fill_common` when it takes the
+    /// record) and by `fill_any` alone, gives the same `Ip`; `fill_common` takes exactly the
+    /// records it is for: an IPv4 address, no resource or a custom one without a name, no
+    /// reverses, tags held inline, both times on the day last converted.
+    #[test]
+    fn the_common_path_writes_what_the_general_one_does() {
+        use crate::model::request::{ServiceResource, UpdateIpRequest};
+        use crate::{BookIpRequest, CreatePrivateNetworkRequest, CustomResource, ManualClock};
+
+        let region = Region::FrPar;
+        // Seven hours a reading: IPs booked and changed on several days.
+        let clock = ManualClock::new(
+            DateTime::from_timestamp(1_767_225_600, 0).unwrap(),
+            chrono::TimeDelta::hours(7),
+        );
+        let mut ipam = Ipam::builder().clock(clock).build();
+        let project = ProjectId::from_uuid(uuid::Uuid::from_u128(1));
+        let pn = ipam
+            .create_private_network(region, CreatePrivateNetworkRequest::new(project))
+            .unwrap();
+        let book = |v6: bool| BookIpRequest::new(project, Source::PrivateNetworkId(pn.id)).ipv6(v6);
+        let mac = |i: u8| MacAddress::new([2, 0, 0, 0, 0, i]);
+        let long_tags: Vec<String> = (0..7).map(|i| format!("tag-{i}")).collect();
+        let mut ids = Vec::new();
+        for (i, v6) in [(1u8, false), (2, true)] {
+            let base = i * 16;
+            let mut push = |ip: Result<Ip, Error>| ids.push(ip.unwrap().id);
+            push(ipam.book_ip(region, book(v6)));
+            push(ipam.book_ip(region, book(v6).tags(["web", "prod"])));
+            push(ipam.book_ip(region, book(v6).resource(CustomResource::new(mac(base)))));
+            push(ipam.book_ip(
+                region,
+                book(v6).resource(CustomResource::new(mac(base + 1)).with_name("vm")),
+            ));
+            push(ipam.book_ip(region, book(v6).tags(long_tags.clone())));
+            push(
+                ipam.book_ip_for_resource(
+                    region,
+                    book(v6),
+                    ServiceResource::new(
+                        crate::ResourceType::InstanceServer,
+                        crate::ResourceId::from_uuid(uuid::Uuid::from_u128(u128::from(base))),
+                    )
+                    .mac_address(mac(base + 2)),
+                ),
+            );
+        }
+        // Changed later: updated on another day than booked, reverses, a detached MAC.
+        let update = |tags: Option<Vec<String>>, reverses: Option<Vec<Reverse>>| UpdateIpRequest {
+            tags,
+            reverses,
+        };
+        ipam.update_ip(region, ids[1], update(Some(vec!["db".into()]), None))
+            .unwrap();
+        ipam.update_ip(
+            region,
+            ids[0],
+            update(None, Some(vec![Reverse::new("host.example.com", None)])),
+        )
+        .unwrap();
+        ipam.detach_ip(region, ids[2], CustomResource::new(mac(16)))
+            .unwrap();
+        // And IPs left as booked, on the day of the last conversion when read.
+        ipam.book_ip(region, book(false)).unwrap();
+        ipam.book_ip(region, book(false).tags(["web"])).unwrap();
+        ipam.book_ip(region, book(false).resource(CustomResource::new(mac(48))))
+            .unwrap();
+        // Booked then changed seven hours later, on the same day or the next.
+        for i in 0..4 {
+            let id = ipam.book_ip(region, book(false)).unwrap().id;
+            ipam.update_ip(region, id, update(Some(vec![format!("t{i}")]), None))
+                .unwrap();
+        }
+
+        let rs = ipam.region(region);
+        let (mut common, mut other, mut changed) = (0, 0, 0);
+        for (_, record) in rs.store.iter() {
+            let mut general = MaybeUninit::uninit();
+            fill_any(rs, record, &mut general);
+            #[allow(unsafe_code)]
+            // SAFETY: `fill_any` writes every field.
+            let general = unsafe { general.assume_init() };
+            let mut via_fill = MaybeUninit::uninit();
+            fill(rs, record, &mut via_fill);
+            #[allow(unsafe_code)]
+            // SAFETY: `fill` writes every field.
+            let via_fill = unsafe { via_fill.assume_init() };
+            assert_eq!(via_fill, general);
+
+            let expected_common = !general.is_ipv6
+                && general.resource.as_ref().is_none_or(|r| {
+                    r.resource_type == crate::ResourceType::Custom && r.name.is_none()
+                })
+                && general.reverses.is_empty()
+                && rs.index.tag_names(record.tags).copied().is_some()
+                && general.created_at.date_naive() == general.updated_at.date_naive();
+            // The day of the record's times made the last one converted (another test's
+            // conversion may come between: a few tries).
+            let taken = (0..100).any(|_| {
+                let _ = from_micros(record.created);
+                let mut ip = MaybeUninit::uninit();
+                let taken = fill_common(rs, record, &mut ip);
+                if taken {
+                    #[allow(unsafe_code)]
+                    // SAFETY: `fill_common` wrote every field, as it returned `true`.
+                    let ip = unsafe { ip.assume_init() };
+                    assert_eq!(ip, general);
+                }
+                taken || !expected_common
+            }) && expected_common;
+            assert_eq!(taken, expected_common, "{general:?}");
+            if taken {
+                common += 1;
+                changed += usize::from(general.updated_at != general.created_at);
+            } else {
+                other += 1;
+            }
+        }
+        assert!(
+            common >= 4 && changed >= 1 && other >= 8,
+            "{common} common ({changed} changed since booked), {other} other"
+        );
     }
 }

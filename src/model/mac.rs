@@ -1,6 +1,7 @@
 //! MAC addresses: parsed once into six bytes, printed in the API's upper-case form.
 
 use std::fmt;
+use std::num::NonZeroU64;
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -13,20 +14,72 @@ use crate::error::{ArgumentReason, Error};
 /// `BC-24-11-74-D0-5A`); the canonical text form, used by `Display` and JSON, is upper-case and
 /// colon-separated (`BC:24:11:74:D0:5A`), as the API returns it. Ordering is byte order, which is
 /// also the lexicographic order of the upper-case text form.
+///
+/// ```
+/// use ipam_engine::MacAddress;
+///
+/// let mac: MacAddress = "bc:24:11:74:d0:5a".parse()?;
+/// assert_eq!(mac.octets(), [0xBC, 0x24, 0x11, 0x74, 0xD0, 0x5A]);
+/// assert_eq!(mac.to_string(), "BC:24:11:74:D0:5A");
+/// assert!(MacAddress::new([0, 0, 0, 0, 0, 1]) < MacAddress::new([0, 0, 0, 0, 1, 0]));
+/// assert_eq!(std::mem::size_of::<Option<MacAddress>>(), 8);
+/// # Ok::<(), ipam_engine::Error>(())
+/// ```
+//
+// Held as one word: the six bytes in big-endian order in bits 0-47, and bit 48 set, so that
+// the word is never zero and word order is byte order. An `Option<MacAddress>` is then 8
+// bytes, written in one store; as six bytes behind a tag byte it took three or four, and the
+// stores of an owned get are what holds back the next one (`fill`, in `engine/view.rs`).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct MacAddress([u8; 6]);
+pub struct MacAddress(NonZeroU64);
+
+/// The bit set in every [`MacAddress`] word, above its six bytes.
+const PRESENT: u64 = 1 << 48;
+
+/// The bits of a [`MacAddress`] word that hold its bytes.
+const BYTES: u64 = PRESENT - 1;
 
 impl MacAddress {
     /// A MAC address from its six bytes.
     #[must_use]
     pub const fn new(bytes: [u8; 6]) -> Self {
-        Self(bytes)
+        let [b0, b1, b2, b3, b4, b5] = bytes;
+        Self::from_bits(u64::from_be_bytes([0, 0, b0, b1, b2, b3, b4, b5]))
+    }
+
+    /// The MAC address whose bytes are the low 48 bits of `bits`, big-endian (the rest is
+    /// ignored).
+    #[inline]
+    pub(crate) const fn from_bits(bits: u64) -> Self {
+        match NonZeroU64::new(bits & BYTES | PRESENT) {
+            Some(word) => Self(word),
+            None => unreachable!(),
+        }
+    }
+
+    /// The bits a [`MacAddress::word`] may have set.
+    pub(crate) const WORD_BITS: u64 = PRESENT | BYTES;
+
+    /// The address as one word: its bytes big-endian in bits 0-47, and bit 48 set; never 0.
+    #[inline]
+    pub(crate) const fn word(self) -> u64 {
+        self.0.get()
+    }
+
+    /// The address whose [`MacAddress::word`] is `word`, or `None` for 0. `word` must be one
+    /// or the other (checked in debug builds): the record that holds a MAC address keeps its
+    /// word, read back with no more than a mask.
+    #[inline]
+    pub(crate) fn from_word(word: u64) -> Option<Self> {
+        debug_assert!(word == 0 || word & !Self::WORD_BITS == 0 && word & PRESENT != 0);
+        NonZeroU64::new(word).map(Self)
     }
 
     /// The six bytes.
     #[must_use]
     pub const fn octets(&self) -> [u8; 6] {
-        self.0
+        let [_, _, b0, b1, b2, b3, b4, b5] = self.0.get().to_be_bytes();
+        [b0, b1, b2, b3, b4, b5]
     }
 }
 
@@ -69,7 +122,7 @@ impl FromStr for MacAddress {
             let lo = hex_digit(b[at + 1]).ok_or_else(invalid)?;
             *byte = hi << 4 | lo;
         }
-        Ok(Self(out))
+        Ok(Self::new(out))
     }
 }
 
@@ -88,7 +141,7 @@ pub(crate) fn truncate(s: &str) -> &str {
 
 impl fmt::Display for MacAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let o = self.0;
+        let o = self.octets();
         write!(
             f,
             "{:02X}:{:02X}:{:02X}:{:02X}:{:02X}:{:02X}",
@@ -149,5 +202,29 @@ mod tests {
         let b: MacAddress = "a0:00:00:00:00:00".parse().unwrap();
         assert!(a < b);
         assert!(a.to_string() < b.to_string());
+    }
+
+    proptest::proptest! {
+        /// Any six bytes come back as given, through the word too; addresses compare as their
+        /// bytes and as their text; the word is never 0 and keeps to its form.
+        #[test]
+        fn bytes_word_and_order_agree(a: [u8; 6], b: [u8; 6]) {
+            let (x, y) = (MacAddress::new(a), MacAddress::new(b));
+            proptest::prop_assert_eq!(x.octets(), a);
+            proptest::prop_assert_eq!(MacAddress::from_word(x.word()), Some(x));
+            proptest::prop_assert!(x.word() != 0 && x.word() & !MacAddress::WORD_BITS == 0);
+            proptest::prop_assert_eq!(x.cmp(&y), a.cmp(&b));
+            proptest::prop_assert_eq!(x.cmp(&y), x.to_string().cmp(&y.to_string()));
+            proptest::prop_assert_eq!(x == y, a == b);
+            proptest::prop_assert_eq!(x.to_string().parse::<MacAddress>().ok(), Some(x));
+            proptest::prop_assert_eq!(MacAddress::from_bits(x.word()), x);
+        }
+    }
+
+    #[test]
+    fn the_zero_word_is_no_address() {
+        assert_eq!(MacAddress::from_word(0), None);
+        assert_eq!(MacAddress::new([0; 6]).octets(), [0; 6]);
+        assert_ne!(MacAddress::new([0; 6]).word(), 0);
     }
 }

@@ -2,7 +2,7 @@
 //! prints them (`2025-06-30T15:02:10.950535Z`). The engine keeps times in whole microseconds so
 //! that a value survives a JSON round trip unchanged.
 
-use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, NaiveDate, NaiveTime, SecondsFormat, Utc};
 use serde::{Deserialize, Deserializer, Serializer};
@@ -23,46 +23,99 @@ pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Ut
         .ok_or_else(|| serde::de::Error::custom("timestamp out of range"))
 }
 
-thread_local! {
-    /// The first microsecond of the day of the last timestamp converted on this thread that
-    /// needed its date, and that date (at first, the epoch's day): the timestamps of one
-    /// response, and of consecutive ones, mostly fall on one day, and the calendar arithmetic of
-    /// a day is most of a conversion's cost.
-    static LAST_DAY: Cell<(i64, NaiveDate)> = const { Cell::new((0, EPOCH_DATE)) };
-}
+/// The day of the last timestamp converted that needed its date, and that date (at first, the
+/// epoch's day), as one word: the day's index (days since the epoch) in the high 32 bits, the
+/// date's bits ([`date_bits`]) in the low 32. The timestamps of one response, and of
+/// consecutive ones, mostly fall on one day, and the calendar arithmetic of a day is most of a
+/// conversion's cost.
+///
+/// One word shared by every thread, read and written with relaxed atomics (plain loads and
+/// stores): a thread reads a day and its date together, and another thread's day is only a
+/// slower conversion. Not a thread-local: an access to one is compiled as a call (which the
+/// linker then relaxes), and the registers a call clobbers made [`crate::Ipam::get_ip`]'s
+/// conversion save and restore registers on the stack, stores that held back the next get
+/// (`fill`, in `engine/view.rs`, says why stores count).
+static LAST_DAY: AtomicU64 = AtomicU64::new(day_word(0, EPOCH_DATE));
 
 /// The date of the epoch's day, which starts at microsecond 0.
 const EPOCH_DATE: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a valid date");
+
+/// The bits of `date`: turned back into a date only by [`date_of_bits`].
+const fn date_bits(date: NaiveDate) -> u32 {
+    // SAFETY: `transmute` checks at compile time that the sizes are equal (4 bytes); a date is
+    // a plain 4-byte value, so its bits are an initialised `u32`.
+    #[allow(unsafe_code)]
+    unsafe {
+        std::mem::transmute::<NaiveDate, u32>(date)
+    }
+}
+
+/// The date whose [`date_bits`] are `bits`.
+///
+/// # Safety
+/// `bits` must be [`date_bits`] of some date.
+#[allow(unsafe_code)]
+const unsafe fn date_of_bits(bits: u32) -> NaiveDate {
+    // SAFETY: the bits of a valid date (the caller's contract), of the same size.
+    unsafe { std::mem::transmute::<u32, NaiveDate>(bits) }
+}
+
+/// The [`LAST_DAY`] word of day `day` (days since the epoch), whose date is `date`.
+const fn day_word(day: i32, date: NaiveDate) -> u64 {
+    (day.cast_unsigned() as u64) << 32 | date_bits(date) as u64
+}
 
 /// Microseconds since the Unix epoch to a timestamp; out-of-range values clamp to the epoch.
 /// Inlined where it is called: the common case, a day already seen, is a few instructions,
 /// and the owned `Ip` every call returns converts one or two timestamps.
 #[inline]
 pub(crate) fn from_micros(micros: i64) -> DateTime<Utc> {
-    let (start, date) = LAST_DAY.get();
-    let in_day = micros.wrapping_sub(start).cast_unsigned();
-    if in_day < MICROS_PER_DAY.cast_unsigned() {
-        return at(date, in_day);
+    match on_last_day(micros) {
+        Some(time) => time,
+        None => from_micros_of_another_day(micros),
     }
-    from_micros_of_another_day(micros)
+}
+
+/// [`from_micros`] when `micros` falls on the day of the last conversion that needed a date:
+/// a few instructions and no call; `None` on another day.
+#[inline]
+pub(crate) fn on_last_day(micros: i64) -> Option<DateTime<Utc>> {
+    let word = LAST_DAY.load(Ordering::Relaxed);
+    // The day's start is in range: the word only holds days of timestamps chrono represents.
+    let start = i64::from(((word >> 32) as u32).cast_signed()).wrapping_mul(MICROS_PER_DAY);
+    // Both in range of `i64`, so the difference wraps only when it is over 2^63 away: never
+    // into the day.
+    let in_day = micros.wrapping_sub(start).cast_unsigned();
+    if in_day >= MICROS_PER_DAY.cast_unsigned() {
+        return None;
+    }
+    // SAFETY: the word's low bits are `date_bits` of a date (`day_word`).
+    #[allow(unsafe_code)]
+    let date = unsafe { date_of_bits(word as u32) };
+    Some(at(date, in_day))
 }
 
 /// `date` at `in_day` microseconds past its midnight (under a day).
 #[inline]
 fn at(date: NaiveDate, in_day: u64) -> DateTime<Utc> {
-    // In range by construction: under 86,400 seconds and 10^9 nanoseconds.
-    let time = NaiveTime::from_num_seconds_from_midnight_opt(
-        (in_day / 1_000_000) as u32,
-        (in_day % 1_000_000) as u32 * 1000,
-    )
-    .unwrap_or_default();
+    // The seconds as (in_day / 2^6) / 15,625 (10^6 = 2^6 x 15,625): a division of a 32-bit
+    // value (a day has under 2^37 microseconds), which the compiler makes a multiplication
+    // that leaves the register `rdx` alone, unlike a 64-bit one; `fill_common` (in
+    // `engine/view.rs`) has no register to spare.
+    let secs = ((in_day >> 6) as u32) / 15_625;
+    let micros = (in_day - u64::from(secs) * 1_000_000) as u32;
+    // In range by construction (under 86,400 seconds and 10^6 microseconds); the bounds, which
+    // change nothing, tell the compiler so, and it drops chrono's range checks.
+    let time =
+        NaiveTime::from_num_seconds_from_midnight_opt(secs.min(86_399), micros.min(999_999) * 1000)
+            .unwrap_or_default();
     date.and_time(time).and_utc()
 }
 
-/// [`from_micros`] of a day other than this thread's last: its date, kept as the last day.
+/// [`from_micros`] of a day other than the last one: its date, kept as the last day.
 #[cold]
 #[inline(never)]
-fn from_micros_of_another_day(micros: i64) -> DateTime<Utc> {
+pub(crate) fn from_micros_of_another_day(micros: i64) -> DateTime<Utc> {
     let day = micros.div_euclid(MICROS_PER_DAY);
     let in_day = micros.rem_euclid(MICROS_PER_DAY).unsigned_abs();
     // The day's start is in chrono's range whenever a timestamp of the day is.
@@ -72,7 +125,10 @@ fn from_micros_of_another_day(micros: i64) -> DateTime<Utc> {
     let Some(date) = DateTime::from_timestamp_micros(start).map(|t| t.date_naive()) else {
         return DateTime::default();
     };
-    LAST_DAY.set((start, date));
+    // A day chrono represents is well within `i32` (under 10^8 days from the epoch).
+    if let Ok(day) = i32::try_from(day) {
+        LAST_DAY.store(day_word(day, date), Ordering::Relaxed);
+    }
     at(date, in_day)
 }
 

@@ -47,6 +47,10 @@ const FREE: u32 = u32::MAX;
 #[derive(Clone, Debug)]
 pub(crate) struct Pool {
     net: IpNet,
+    /// An IPv4 block's network address as an integer (0 for IPv6): the address at an offset is
+    /// one addition away, without working out the network address from the prefix length
+    /// each time (an owned get's `fill_common`, in `engine/view.rs`, counts its instructions).
+    v4_base: u32,
     slots: Slots,
 }
 
@@ -67,7 +71,15 @@ impl Pool {
                 owners: FlatMap::with_hasher(hasher),
             },
         };
-        Self { net, slots }
+        let v4_base = match net {
+            IpNet::V4(n) => u32::from(n.network()),
+            IpNet::V6(_) => 0,
+        };
+        Self {
+            net,
+            v4_base,
+            slots,
+        }
     }
 
     /// The block.
@@ -96,7 +108,15 @@ impl Pool {
     #[inline]
     pub(crate) fn v4_address_net(&self, offset: u64) -> Option<Ipv4Net> {
         match self.net {
-            IpNet::V4(n) => Some(v4_net_at(n, offset)),
+            // IPv4 offsets are below 2^32. The block's prefix length is valid, so this is
+            // never `n`: no panic path, which would be a call (`fill_common` makes none).
+            IpNet::V4(n) => Some(
+                Ipv4Net::new(
+                    Ipv4Addr::from(self.v4_base.wrapping_add(offset as u32)),
+                    n.prefix_len(),
+                )
+                .unwrap_or(n),
+            ),
             IpNet::V6(_) => None,
         }
     }
@@ -306,7 +326,9 @@ fn v4_at(n: Ipv4Net, offset: u64) -> Ipv4Addr {
 
 /// [`v4_at`] with the block's prefix length.
 fn v4_net_at(n: Ipv4Net, offset: u64) -> Ipv4Net {
-    Ipv4Net::new_assert(v4_at(n, offset), n.prefix_len())
+    // The block's prefix length is valid, so this is never `n`: no panic path, which would be
+    // a call (and `fill_common`, in `engine/view.rs`, makes none).
+    Ipv4Net::new(v4_at(n, offset), n.prefix_len()).unwrap_or(n)
 }
 
 /// The address `offset` above the network address of `n`.
