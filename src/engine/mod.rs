@@ -333,6 +333,8 @@ impl Ipam {
     pub(crate) fn now(&mut self) -> i64 {
         let micros = self.clock.now_micros();
         self.last_micros = self.last_micros.max(micros);
+        // The day the engine's fresh timestamps fall on converts without calendar arithmetic.
+        crate::model::time::note_today(self.last_micros);
         self.last_micros
     }
 

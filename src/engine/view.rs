@@ -14,7 +14,7 @@ use crate::model::ip::{Ip, Resource, Reverse, Source};
 use crate::model::mac::MacAddress;
 use crate::model::tags::Tags;
 use crate::model::tags::TagsIter;
-use crate::model::time::{from_micros, on_last_day};
+use crate::model::time::{from_micros, on_today};
 use crate::pool::Pool;
 use crate::store::{AttachmentRef, Handle, Record};
 
@@ -198,8 +198,8 @@ impl<'a> IpRef<'a> {
 /// offset to the IPv4 block's base address kept in the pool.
 ///
 /// The common record: an IPv4 address; no resource or a custom one without a name (held
-/// inline in the record); no reverses; tags held inline; both times on the day of the last
-/// timestamp converted. Any other record, or the first of a new day, goes to [`fill_any`],
+/// inline in the record); no reverses; tags held inline; both times on the day of the
+/// engine's last clock reading (`model/time.rs`, `TODAY`). Any other record, or the first of a new day, goes to [`fill_any`],
 /// which writes every field again.
 ///
 /// Not inlined, so that `ip` stays a pointer.
@@ -221,10 +221,10 @@ fn fill_common(rs: &RegionState, record: &Record, ip: &mut MaybeUninit<Ip>) -> b
     #[allow(unsafe_code)]
     // SAFETY: as in `fill_any`, and `write_times` is given that same `p`.
     unsafe {
-        let Some(created_at) = on_last_day(record.created) else {
+        let Some(created_at) = on_today(record.created) else {
             return false;
         };
-        let Some(updated_at) = on_last_day(record.updated) else {
+        let Some(updated_at) = on_today(record.updated) else {
             return false;
         };
         write_times(p, created_at, updated_at);
@@ -526,7 +526,7 @@ mod tests {
     /// Every kind of record, written by `fill` (through `fill_common` when it takes the
     /// record) and by `fill_any` alone, gives the same `Ip`; `fill_common` takes exactly the
     /// records it is for: an IPv4 address, no resource or a custom one without a name, no
-    /// reverses, tags held inline, both times on the day last converted.
+    /// reverses, tags held inline, both times on the engine's clock's today.
     #[test]
     fn the_common_path_writes_what_the_general_one_does() {
         use crate::model::request::{ServiceResource, UpdateIpRequest};
@@ -585,7 +585,7 @@ mod tests {
         .unwrap();
         ipam.detach_ip(region, ids[2], CustomResource::new(mac(16)))
             .unwrap();
-        // And IPs left as booked, on the day of the last conversion when read.
+        // And IPs left as booked.
         ipam.book_ip(region, book(false)).unwrap();
         ipam.book_ip(region, book(false).tags(["web"])).unwrap();
         ipam.book_ip(region, book(false).resource(CustomResource::new(mac(48))))
@@ -619,10 +619,10 @@ mod tests {
                 && general.reverses.is_empty()
                 && rs.index.tag_names(record.tags).copied().is_some()
                 && general.created_at.date_naive() == general.updated_at.date_naive();
-            // The day of the record's times made the last one converted (another test's
-            // conversion may come between: a few tries).
+            // The day of the record's times made today (another test's engine may read its
+            // clock between: a few tries).
             let taken = (0..100).any(|_| {
-                let _ = from_micros(record.created);
+                crate::model::time::note_today(record.created);
                 let mut ip = MaybeUninit::uninit();
                 let taken = fill_common(rs, record, &mut ip);
                 if taken {

@@ -2,6 +2,7 @@
 //! prints them (`2025-06-30T15:02:10.950535Z`). The engine keeps times in whole microseconds so
 //! that a value survives a JSON round trip unchanged.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, NaiveDate, NaiveTime, SecondsFormat, Utc};
@@ -23,19 +24,27 @@ pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Ut
         .ok_or_else(|| serde::de::Error::custom("timestamp out of range"))
 }
 
-/// The day of the last timestamp converted that needed its date, and that date (at first, the
+/// The day of the last clock reading of an engine (its today), and that date (at first, the
 /// epoch's day), as one word: the day's index (days since the epoch) in the high 32 bits, the
-/// date's bits ([`date_bits`]) in the low 32. The timestamps of one response, and of
-/// consecutive ones, mostly fall on one day, and the calendar arithmetic of a day is most of a
-/// conversion's cost.
+/// date's bits ([`date_bits`]) in the low 32. The calendar arithmetic of a day is most of a
+/// conversion's cost, and an engine's recent timestamps fall on its today.
 ///
-/// One word shared by every thread, read and written with relaxed atomics (plain loads and
-/// stores): a thread reads a day and its date together, and another thread's day is only a
-/// slower conversion. Not a thread-local: an access to one is compiled as a call (which the
-/// linker then relaxes), and the registers a call clobbers made [`crate::Ipam::get_ip`]'s
-/// conversion save and restore registers on the stack, stores that held back the next get
-/// (`fill`, in `engine/view.rs`, says why stores count).
-static LAST_DAY: AtomicU64 = AtomicU64::new(day_word(0, EPOCH_DATE));
+/// One word shared by every thread, read with a relaxed atomic (a plain load): a thread reads a
+/// day and its date together. Written by [`note_today`] only when an engine's clock reads a
+/// new day (about once a day), never by a conversion, so that threads converting timestamps of
+/// many days do not take the word from one another (each keeps its own last day,
+/// [`LAST_DAY`]) and a stray timestamp (a date far off) does not displace today. Not a
+/// thread-local itself: an access to one is compiled as a call (which the linker then
+/// relaxes), and the registers a call clobbers made [`crate::Ipam::get_ip`] save and restore
+/// registers on the stack (`fill`, in `engine/view.rs`, says why that counts).
+static TODAY: AtomicU64 = AtomicU64::new(day_word(0, EPOCH_DATE));
+
+thread_local! {
+    /// The first microsecond of the day of the last timestamp converted on this thread that
+    /// needed its date and was not on [`TODAY`], and that date (at first, the epoch's day): the
+    /// older timestamps of one response, and of consecutive ones, often share a day.
+    static LAST_DAY: Cell<(i64, NaiveDate)> = const { Cell::new((0, EPOCH_DATE)) };
+}
 
 /// The date of the epoch's day, which starts at microsecond 0.
 const EPOCH_DATE: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a valid date");
@@ -60,7 +69,7 @@ const unsafe fn date_of_bits(bits: u32) -> NaiveDate {
     unsafe { std::mem::transmute::<u32, NaiveDate>(bits) }
 }
 
-/// The [`LAST_DAY`] word of day `day` (days since the epoch), whose date is `date`.
+/// The [`TODAY`] word of day `day` (days since the epoch), whose date is `date`.
 const fn day_word(day: i32, date: NaiveDate) -> u64 {
     (day.cast_unsigned() as u64) << 32 | date_bits(date) as u64
 }
@@ -70,17 +79,17 @@ const fn day_word(day: i32, date: NaiveDate) -> u64 {
 /// and the owned `Ip` every call returns converts one or two timestamps.
 #[inline]
 pub(crate) fn from_micros(micros: i64) -> DateTime<Utc> {
-    match on_last_day(micros) {
+    match on_today(micros) {
         Some(time) => time,
         None => from_micros_of_another_day(micros),
     }
 }
 
-/// [`from_micros`] when `micros` falls on the day of the last conversion that needed a date:
-/// a few instructions and no call; `None` on another day.
+/// [`from_micros`] when `micros` falls on [`TODAY`]: a few instructions and no call; `None` on
+/// another day.
 #[inline]
-pub(crate) fn on_last_day(micros: i64) -> Option<DateTime<Utc>> {
-    let word = LAST_DAY.load(Ordering::Relaxed);
+pub(crate) fn on_today(micros: i64) -> Option<DateTime<Utc>> {
+    let word = TODAY.load(Ordering::Relaxed);
     // The day's start is in range: the word only holds days of timestamps chrono represents.
     let start = i64::from(((word >> 32) as u32).cast_signed()).wrapping_mul(MICROS_PER_DAY);
     // Both in range of `i64`, so the difference wraps only when it is over 2^63 away: never
@@ -112,23 +121,48 @@ fn at(date: NaiveDate, in_day: u64) -> DateTime<Utc> {
     date.and_time(time).and_utc()
 }
 
-/// [`from_micros`] of a day other than the last one: its date, kept as the last day.
+/// Makes the day of `micros`, an engine's clock reading, [`TODAY`] (if it is not already).
+#[inline]
+pub(crate) fn note_today(micros: i64) {
+    if on_today(micros).is_none() {
+        note_another_today(micros);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn note_another_today(micros: i64) {
+    let day = micros.div_euclid(MICROS_PER_DAY);
+    // A day chrono represents is well within `i32` (under 10^8 days from the epoch).
+    let (Some(date), Ok(day)) = (date_of_day(day), i32::try_from(day)) else {
+        return;
+    };
+    TODAY.store(day_word(day, date), Ordering::Relaxed);
+}
+
+/// The date of day `day` (days since the epoch), if chrono represents its start.
+fn date_of_day(day: i64) -> Option<NaiveDate> {
+    let start = day.checked_mul(MICROS_PER_DAY)?;
+    DateTime::from_timestamp_micros(start).map(|t| t.date_naive())
+}
+
+/// [`from_micros`] of a day other than [`TODAY`]: on this thread's [`LAST_DAY`], or its date
+/// worked out and kept as this thread's last day.
 #[cold]
 #[inline(never)]
 pub(crate) fn from_micros_of_another_day(micros: i64) -> DateTime<Utc> {
+    let (start, date) = LAST_DAY.get();
+    let in_day = micros.wrapping_sub(start).cast_unsigned();
+    if in_day < MICROS_PER_DAY.cast_unsigned() {
+        return at(date, in_day);
+    }
     let day = micros.div_euclid(MICROS_PER_DAY);
     let in_day = micros.rem_euclid(MICROS_PER_DAY).unsigned_abs();
     // The day's start is in chrono's range whenever a timestamp of the day is.
-    let Some(start) = day.checked_mul(MICROS_PER_DAY) else {
+    let Some(date) = date_of_day(day) else {
         return DateTime::default();
     };
-    let Some(date) = DateTime::from_timestamp_micros(start).map(|t| t.date_naive()) else {
-        return DateTime::default();
-    };
-    // A day chrono represents is well within `i32` (under 10^8 days from the epoch).
-    if let Ok(day) = i32::try_from(day) {
-        LAST_DAY.store(day_word(day, date), Ordering::Relaxed);
-    }
+    LAST_DAY.set((day * MICROS_PER_DAY, date));
     at(date, in_day)
 }
 
@@ -158,6 +192,22 @@ mod tests {
                 proptest::prop_assert_eq!(from_micros(micros), expected, "{}", micros);
             }
         }
+    }
+
+    /// An engine's clock reading makes its day today, which converts in place; converting a
+    /// timestamp of another day, even one far off, leaves today as it is. (Other tests' engines
+    /// note their own today meanwhile: a few tries.)
+    #[test]
+    fn today_is_the_clocks_and_conversions_leave_it() {
+        let noon = 1_767_225_600_000_000 + MICROS_PER_DAY / 2;
+        let kept = (0..100).any(|_| {
+            note_today(noon);
+            let _ = from_micros(i64::MAX / 2);
+            let _ = from_micros(-noon);
+            on_today(noon - 1) == DateTime::from_timestamp_micros(noon - 1)
+                && on_today(noon + MICROS_PER_DAY).is_none()
+        });
+        assert!(kept);
     }
 
     #[test]
