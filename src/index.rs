@@ -725,11 +725,13 @@ impl Index {
         self.tag_sets.get(set)
     }
 
-    /// The tags of the tag list `set` by name, in the order given.
+    /// [`Index::tag_names`], or `None` for a list the index does not have (instead of a panic,
+    /// which is a call: the owned get's `fill_common` makes none).
     pub(crate) fn tag_names_opt(&self, set: u32) -> Option<&Tags> {
         self.tag_sets.sets.get(set as usize).map(|s| &s.names)
     }
 
+    /// The tags of the tag list `set` by name, in the order given.
     pub(crate) fn tag_names(&self, set: u32) -> &Tags {
         self.tag_sets.names(set)
     }

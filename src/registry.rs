@@ -198,14 +198,17 @@ impl Registry {
     // A plain `#[inline]` left these out of line in booking (callgrind: 11 instructions a booking).
     #[allow(clippy::inline_always)]
     #[inline(always)]
-    pub(crate) fn subnet_opt(&self, slot: u32) -> Option<&SubnetRecord> {
-        self.subnets.get(slot as usize)?.as_ref()
-    }
-
     pub(crate) fn subnet(&self, slot: u32) -> &SubnetRecord {
         self.subnets[slot as usize]
             .as_ref()
             .expect("live subnet slot")
+    }
+
+    /// [`Registry::subnet`], or `None` for a slot with no live subnet (instead of a panic,
+    /// which is a call: the owned get's `fill_common` makes none).
+    #[inline]
+    pub(crate) fn subnet_opt(&self, slot: u32) -> Option<&SubnetRecord> {
+        self.subnets.get(slot as usize)?.as_ref()
     }
 
     /// The slots of the subnets a booking `source` may take an address from (a Private

@@ -150,7 +150,7 @@ fn date_of_day(day: i64) -> Option<NaiveDate> {
 /// worked out and kept as this thread's last day.
 #[cold]
 #[inline(never)]
-pub(crate) fn from_micros_of_another_day(micros: i64) -> DateTime<Utc> {
+fn from_micros_of_another_day(micros: i64) -> DateTime<Utc> {
     let (start, date) = LAST_DAY.get();
     let in_day = micros.wrapping_sub(start).cast_unsigned();
     if in_day < MICROS_PER_DAY.cast_unsigned() {

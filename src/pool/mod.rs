@@ -326,9 +326,7 @@ fn v4_at(n: Ipv4Net, offset: u64) -> Ipv4Addr {
 
 /// [`v4_at`] with the block's prefix length.
 fn v4_net_at(n: Ipv4Net, offset: u64) -> Ipv4Net {
-    // The block's prefix length is valid, so this is never `n`: no panic path, which would be
-    // a call (and `fill_common`, in `engine/view.rs`, makes none).
-    Ipv4Net::new(v4_at(n, offset), n.prefix_len()).unwrap_or(n)
+    Ipv4Net::new_assert(v4_at(n, offset), n.prefix_len())
 }
 
 /// The address `offset` above the network address of `n`.
