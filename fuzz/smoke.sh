@@ -10,8 +10,9 @@
 #                   RUSTC_BOOTSTRAP=1 (cargo-fuzz needs nightly flags; stable accepts them so)
 #   FUZZ_SANITIZER  cargo-fuzz sanitizer (default "none": the crate's unsafe code is a prefetch
 #                   hint, a zeroed table allocation, the field-by-field writes of an owned Ip
-#                   and the record slab's shortening past its released slots, all small, and
-#                   without AddressSanitizer a target runs several times faster)
+#                   (timestamps as words, dates as bits) and the record slab's shortening past
+#                   its released slots, all small, and without AddressSanitizer a target runs
+#                   several times faster)
 #
 # New inputs go to a temporary corpus: the checked-in one (fuzz/corpus/<target>/) is only read.
 # A failing input is saved under fuzz/artifacts/<target>/; the script then tells how to replay

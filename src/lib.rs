@@ -131,9 +131,10 @@
 //! the API's status code and JSON error body for it.
 
 #![deny(missing_docs)]
-// Four places use `unsafe`, each with its proof: the cache prefetch hint and the zeroed table
-// in `flat.rs`, the owned `Ip` written field by field in `engine/view.rs`, and the slab's
-// dead tail forgotten unread in `slab.rs` (both measured there).
+// Five places use `unsafe`, each with its proof: the cache prefetch hint and the zeroed table
+// in `flat.rs`, the owned `Ip` written field by field (its timestamps as words) in
+// `engine/view.rs`, the day cache's date kept as bits in `model/time.rs`, and the slab's dead
+// tail forgotten unread in `slab.rs` (measured where they are).
 #![deny(unsafe_code)]
 
 mod engine;

@@ -335,17 +335,17 @@ fn fill_any(rs: &RegionState, record: &Record, ip: &mut MaybeUninit<Ip>) {
 /// stays in registers and is written straight into the `Ip`.
 const fn time_words(time: DateTime<Utc>) -> [u32; 3] {
     // SAFETY: `transmute` checks at compile time that the sizes are equal (12 bytes), and a
-    // `DateTime<Utc>` has no padding (`EPOCH_WORDS`, evaluated at compile time, would fail to
-    // compile otherwise), so each of its bytes is an initialised byte of some word.
+    // `DateTime<Utc>` has no padding (the constant below, evaluated at compile time, would fail
+    // to compile otherwise), so each of its bytes is an initialised byte of some word.
     #[allow(unsafe_code)]
     unsafe {
         std::mem::transmute::<DateTime<Utc>, [u32; 3]>(time)
     }
 }
 
-/// [`time_words`] of the epoch, evaluated at compile time: reading a byte of padding as an
-/// integer there is an error, so this proves a `DateTime<Utc>` has none.
-const EPOCH_WORDS: [u32; 3] = time_words(DateTime::UNIX_EPOCH);
+// `time_words` of the epoch, always evaluated at compile time (an unnamed constant): reading a
+// byte of padding as an integer there is an error, so this proves a `DateTime<Utc>` has none.
+const _: [u32; 3] = time_words(DateTime::UNIX_EPOCH);
 
 /// Writes `created` and `updated` into the `Ip` at `p`: as three 8-byte words when the two
 /// fields lie side by side, `updated_at` after `created_at` (as they do), else 4 bytes at a
@@ -356,8 +356,6 @@ const EPOCH_WORDS: [u32; 3] = time_words(DateTime::UNIX_EPOCH);
 #[allow(unsafe_code)]
 #[inline]
 unsafe fn write_times(p: *mut Ip, created: DateTime<Utc>, updated: DateTime<Utc>) {
-    // Names the proof, so that it stays evaluated.
-    let _ = EPOCH_WORDS;
     let (c, u) = (time_words(created), time_words(updated));
     let pair = |low: u32, high: u32| {
         let mut bytes = [0u8; 8];
