@@ -33,10 +33,12 @@ pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Ut
 /// day and its date together. Written by [`note_today`] only when an engine's clock reads a
 /// new day (about once a day), never by a conversion, so that threads converting timestamps of
 /// many days do not take the word from one another (each keeps its own last day,
-/// [`LAST_DAY`]) and a stray timestamp (a date far off) does not displace today. Not a
-/// thread-local itself: an access to one is compiled as a call (which the linker then
-/// relaxes), and the registers a call clobbers made [`crate::Ipam::get_ip`] save and restore
-/// registers on the stack (`fill`, in `engine/view.rs`, says why that counts).
+/// [`LAST_DAY`]) and a stray timestamp (a date far off) does not displace today. (Engines of
+/// one process whose clocks read different days do take it from one another: a timestamp
+/// converts the same either way, only on the slower path.) Not a thread-local itself: an
+/// access to one is compiled as a call (which the linker then relaxes), and the registers a
+/// call clobbers made [`crate::Ipam::get_ip`] save and restore registers on the stack (`fill`,
+/// in `engine/view.rs`, says why that counts).
 static TODAY: AtomicU64 = AtomicU64::new(day_word(0, EPOCH_DATE));
 
 thread_local! {
