@@ -521,8 +521,9 @@ impl TagSets {
         &self.sets[id as usize].ids
     }
 
-    fn names(&self, id: u32) -> &Tags {
-        &self.sets[id as usize].names
+    /// The names of list `id`, if the index has it.
+    fn names(&self, id: u32) -> Option<&Tags> {
+        self.sets.get(id as usize).map(|s| &s.names)
     }
 }
 
@@ -728,12 +729,12 @@ impl Index {
     /// [`Index::tag_names`], or `None` for a list the index does not have (instead of a panic,
     /// which is a call: the owned get's `fill_common` makes none).
     pub(crate) fn tag_names_opt(&self, set: u32) -> Option<&Tags> {
-        self.tag_sets.sets.get(set as usize).map(|s| &s.names)
+        self.tag_sets.names(set)
     }
 
     /// The tags of the tag list `set` by name, in the order given.
     pub(crate) fn tag_names(&self, set: u32) -> &Tags {
-        self.tag_sets.names(set)
+        self.tag_names_opt(set).expect("a live tag list")
     }
 
     pub(crate) fn add_attachment(&mut self, handle: Handle, a: AttachmentRef<'_>) {

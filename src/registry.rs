@@ -199,9 +199,7 @@ impl Registry {
     #[allow(clippy::inline_always)]
     #[inline(always)]
     pub(crate) fn subnet(&self, slot: u32) -> &SubnetRecord {
-        self.subnets[slot as usize]
-            .as_ref()
-            .expect("live subnet slot")
+        self.subnet_opt(slot).expect("live subnet slot")
     }
 
     /// [`Registry::subnet`], or `None` for a slot with no live subnet (instead of a panic,

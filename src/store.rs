@@ -1614,17 +1614,28 @@ impl Store {
         self.handle_warming(id, |_| {})
     }
 
-    /// The live record of `id` when its stamp leads to it; `None` when it does not, whether
-    /// `id` is live or not ([`Store::find`] tells).
-    #[inline]
-    pub(crate) fn find_stamped(&self, id: IpId) -> Option<&Record> {
-        let h = self.hinted(id)?;
-        self.slots.get(h as usize)?.as_ref().filter(|r| r.id == id)
-    }
-
     /// The live record of `id`, read once for the check and the caller.
+    ///
+    /// Inlined, the record its stamp leads to only; any other case is [`Store::lookup`], out
+    /// of line. A get by id (owned or borrowed) then makes no call before its record's cache
+    /// miss: through `lookup`, which its callers' loops kept out of line, the owned get left
+    /// too much work behind that miss for the next get's to start early (`fill`, in
+    /// `engine/view.rs`).
     #[inline]
     pub(crate) fn find(&self, id: IpId) -> Option<&Record> {
+        if let Some(h) = self.hinted(id) {
+            let slot = self.slots.get(h as usize).and_then(Option::as_ref);
+            if let Some(record) = slot.filter(|r| r.id == id) {
+                return Some(record);
+            }
+        }
+        self.find_elsewhere(id)
+    }
+
+    /// [`Store::find`] of an id its stamp does not lead to.
+    #[cold]
+    #[inline(never)]
+    fn find_elsewhere(&self, id: IpId) -> Option<&Record> {
         self.lookup(id, |_| {}).map(|(_, record)| record)
     }
 

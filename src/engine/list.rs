@@ -22,18 +22,10 @@ impl Ipam {
     /// [`Error::IpNotFound`].
     #[inline]
     pub fn get_ip(&self, region: Region, id: IpId) -> Result<Ip, Error> {
+        // The record straight from the store, not through `ip`'s `Result<IpRef>`.
         let rs = self.region(region);
-        match rs.store.find_stamped(id) {
-            Some(record) => Ok(IpRef::of_record(rs, record).to_ip()),
-            None => self.get_ip_unstamped(region, id),
-        }
-    }
-
-    /// [`Ipam::get_ip`] of an id whose stamp does not lead to its record.
-    #[cold]
-    #[inline(never)]
-    fn get_ip_unstamped(&self, region: Region, id: IpId) -> Result<Ip, Error> {
-        Ok(self.ip(region, id)?.to_ip())
+        let record = rs.store.find(id).ok_or(Error::IpNotFound { id })?;
+        Ok(IpRef::of_record(rs, record).to_ip())
     }
 
     /// Lists the IPs matching every filter of `request`, in its order, one page at a time;

@@ -91,19 +91,31 @@ pub(crate) fn from_micros(micros: i64) -> DateTime<Utc> {
 /// another day.
 #[inline]
 pub(crate) fn on_today(micros: i64) -> Option<DateTime<Utc>> {
+    let (bits, in_day) = in_today(micros)?;
+    // SAFETY: `in_today` gives the low bits of the word, `date_bits` of a date (`day_word`).
+    #[allow(unsafe_code)]
+    let date = unsafe { date_of_bits(bits) };
+    Some(at(date, in_day))
+}
+
+/// The [`date_bits`] of [`TODAY`]'s date and the microseconds `micros` falls past its
+/// midnight, if on it. The bits, not the date: an `Option` of a date holds `None` in the
+/// date's niche, which made every conversion test the date too.
+#[inline]
+fn in_today(micros: i64) -> Option<(u32, u64)> {
     let word = TODAY.load(Ordering::Relaxed);
     // The day's start is in range: the word only holds days of timestamps chrono represents.
     let start = i64::from(((word >> 32) as u32).cast_signed()).wrapping_mul(MICROS_PER_DAY);
+    Some((word as u32, in_day_from(start, micros)?))
+}
+
+/// The microseconds `micros` falls past `start`, the first microsecond of a day, if on that day.
+#[inline]
+fn in_day_from(start: i64, micros: i64) -> Option<u64> {
     // Both in range of `i64`, so the difference wraps only when it is over 2^63 away: never
     // into the day.
     let in_day = micros.wrapping_sub(start).cast_unsigned();
-    if in_day >= MICROS_PER_DAY.cast_unsigned() {
-        return None;
-    }
-    // SAFETY: the word's low bits are `date_bits` of a date (`day_word`).
-    #[allow(unsafe_code)]
-    let date = unsafe { date_of_bits(word as u32) };
-    Some(at(date, in_day))
+    (in_day < MICROS_PER_DAY.cast_unsigned()).then_some(in_day)
 }
 
 /// `date` at `in_day` microseconds past its midnight (under a day).
@@ -126,7 +138,7 @@ fn at(date: NaiveDate, in_day: u64) -> DateTime<Utc> {
 /// Makes the day of `micros`, an engine's clock reading, [`TODAY`] (if it is not already).
 #[inline]
 pub(crate) fn note_today(micros: i64) {
-    if on_today(micros).is_none() {
+    if in_today(micros).is_none() {
         note_another_today(micros);
     }
 }
@@ -154,8 +166,7 @@ fn date_of_day(day: i64) -> Option<NaiveDate> {
 #[inline(never)]
 fn from_micros_of_another_day(micros: i64) -> DateTime<Utc> {
     let (start, date) = LAST_DAY.get();
-    let in_day = micros.wrapping_sub(start).cast_unsigned();
-    if in_day < MICROS_PER_DAY.cast_unsigned() {
+    if let Some(in_day) = in_day_from(start, micros) {
         return at(date, in_day);
     }
     let day = micros.div_euclid(MICROS_PER_DAY);
@@ -208,6 +219,20 @@ mod tests {
             let _ = from_micros(-noon);
             on_today(noon - 1) == DateTime::from_timestamp_micros(noon - 1)
                 && on_today(noon + MICROS_PER_DAY).is_none()
+        });
+        assert!(kept);
+    }
+
+    /// A clock reading chrono cannot represent (a clock gone wild) changes nothing and does not
+    /// panic (`day_edges_convert_exactly` converts such timestamps).
+    #[test]
+    fn a_clock_reading_out_of_range_leaves_today() {
+        let noon = 1_767_225_600_000_000 + MICROS_PER_DAY / 2;
+        let kept = (0..100).any(|_| {
+            note_today(noon);
+            note_today(i64::MAX);
+            note_today(i64::MIN);
+            on_today(noon).is_some()
         });
         assert!(kept);
     }

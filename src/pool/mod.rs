@@ -90,7 +90,7 @@ impl Pool {
     /// The address at `offset`.
     pub(crate) fn address(&self, offset: u64) -> IpAddr {
         match self.net {
-            IpNet::V4(n) => IpAddr::V4(v4_at(n, offset)),
+            IpNet::V4(_) => IpAddr::V4(self.v4_at(offset)),
             IpNet::V6(n) => IpAddr::V6(v6_at(n, offset)),
         }
     }
@@ -99,7 +99,7 @@ impl Pool {
     /// One match on the block, where building an `IpNet` of the address matches twice more.
     pub(crate) fn address_net(&self, offset: u64) -> IpNet {
         match self.net {
-            IpNet::V4(n) => IpNet::V4(v4_net_at(n, offset)),
+            IpNet::V4(n) => IpNet::V4(self.v4_net_at(n, offset)),
             IpNet::V6(n) => IpNet::V6(Ipv6Net::new_assert(v6_at(n, offset), n.prefix_len())),
         }
     }
@@ -108,17 +108,23 @@ impl Pool {
     #[inline]
     pub(crate) fn v4_address_net(&self, offset: u64) -> Option<Ipv4Net> {
         match self.net {
-            // IPv4 offsets are below 2^32. The block's prefix length is valid, so this is
-            // never `n`: no panic path, which would be a call (`fill_common` makes none).
-            IpNet::V4(n) => Some(
-                Ipv4Net::new(
-                    Ipv4Addr::from(self.v4_base.wrapping_add(offset as u32)),
-                    n.prefix_len(),
-                )
-                .unwrap_or(n),
-            ),
+            IpNet::V4(n) => Some(self.v4_net_at(n, offset)),
             IpNet::V6(_) => None,
         }
+    }
+
+    /// The IPv4 address `offset` above the block's network address (meaningless for IPv6).
+    #[inline]
+    fn v4_at(&self, offset: u64) -> Ipv4Addr {
+        // IPv4 offsets are below 2^32.
+        Ipv4Addr::from(self.v4_base.wrapping_add(offset as u32))
+    }
+
+    /// [`Pool::v4_at`] with the prefix length of `n`, the block. That length is valid, so this
+    /// is never `n`: no panic path, which would be a call (`fill_common` makes none).
+    #[inline]
+    fn v4_net_at(&self, n: Ipv4Net, offset: u64) -> Ipv4Net {
+        Ipv4Net::new(self.v4_at(offset), n.prefix_len()).unwrap_or(n)
     }
 
     /// The offset of a bookable, free `address`.
@@ -316,17 +322,6 @@ impl Pool {
         }
         Ok(())
     }
-}
-
-/// The address `offset` above the network address of `n`.
-fn v4_at(n: Ipv4Net, offset: u64) -> Ipv4Addr {
-    // IPv4 offsets are below 2^32.
-    Ipv4Addr::from(u32::from(n.network()).wrapping_add(offset as u32))
-}
-
-/// [`v4_at`] with the block's prefix length.
-fn v4_net_at(n: Ipv4Net, offset: u64) -> Ipv4Net {
-    Ipv4Net::new_assert(v4_at(n, offset), n.prefix_len())
 }
 
 /// The address `offset` above the network address of `n`.
